@@ -1,0 +1,49 @@
+# Guardrail Operator — developer entry points. Every target uses the project's own .venv.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint typecheck crds check-crds test test-unit cluster cluster-down demo bench clean
+
+install: $(STAMP) ## create .venv with the project (editable) and its dev tools
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11+" >&2; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+lint: install ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar tools/guardrail_devcluster tools/guardrail_cli
+
+crds: install ## regenerate crds/ from the typed model
+	$(BIN)/python -m guardrail_operator.crd > crds/guardrails.dev_guardrails.yaml
+
+test-unit: install
+	$(BIN)/pytest tests/unit -q
+
+test: install lint ## everything: lint, unit, integration (real control plane), e2e
+	$(BIN)/pytest -q
+
+cluster: install ## build (if needed) and start the local control plane; writes .cluster/env
+	$(BIN)/guardrail-devcluster up
+
+cluster-down: install ## stop the local control plane
+	$(BIN)/guardrail-devcluster down
+
+demo: install ## the main job: control plane, CRD, example Guardrail
+	$(BIN)/guardrail demo $(filter-out $@,$(MAKECMDGOALS))
+
+bench: install ## benchmarks; JSON results under bench/results/
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(BIN)/python $$b || exit 1; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) .cluster .mypy_cache .ruff_cache .pytest_cache
+
+%:
+	@:

@@ -1,0 +1,1 @@
+"""Guardrail operator: reconciles Guardrail resources into Triton, Qdrant, configs and RBAC."""

@@ -1,0 +1,1 @@
+"""Guardrail scoring sidecar: a reverse proxy that grounds every LLM answer."""

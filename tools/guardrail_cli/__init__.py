@@ -1,0 +1,1 @@
+"""The `guardrail` command line: cluster, model, eval, kb and demo commands."""
