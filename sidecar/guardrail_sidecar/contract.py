@@ -1,0 +1,26 @@
+"""The scoring contract: model names and tensors shared by Triton, the v2 test server and the embedded scorer.
+
+Tokenisation happens in the client (the `tokenizers` library with the model's own `tokenizer.json`), so Triton
+serves plain ONNX with its ONNX Runtime backend and no Python backend is needed. Every model takes token
+tensors and returns one FP32 output; this module is the only place that names them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EMBEDDING_MODEL: Final = "embedding"
+NLI_MODEL: Final = "nli"
+INJECTION_MODEL: Final = "injection"
+
+INPUT_IDS: Final = "input_ids"  # INT64 [batch, seq]
+ATTENTION_MASK: Final = "attention_mask"  # INT64 [batch, seq]
+TOKEN_TYPE_IDS: Final = "token_type_ids"  # INT64 [batch, seq]; cross-encoder (premise, hypothesis) pairs
+
+EMBEDDING_OUTPUT: Final = "embedding"  # FP32 [batch, dim], L2-normalised
+SCORE_OUTPUT: Final = "score"  # FP32 [batch]; nli: P(claim supported by evidence); injection: P(injection)
+
+TOKEN_DTYPE: Final = "INT64"
+OUTPUT_DTYPE: Final = "FP32"
+TOKENIZER_FILE: Final = "tokenizer.json"
+MODEL_FILE: Final = "model.onnx"
