@@ -16,10 +16,28 @@ from guardrail_operator.models import GROUP, KIND, PLURAL, VERSION, GuardrailSpe
 
 JsonSchema = dict[str, Any]
 _KEEP = {
-    "type", "description", "default", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "minLength", "maxLength", "pattern", "minItems", "maxItems", "items", "properties", "required",
-    "additionalProperties", "x-kubernetes-validations", "x-kubernetes-int-or-string",
-    "x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "type",
+    "description",
+    "default",
+    "enum",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "items",
+    "properties",
+    "required",
+    "additionalProperties",
+    "x-kubernetes-validations",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
 }
 
 
@@ -52,6 +70,10 @@ def _structural(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
             out[key] = _structural(value, defs)
         elif key == "additionalProperties":
             continue  # `false` is the structural default (unknown fields are pruned or rejected)
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            # JSON Schema 2020 (pydantic) puts the bound here; OpenAPI v3.0 wants it in minimum/maximum.
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
         else:
             out[key] = value
     if out.get("x-kubernetes-preserve-unknown-fields") and out.get("type") == "object":
@@ -88,7 +110,10 @@ def build_crd() -> JsonSchema:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{PLURAL}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "guardrail-operator", "app.kubernetes.io/part-of": "guardrail"},
+            "labels": {
+                "app.kubernetes.io/name": "guardrail-operator",
+                "app.kubernetes.io/part-of": "guardrail",
+            },
         },
         "spec": {
             "group": GROUP,
@@ -119,7 +144,10 @@ def build_crd() -> JsonSchema:
                             "and rolls out changes to its models or policy as canaries.",
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string", "description": "API version of this object."},
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": "API version of this object.",
+                                },
                                 "kind": {"type": "string", "description": "Kind of this object: Guardrail."},
                                 "metadata": {"type": "object"},
                                 "spec": spec,

@@ -7,25 +7,28 @@ API server enforces. The same rules are checked again here on parse, so code nev
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+JsonDict = dict[str, Any]
 GROUP = "guardrails.dev"
 VERSION = "v1alpha1"
 KIND = "Guardrail"
 PLURAL = "guardrails"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 IntOrString = Annotated[int | str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
 
 
-def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+def cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
     """One CEL rule for `x-kubernetes-validations`; `field_path` names the field the error points at."""
-    out = {"rule": rule, "message": message}
+    out: JsonDict = {"rule": rule, "message": message}
     if field_path:
         out["fieldPath"] = field_path
     return out
@@ -43,7 +46,8 @@ class LabelSelectorRequirement(_Model):
         description="How the key relates to the values: In, NotIn, Exists or DoesNotExist."
     )
     values: list[str] = Field(
-        default_factory=list, description="Values for In and NotIn; must be empty for Exists and DoesNotExist."
+        default_factory=list,
+        description="Values for In and NotIn; must be empty for Exists and DoesNotExist.",
     )
 
 
@@ -67,6 +71,12 @@ class LabelSelector(_Model):
         default_factory=list, description="Set-based label requirements; all must match."
     )
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> LabelSelector:
+        if not self.match_labels and not self.match_expressions:
+            raise ValueError("spec.selector must set matchLabels or matchExpressions")
+        return self
+
 
 class JsonFields(_Model):
     question_path: str = Field(
@@ -83,7 +93,7 @@ class Proxy(_Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "self.listenPort != self.upstreamPort",
+                    "!has(self.listenPort) || !has(self.upstreamPort) || self.listenPort != self.upstreamPort",
                     "listenPort and upstreamPort must differ: the sidecar listens on one and forwards to the other",
                     ".listenPort",
                 )
@@ -113,6 +123,12 @@ class Proxy(_Model):
         default="60s", pattern=DURATION, description="How long to wait for the app's answer, e.g. 60s or 2m."
     )
 
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Proxy:
+        if self.listen_port == self.upstream_port:
+            raise ValueError("spec.proxy.listenPort and spec.proxy.upstreamPort must differ")
+        return self
+
 
 class PromptInjection(_Model):
     enabled: bool = Field(default=True, description="Refuse requests the injection detector flags.")
@@ -136,7 +152,7 @@ class Policy(_Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "self.threshold <= self.softLimit",
+                    "!has(self.threshold) || !has(self.softLimit) || self.threshold <= self.softLimit",
                     "softLimit must be greater than or equal to threshold: answers scoring between the two "
                     "are passed and flagged for review",
                     ".softLimit",
@@ -252,13 +268,16 @@ class SecretKeyRef(_Model):
     key: str = Field(min_length=1, description="Key inside the Secret.")
 
 
+_ONE_GPU: int | str = 1
+
+
 class Triton(_Model):
     replicas: int = Field(default=1, ge=0, le=100, description="Triton replicas per model revision.")
     image: str = Field(
         default="nvcr.io/nvidia/tritonserver:25.10-py3", min_length=1, description="Triton server image."
     )
     resources: dict[str, dict[str, IntOrString]] = Field(
-        default_factory=lambda: {"limits": {"nvidia.com/gpu": 1}},
+        default_factory=lambda: {"limits": {"nvidia.com/gpu": _ONE_GPU}},
         description="Container resources (requests/limits), e.g. {limits: {nvidia.com/gpu: 1}}.",
         json_schema_extra={"default": {"limits": {"nvidia.com/gpu": 1}}},
     )
@@ -280,21 +299,15 @@ class Triton(_Model):
 
 
 class ManagedQdrant(_Model):
-    storage: str = Field(
-        default="10Gi", pattern=QUANTITY, description="Size of the Qdrant volume, e.g. 10Gi."
-    )
+    storage: str = Field(default="10Gi", pattern=QUANTITY, description="Size of the Qdrant volume, e.g. 10Gi.")
     storage_class_name: str | None = Field(default=None, description="StorageClass of the volume.")
     image: str = Field(default="qdrant/qdrant:v1.15.5", min_length=1, description="Qdrant server image.")
-    api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the Qdrant API key."
-    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description="Secret key holding the Qdrant API key.")
 
 
 class ExternalQdrant(_Model):
     url: str = Field(pattern=r"^https?://.+", description="URL of an existing Qdrant server.")
-    api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the Qdrant API key."
-    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description="Secret key holding the Qdrant API key.")
 
 
 class Qdrant(_Model):
@@ -355,7 +368,7 @@ class Analysis(_Model):
 
 
 def _steps_increasing(steps: list[int]) -> bool:
-    return all(a < b for a, b in zip(steps, steps[1:], strict=False)) and bool(steps) and steps[-1] == 100
+    return all(a < b for a, b in itertools.pairwise(steps)) and bool(steps) and steps[-1] == 100
 
 
 class Rollout(_Model):
@@ -363,12 +376,12 @@ class Rollout(_Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "self.steps[size(self.steps) - 1] == 100",
+                    "!has(self.steps) || self.steps[size(self.steps) - 1] == 100",
                     "rollout.steps must end at 100 so the canary is promoted to all traffic",
                     ".steps",
                 ),
                 cel(
-                    "self.steps.isSorted()",
+                    "!has(self.steps) || self.steps.isSorted()",
                     "rollout.steps must be strictly increasing, e.g. [10, 50, 100]",
                     ".steps",
                 ),
@@ -402,7 +415,9 @@ class Rollout(_Model):
 class GuardrailSpec(_Model):
     selector: LabelSelector = Field(description="Pods (in this namespace) that get the scoring sidecar.")
     proxy: Proxy = Field(
-        default_factory=Proxy, description="How the sidecar sits in front of the app.", json_schema_extra={"default": {}}
+        default_factory=Proxy,
+        description="How the sidecar sits in front of the app.",
+        json_schema_extra={"default": {}},
     )
     policy: Policy = Field(
         default_factory=Policy, description="How answers are judged.", json_schema_extra={"default": {}}
@@ -414,12 +429,20 @@ class GuardrailSpec(_Model):
         json_schema_extra={"default": {}},
     )
     knowledge_base: KnowledgeBase | None = Field(
-        default=None, description="Knowledge the answers are checked against; without it only request context."
+        default=None,
+        description="Knowledge the answers are checked against; without it only request context.",
     )
     rollout: Rollout = Field(
         default_factory=Rollout,
         description="How a changed guardrail reaches traffic.",
         json_schema_extra={"default": {}},
+    )
+    service_account_name: str = Field(
+        default="default",
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Service account of the selected pods: it may read this Guardrail and its revision "
+        "ConfigMaps, nothing more.",
     )
 
 
@@ -450,9 +473,7 @@ class HistoryEntry(_Model):
 
 
 class GuardrailStatus(_Model):
-    phase: Phase = Field(
-        default="Pending", description="Pending, Progressing, Healthy, Degraded or RolledBack."
-    )
+    phase: Phase = Field(default="Pending", description="Pending, Progressing, Healthy, Degraded or RolledBack.")
     observed_generation: int = Field(default=0, description="Spec generation the status describes.")
     stable_revision: str = Field(default="", description="Revision serving all traffic not sent to a canary.")
     canary: CanaryStatus | None = Field(default=None, description="The rollout in progress, if any.")

@@ -15,12 +15,12 @@ INJECTION_MODEL: Final = "injection"
 
 INPUT_IDS: Final = "input_ids"  # INT64 [batch, seq]
 ATTENTION_MASK: Final = "attention_mask"  # INT64 [batch, seq]
-TOKEN_TYPE_IDS: Final = "token_type_ids"  # INT64 [batch, seq]; cross-encoder (premise, hypothesis) pairs
+TOKEN_TYPE_IDS: Final = "token_type_ids"  # noqa: S105 (a tensor name, not a secret); INT64 [batch, seq]; cross-encoder (premise, hypothesis) pairs
 
 EMBEDDING_OUTPUT: Final = "embedding"  # FP32 [batch, dim], L2-normalised
 SCORE_OUTPUT: Final = "score"  # FP32 [batch]; nli: P(claim supported by evidence); injection: P(injection)
 
-TOKEN_DTYPE: Final = "INT64"
+TOKEN_DTYPE: Final = "INT64"  # noqa: S105 (a tensor dtype, not a secret)
 OUTPUT_DTYPE: Final = "FP32"
 TOKENIZER_FILE: Final = "tokenizer.json"
 MODEL_FILE: Final = "model.onnx"

@@ -1,0 +1,92 @@
+"""The revision ConfigMap: the complete scoring config of one revision, in the sidecar's own schema. Pure.
+
+`guardrail_sidecar.config` is the single source of the schema. The ConfigMap carries two keys:
+`revision.yaml` (a `RevisionConfig`: what the revision hash covers, with its backend addresses) and
+`sidecar.yaml` (a complete `SidecarConfig` routing all traffic to this revision and following the Guardrail's
+status, so the webhook can mount it as is).
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from guardrail_operator.builders.common import REVISION_LABEL, Manifest, child_name, labels, metadata
+from guardrail_operator.builders.qdrant import qdrant_url
+from guardrail_operator.builders.triton import triton_grpc_url
+from guardrail_operator.models import Guardrail, Qdrant, SecretKeyRef
+from guardrail_sidecar import config as sidecar
+
+QDRANT_API_KEY_ENV = "GUARDRAIL_QDRANT_API_KEY"
+# Where the sidecar finds <model>/<version>/tokenizer.json (it tokenises; Triton serves plain ONNX).
+TOKENIZER_REPOSITORY = "/opt/guardrail/tokenizers"
+REVISION_KEY = "revision.yaml"
+SIDECAR_KEY = "sidecar.yaml"
+
+
+def config_name(guardrail: Guardrail, revision: str) -> str:
+    return child_name(guardrail, "config", revision)
+
+
+def _api_key_ref(qdrant: Qdrant) -> SecretKeyRef | None:
+    server = qdrant.external or qdrant.managed
+    return None if server is None else server.api_key_secret_ref
+
+
+def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidecar.RevisionConfig:
+    """The sidecar's view of one revision: policy, models on this revision's Triton, knowledge base."""
+    spec = guardrail.spec
+    models = spec.models
+    kb = spec.knowledge_base
+    knowledge_base = None
+    if kb is not None:
+        ref = _api_key_ref(kb.qdrant)
+        knowledge_base = sidecar.KnowledgeBase(
+            qdrant=sidecar.QdrantConfig(
+                url=qdrant_url(guardrail), api_key_env=QDRANT_API_KEY_ENV if ref is not None else None
+            ),
+            collection=kb.collection,
+            top_k=kb.top_k,
+            score_threshold=kb.score_threshold,
+        )
+    return sidecar.RevisionConfig(
+        revision=revision,
+        policy=sidecar.Policy.model_validate(spec.policy.model_dump(by_alias=True)),
+        models=sidecar.Models(
+            backend="triton",
+            triton=sidecar.TritonBackend(url=triton_grpc_url(guardrail, model_rev), protocol="grpc"),
+            nli=sidecar.ModelRef(name=models.nli.name, version=models.nli.version),
+            embedding=sidecar.ModelRef(name=models.embedding.name, version=models.embedding.version),
+            injection=sidecar.ModelRef(name=models.injection.name, version=models.injection.version),
+            tokenizer_repository=TOKENIZER_REPOSITORY,
+        ),
+        knowledge_base=knowledge_base,
+    )
+
+
+def sidecar_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidecar.SidecarConfig:
+    """A complete sidecar config serving `revision` for all traffic and watching this Guardrail."""
+    return sidecar.SidecarConfig(
+        proxy=sidecar.Proxy.model_validate(guardrail.spec.proxy.model_dump(by_alias=True)),
+        routing=sidecar.Routing(stable=revision_config(guardrail, revision, model_rev)),
+        watch=sidecar.GuardrailRef(
+            namespace=str(guardrail.metadata["namespace"]), name=str(guardrail.metadata["name"])
+        ),
+    )
+
+
+def build_revision_configmap(guardrail: Guardrail, revision: str, model_rev: str) -> Manifest:
+    """ConfigMap `<guardrail>-config-<revision>` holding `revision.yaml` and `sidecar.yaml`."""
+    rev_config = revision_config(guardrail, revision, model_rev)
+    rev_yaml = yaml.safe_dump(
+        rev_config.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
+    )
+    object_labels = labels(guardrail, "guardrail-config", "scoring-config", **{REVISION_LABEL: revision})
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(config_name(guardrail, revision), guardrail, object_labels),
+        "data": {
+            REVISION_KEY: rev_yaml,
+            SIDECAR_KEY: sidecar_config(guardrail, revision, model_rev).to_yaml(),
+        },
+    }

@@ -1,0 +1,216 @@
+"""One reconcile: observe the children, apply what differs, prune what is no longer wanted, write status.
+
+Level-based and idempotent: the same observed state always yields the same writes, and a second run over
+an unchanged cluster writes nothing. All decisions come from pure modules (`builders`, `diff`, `status`);
+this module only sequences them around the `KubeClient`, the Qdrant probe and the clock it is given.
+Calls for the same Guardrail are serialised, and calls arriving while one runs are coalesced into one rerun.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from guardrail_operator import builders, diff
+from guardrail_operator.builders.common import children_selector
+from guardrail_operator.builders.event import build_event
+from guardrail_operator.builders.qdrant import qdrant_name, qdrant_url
+from guardrail_operator.builders.triton import triton_name
+from guardrail_operator.errors import Invalid, KubeError, NotFound
+from guardrail_operator.k8s import KubeClient
+from guardrail_operator.metrics import Metrics
+from guardrail_operator.models import Guardrail, GuardrailStatus
+from guardrail_operator.observed import Observed, ProbeResult, workload_state
+from guardrail_operator.status import Event, compute_status, status_patch, transition_events
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """`spec.a.b: message; ...` in the wire (camelCase) names a user wrote."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
+    return "invalid spec: " + "; ".join(parts)
+
+
+def parse_status(raw: Any) -> GuardrailStatus:
+    """The stored status, or an empty one if it cannot be read (it is recomputed anyway)."""
+    try:
+        return GuardrailStatus.model_validate(raw or {})
+    except ValidationError:
+        return GuardrailStatus()
+
+
+def rfc3339(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one reconcile did."""
+
+    status: GuardrailStatus
+    applied: list[Key] = field(default_factory=list)
+    pruned: list[Key] = field(default_factory=list)
+    status_written: bool = False
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class Reconciler:
+    kube: KubeClient
+    fetcher_image: str
+    probe: Callable[[str], ProbeResult]
+    metrics: Metrics
+    identity: str = "guardrail-operator"
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[Key, threading.Lock] = field(default_factory=dict, repr=False)
+    _pending: set[Key] = field(default_factory=set, repr=False)
+
+    def reconcile(self, body: Mapping[str, Any]) -> Outcome | None:
+        """Reconcile the Guardrail `body` (as delivered by a watch); None if it is being deleted."""
+        meta = body.get("metadata", {})
+        key = (str(meta.get("namespace")), str(meta.get("name")))
+        with self._lock(key):
+            return self._timed(dict(body))
+
+    def reconcile_by_name(self, namespace: str, name: str) -> Outcome | None:
+        """Read the Guardrail fresh and reconcile it; a call while one runs only schedules one rerun."""
+        key = (namespace, name)
+        lock = self._lock(key)
+        with self._guard:
+            self._pending.add(key)
+        if not lock.acquire(blocking=False):
+            return None  # the running call will see the pending mark and run again
+        try:
+            outcome = None
+            while True:
+                with self._guard:
+                    if key not in self._pending:
+                        return outcome
+                    self._pending.discard(key)
+                try:
+                    body = self.kube.get("Guardrail", namespace, name)
+                except NotFound:
+                    self.metrics.set_phase(namespace, name, None)
+                    return None
+                outcome = self._timed(body)
+        finally:
+            lock.release()
+
+    def _lock(self, key: Key) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _timed(self, body: dict[str, Any]) -> Outcome | None:
+        started = time.perf_counter()
+        try:
+            outcome = self._reconcile(body)
+        except KubeError as exc:
+            self.metrics.reconciles.labels(result="error").inc()
+            self.metrics.errors.labels(error=type(exc).__name__).inc()
+            raise
+        finally:
+            self.metrics.duration.observe(time.perf_counter() - started)
+        self.metrics.reconciles.labels(result="ok").inc()
+        return outcome
+
+    def _reconcile(self, body: dict[str, Any]) -> Outcome | None:
+        meta = body.get("metadata", {})
+        if meta.get("deletionTimestamp"):
+            return None  # children go with it through their owner references
+        namespace = str(meta["namespace"])
+        old = parse_status(body.get("status"))
+        generation = int(meta.get("generation", 0))
+        try:
+            guardrail = Guardrail.model_validate(body)
+        except ValidationError as exc:
+            return self._finish(body, old, generation, Observed(spec_error=describe_validation_error(exc)))
+        revisions = builders.revisions_of(guardrail)
+        desired = builders.desired_children(guardrail, revisions, self.fetcher_image)
+        observed = self.kube.list_children(namespace, children_selector(guardrail))
+        plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
+        applied: list[Key] = []
+        for manifest in plan.apply:
+            try:
+                observed[diff.key_of(manifest)] = self.kube.apply(manifest)
+            except Invalid as exc:
+                what = f"{manifest['kind']} {manifest['metadata']['name']}"
+                error = f"the API server rejected {what}: {exc.message}"
+                return self._finish(body, old, generation, Observed(spec_error=error))
+            applied.append(diff.key_of(manifest))
+            self.metrics.writes.labels(action="apply").inc()
+        for kind, child in plan.prune:
+            self.kube.delete(kind, namespace, child)
+            observed.pop((kind, child), None)
+            self.metrics.writes.labels(action="prune").inc()
+        facts = self._observe(guardrail, revisions, observed)
+        outcome = self._finish(body, old, generation, facts)
+        return Outcome(outcome.status, applied, list(plan.prune), outcome.status_written, outcome.events)
+
+    def _observe(
+        self, guardrail: Guardrail, revisions: builders.Revisions, observed: dict[Key, Any]
+    ) -> Observed:
+        triton = triton_name(guardrail, revisions.model_revision)
+        kb = guardrail.spec.knowledge_base
+        qdrant = None
+        external = None
+        if kb is not None and kb.qdrant.managed is not None:
+            qdrant = workload_state(
+                qdrant_name(guardrail), observed.get(("StatefulSet", qdrant_name(guardrail)))
+            )
+        elif kb is not None and kb.qdrant.external is not None:
+            external = self.probe(kb.qdrant.external.url)
+        return Observed(
+            revision=revisions.revision,
+            model_revision=revisions.model_revision,
+            triton=workload_state(triton, observed.get(("Deployment", triton))),
+            qdrant=qdrant,
+            external_qdrant=external,
+            external_qdrant_url=qdrant_url(guardrail) or "",
+        )
+
+    def _finish(
+        self, body: dict[str, Any], old: GuardrailStatus, generation: int, facts: Observed
+    ) -> Outcome:
+        meta = body["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        now = self.clock()
+        new = compute_status(old, generation, namespace, facts, rfc3339(now))
+        patch = status_patch(body.get("status"), new)
+        if patch is not None:
+            try:
+                self.kube.patch_status("Guardrail", namespace, name, patch)
+            except NotFound:
+                return Outcome(new)
+            self.metrics.writes.labels(action="status").inc()
+        events = transition_events(old, new)
+        for event in events:
+            manifest = build_event(
+                namespace,
+                name,
+                str(meta["uid"]),
+                event.type,
+                event.reason,
+                event.message,
+                rfc3339(now),
+                self.identity,
+            )
+            try:
+                self.kube.create(manifest)
+                self.metrics.writes.labels(action="event").inc()
+            except KubeError as exc:  # an Event is informative: never fail a reconcile over it
+                log.warning("could not post event %s for %s/%s: %s", event.reason, namespace, name, exc)
+        self.metrics.set_phase(namespace, name, new.phase)
+        return Outcome(new, status_written=patch is not None, events=events)

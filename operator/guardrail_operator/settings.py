@@ -1,0 +1,106 @@
+"""Operator configuration, read once at start-up from `GUARDRAIL_*` environment variables.
+
+This module is the one place the variables are documented; the Helm chart's Deployment sets them.
+
+| variable | default | meaning |
+|---|---|---|
+| `GUARDRAIL_WATCH_NAMESPACES` | (empty: all) | Namespaces to watch, comma-separated; empty: all. |
+| `GUARDRAIL_RESYNC_SECONDS` | `60` | Drift-repair timer: each Guardrail is re-reconciled this often. |
+| `GUARDRAIL_FIELD_MANAGER` | `guardrail-operator` | Server-side apply field manager of every child object. |
+| `GUARDRAIL_LEADER_ELECTION` | `true` | Elect one active replica through a coordination.k8s.io Lease. |
+| `GUARDRAIL_LEASE_NAME` | `guardrail-operator` | Name of that Lease. |
+| `GUARDRAIL_LEASE_NAMESPACE` | `$POD_NAMESPACE`, else `default` | Namespace of that Lease. |
+| `GUARDRAIL_LEASE_DURATION_SECONDS` | `15` | Lease validity; a standby takes over within it. |
+| `GUARDRAIL_LEASE_RENEW_SECONDS` | `5` | How often the leader renews (must be below the duration). |
+| `GUARDRAIL_LEASE_RETRY_SECONDS` | `2` | How often a standby checks the lease. |
+| `GUARDRAIL_IDENTITY` | `$POD_NAME`, else `<hostname>-<pid>` | This replica's name in the Lease. |
+| `GUARDRAIL_METRICS_HOST` | `0.0.0.0` | Address of the `/metrics` and `/healthz` server. |
+| `GUARDRAIL_METRICS_PORT` | `8080` | Port of that server; `0` disables it. |
+| `GUARDRAIL_PROBE_TIMEOUT_SECONDS` | `2` | Timeout of the health check of an external Qdrant. |
+| `GUARDRAIL_FETCHER_IMAGE` | `rclone/rclone:1.71.2` | Init image copying models into Triton pods. |
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the operator cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    watch_namespaces: tuple[str, ...] = ()
+    resync_seconds: float = 60.0
+    field_manager: str = "guardrail-operator"
+    leader_election: bool = True
+    lease_name: str = "guardrail-operator"
+    lease_namespace: str = "default"
+    lease_duration_seconds: float = 15.0
+    lease_renew_seconds: float = 5.0
+    lease_retry_seconds: float = 2.0
+    identity: str = "guardrail-operator"
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - the metrics port must be reachable by Prometheus in-cluster
+    metrics_port: int = 8080
+    probe_timeout_seconds: float = 2.0
+    fetcher_image: str = "rclone/rclone:1.71.2"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `env` (default: the process environment); SettingsError names a bad variable."""
+        env = os.environ if env is None else env
+        default_identity = env.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        settings = cls(
+            watch_namespaces=tuple(
+                ns.strip() for ns in env.get("GUARDRAIL_WATCH_NAMESPACES", "").split(",") if ns.strip()
+            ),
+            resync_seconds=_number(env, "GUARDRAIL_RESYNC_SECONDS", cls.resync_seconds),
+            field_manager=env.get("GUARDRAIL_FIELD_MANAGER", cls.field_manager),
+            leader_election=_flag(env, "GUARDRAIL_LEADER_ELECTION", cls.leader_election),
+            lease_name=env.get("GUARDRAIL_LEASE_NAME", cls.lease_name),
+            lease_namespace=env.get("GUARDRAIL_LEASE_NAMESPACE", env.get("POD_NAMESPACE", "default")),
+            lease_duration_seconds=_number(
+                env, "GUARDRAIL_LEASE_DURATION_SECONDS", cls.lease_duration_seconds
+            ),
+            lease_renew_seconds=_number(env, "GUARDRAIL_LEASE_RENEW_SECONDS", cls.lease_renew_seconds),
+            lease_retry_seconds=_number(env, "GUARDRAIL_LEASE_RETRY_SECONDS", cls.lease_retry_seconds),
+            identity=env.get("GUARDRAIL_IDENTITY", default_identity),
+            metrics_host=env.get("GUARDRAIL_METRICS_HOST", cls.metrics_host),
+            metrics_port=int(_number(env, "GUARDRAIL_METRICS_PORT", cls.metrics_port)),
+            probe_timeout_seconds=_number(env, "GUARDRAIL_PROBE_TIMEOUT_SECONDS", cls.probe_timeout_seconds),
+            fetcher_image=env.get("GUARDRAIL_FETCHER_IMAGE", cls.fetcher_image),
+        )
+        if settings.lease_renew_seconds >= settings.lease_duration_seconds:
+            raise SettingsError(
+                "GUARDRAIL_LEASE_RENEW_SECONDS must be below GUARDRAIL_LEASE_DURATION_SECONDS, "
+                "or the lease expires between renewals"
+            )
+        return settings
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: use true or false")

@@ -1,0 +1,3 @@
+from guardrail_sidecar.main import main
+
+main()

@@ -1,0 +1,74 @@
+"""The two aiohttp applications: the proxy (every path) and the admin port (/metrics, /healthz, /readyz)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .errors import RequestError, UpstreamError
+from .http import error_response
+from .proxy import Proxy
+from .scored import handle_scored
+
+log = logging.getLogger("guardrail.sidecar")
+PROXY: web.AppKey[Proxy] = web.AppKey("proxy", Proxy)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """Scored paths go through the pipeline; everything else passes through untouched."""
+    proxy = request.app[PROXY]
+    revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
+    try:
+        if proxy.config.proxy.is_scored(request.method, request.path):
+            return await handle_scored(proxy, request)
+        return await proxy.passthrough(request, revision)
+    except RequestError as exc:
+        reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
+        proxy.metrics.refused.labels(revision, reason).inc()
+        return error_response(exc.status, exc.code, exc.message)
+    except UpstreamError as exc:
+        proxy.metrics.upstream_errors.labels(revision).inc()
+        log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
+        return error_response(exc.status, "upstream_error", exc.message)
+
+
+def build_proxy_app(proxy: Proxy) -> web.Application:
+    # The body limit is enforced by the handlers (413 with a JSON body); aiohttp's own limit sits above it.
+    app = web.Application(client_max_size=proxy.config.proxy.max_request_bytes + 1)
+    app[PROXY] = proxy
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def metrics(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY]
+    body = generate_latest(proxy.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready only when every revision's models and knowledge base answer."""
+    proxy = request.app[PROXY]
+    ready = await proxy.runtime.ready()
+    revisions = [p.revision for p in proxy.runtime.pipelines()]
+    body = {
+        "status": "ready" if ready else "not ready",
+        "revisions": revisions,
+        "canaryWeight": proxy.runtime.weight,
+    }
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def build_admin_app(proxy: Proxy) -> web.Application:
+    app = web.Application()
+    app[PROXY] = proxy
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

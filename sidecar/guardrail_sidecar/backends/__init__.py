@@ -1,0 +1,22 @@
+"""Inference backends serving the scoring contract: a v2-protocol server (Triton) or onnxruntime."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class InferenceBackend(Protocol):
+    """Runs one model on named INT64 token tensors and returns its one FP32 output."""
+
+    name: str
+
+    async def infer(
+        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+    ) -> NDArray[np.float32]: ...
+
+    async def ready(self, models: list[tuple[str, str]]) -> bool: ...
+
+    async def close(self) -> None: ...

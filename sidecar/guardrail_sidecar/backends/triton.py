@@ -1,0 +1,139 @@
+"""The Triton / KServe v2 backend: `tritonclient` over gRPC (preferred) or HTTP.
+
+Each call has a deadline, bounded retries with exponential backoff and a circuit breaker. The same code talks
+to Triton and to the v2 test server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+import tritonclient.http.aio as httpclient
+from numpy.typing import NDArray
+
+from .. import contract
+from ..breaker import CircuitBreaker
+from ..config import TritonBackend as TritonConfig
+from ..config import parse_duration
+from ..errors import BackendError, CircuitOpenError
+
+
+class TritonBackend:
+    name = "triton"
+
+    def __init__(self, config: TritonConfig) -> None:
+        self._config = config
+        self._timeout = parse_duration(config.timeout)
+        self._backoff = parse_duration(config.backoff)
+        self.breaker = CircuitBreaker(
+            config.circuit_breaker.failure_threshold, parse_duration(config.circuit_breaker.reset_timeout)
+        )
+        self._grpc: grpcclient.InferenceServerClient | None = None
+        self._http: httpclient.InferenceServerClient | None = None
+        self._inputs: dict[tuple[str, str], set[str]] = {}
+
+    def _client(self) -> Any:
+        if self._config.protocol == "grpc":
+            if self._grpc is None:
+                self._grpc = grpcclient.InferenceServerClient(self._config.url)
+            return self._grpc
+        if self._http is None:
+            self._http = httpclient.InferenceServerClient(self._config.url, conn_timeout=self._timeout)
+        return self._http
+
+    async def _input_names(self, model: str, version: str) -> set[str]:
+        key = (model, version)
+        if key not in self._inputs:
+            client = self._client()
+            if self._config.protocol == "grpc":
+                meta = await client.get_model_metadata(
+                    model, version, as_json=True, client_timeout=self._timeout
+                )
+            else:
+                meta = await asyncio.wait_for(client.get_model_metadata(model, version), self._timeout)
+            self._inputs[key] = {i["name"] for i in meta["inputs"]}
+        return self._inputs[key]
+
+    async def _infer_once(
+        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+    ) -> NDArray[np.float32]:
+        names = await self._input_names(model, version)
+        if self._config.protocol == "grpc":
+            g_inputs = []
+            for name, array in inputs.items():
+                if name in names:
+                    item = grpcclient.InferInput(name, list(array.shape), contract.TOKEN_DTYPE)
+                    item.set_data_from_numpy(array)
+                    g_inputs.append(item)
+            result = await self._client().infer(
+                model,
+                g_inputs,
+                model_version=version,
+                outputs=[grpcclient.InferRequestedOutput(output)],
+                client_timeout=self._timeout,
+            )
+        else:
+            h_inputs = []
+            for name, array in inputs.items():
+                if name in names:
+                    item = httpclient.InferInput(name, list(array.shape), contract.TOKEN_DTYPE)
+                    item.set_data_from_numpy(array, binary_data=False)
+                    h_inputs.append(item)
+            call = self._client().infer(
+                model,
+                h_inputs,
+                model_version=version,
+                outputs=[httpclient.InferRequestedOutput(output, binary_data=False)],
+            )
+            result = await asyncio.wait_for(call, self._timeout)
+        array = result.as_numpy(output)
+        if array is None:
+            raise BackendError(self.name, f"{model} returned no `{output}` output")
+        return np.asarray(array, dtype=np.float32)
+
+    async def infer(
+        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+    ) -> NDArray[np.float32]:
+        delay = self._backoff
+        last: BaseException | None = None
+        for attempt in range(self._config.retries + 1):
+            if not self.breaker.allow():
+                raise CircuitOpenError(
+                    self.name, f"circuit open after repeated failures ({last or 'earlier'})"
+                )
+            try:
+                out = await self._infer_once(model, version, inputs, output)
+            except (
+                Exception
+            ) as exc:  # tritonclient, grpc, aiohttp and timeouts alike: retried, then translated
+                self.breaker.failure()
+                last = exc
+                if attempt < self._config.retries:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                continue
+            self.breaker.success()
+            return out
+        raise BackendError(self.name, f"{model} failed after {self._config.retries + 1} attempts: {last}")
+
+    async def ready(self, models: list[tuple[str, str]]) -> bool:
+        try:
+            for model, version in models:
+                client = self._client()
+                if self._config.protocol == "grpc":
+                    ok = await client.is_model_ready(model, version, client_timeout=self._timeout)
+                else:
+                    ok = await asyncio.wait_for(client.is_model_ready(model, version), self._timeout)
+                if not ok:
+                    return False
+        except Exception:  # any failure to answer means not ready
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.close()
+        if self._http is not None:
+            await self._http.close()

@@ -1,0 +1,312 @@
+"""The revision config: what the operator renders into a ConfigMap and the sidecar runs.
+
+Field names mirror `guardrail_operator.models` (camelCase on the wire, snake_case in Python) so the mapping
+from a Guardrail spec is one-to-one. A file holds one `SidecarConfig`: process-wide settings (proxy, admin
+port, audit) plus a `routing` section naming the stable revision and an optional canary revision with its
+weight.
+Secrets never appear here: the Qdrant API key is named by an environment variable (`apiKeyEnv`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or invalid; the message names the field."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as `60s`, `1m30s` or `250ms`."""
+    if not re.fullmatch(DURATION, text):
+        raise ConfigError(f"invalid duration {text!r}: use e.g. 250ms, 30s, 2m or 1h")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+
+
+class _Model(BaseModel):
+    """camelCase on the wire, snake_case in Python, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+# --- proxy (process-wide)
+
+
+class JsonFields(_Model):
+    question_path: str = Field(default="question", description="Dotted path of the question in the request.")
+    context_path: str = Field(
+        default="context", description="Dotted path of optional context in the request."
+    )
+    answer_path: str = Field(default="answer", description="Dotted path of the answer in the response.")
+
+
+class RateLimit(_Model):
+    requests_per_second: float = Field(default=0, ge=0, description="Per-client rate; 0 disables the limit.")
+    burst: int = Field(default=20, ge=1, description="Requests a client may send at once above the rate.")
+    client_header: str = Field(
+        default="x-forwarded-for", description="Header naming the client; the peer address when absent."
+    )
+
+
+class Proxy(_Model):
+    listen_port: int = Field(default=8000, ge=1, le=65535)
+    listen_host: str = Field(default="0.0.0.0", description="Address the proxy binds.")  # noqa: S104
+    upstream_port: int = Field(default=8080, ge=1, le=65535)
+    upstream_host: str = Field(default="127.0.0.1", description="Host of the app container (same pod).")
+    protocol: Literal["openai", "json"] = "openai"
+    json_fields: JsonFields = Field(default_factory=JsonFields)
+    scored_paths: list[str] = Field(
+        default_factory=list,
+        description="Request paths (exact) whose POST answers are scored; empty: /v1/chat/completions and "
+        "/chat/completions for openai, every POST for json.",
+    )
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
+    max_response_bytes: int = Field(default=4_194_304, ge=1024, le=67_108_864)
+    upstream_timeout: str = Field(default="60s", pattern=DURATION)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Proxy:
+        if self.listen_port == self.upstream_port:
+            raise ValueError("proxy.listenPort and proxy.upstreamPort must differ")
+        return self
+
+    def is_scored(self, method: str, path: str) -> bool:
+        """Whether a request's answer goes through the scoring pipeline."""
+        if method != "POST":
+            return False
+        if self.scored_paths:
+            return path in self.scored_paths
+        return self.protocol == "json" or path in ("/v1/chat/completions", "/chat/completions")
+
+
+# --- policy (per revision)
+
+
+class PromptInjection(_Model):
+    enabled: bool = True
+    threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+class Streaming(_Model):
+    hold_back_sentences: int = Field(default=1, ge=1, le=16)
+
+
+class Policy(_Model):
+    mode: Literal["enforce", "monitor"] = "enforce"
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    soft_limit: float = Field(default=0.65, ge=0, le=1)
+    on_backend_error: Literal["fail-closed", "fail-open"] = "fail-closed"
+    prompt_injection: PromptInjection = Field(default_factory=PromptInjection)
+    streaming: Streaming = Field(default_factory=Streaming)
+    refusal_message: str = Field(
+        default="I can't give an answer I can't back up with our documentation.", max_length=2000
+    )
+    citations: bool = True
+
+    @model_validator(mode="after")
+    def _soft_limit_above_threshold(self) -> Policy:
+        if self.threshold > self.soft_limit:
+            raise ValueError("policy.softLimit must be greater than or equal to policy.threshold")
+        return self
+
+
+# --- models (per revision)
+
+
+class ModelRef(_Model):
+    name: str = Field(min_length=1)
+    version: str = Field(default="1", pattern=r"^[0-9]+$")
+
+
+class CircuitBreaker(_Model):
+    failure_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit.")
+    reset_timeout: str = Field(default="10s", pattern=DURATION, description="Open time before a trial call.")
+
+
+class TritonBackend(_Model):
+    url: str = Field(min_length=1, description="host:port of Triton (gRPC or HTTP port per `protocol`).")
+    protocol: Literal["grpc", "http"] = "grpc"
+    timeout: str = Field(default="2s", pattern=DURATION, description="Per-call deadline.")
+    retries: int = Field(default=2, ge=0, le=10, description="Retries after a failed call (with backoff).")
+    backoff: str = Field(
+        default="50ms", pattern=DURATION, description="First retry delay; doubles each retry."
+    )
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+
+
+class EmbeddedBackend(_Model):
+    repository: str = Field(
+        min_length=1, description="Model repository folder: <name>/<version>/model.onnx + tokenizer.json."
+    )
+    threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads.")
+
+
+class Models(_Model):
+    backend: Literal["triton", "embedded"] = "embedded"
+    triton: TritonBackend | None = None
+    embedded: EmbeddedBackend | None = None
+    nli: ModelRef = Field(default_factory=lambda: ModelRef(name="nli"))
+    embedding: ModelRef = Field(default_factory=lambda: ModelRef(name="embedding"))
+    injection: ModelRef = Field(default_factory=lambda: ModelRef(name="injection"))
+    tokenizer_repository: str | None = Field(
+        default=None,
+        description="Folder with <name>/<version>/tokenizer.json (the sidecar tokenises); defaults to the "
+        "embedded repository.",
+    )
+    max_length: int = Field(
+        default=256, ge=16, le=512, description="Token limit of an (evidence, claim) pair."
+    )
+
+    @model_validator(mode="after")
+    def _backend_configured(self) -> Models:
+        if self.backend == "triton" and self.triton is None:
+            raise ValueError("models.backend is triton: set models.triton.url")
+        if self.backend == "embedded" and self.embedded is None:
+            raise ValueError("models.backend is embedded: set models.embedded.repository")
+        if self.tokenizer_repository is None and self.embedded is None:
+            raise ValueError("models.tokenizerRepository is required when no embedded repository is set")
+        return self
+
+    @property
+    def tokenizers(self) -> str:
+        """Folder holding each model's tokenizer.json."""
+        if self.tokenizer_repository is not None:
+            return self.tokenizer_repository
+        if self.embedded is None:
+            raise ConfigError("models.tokenizerRepository is required when no embedded repository is set")
+        return self.embedded.repository
+
+
+# --- knowledge base (per revision)
+
+
+class QdrantConfig(_Model):
+    path: str | None = Field(default=None, description="Embedded (local-mode) Qdrant folder.")
+    url: str | None = Field(default=None, pattern=r"^https?://.+", description="Qdrant server URL.")
+    api_key_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the API key (the key itself never appears here).",
+    )
+    timeout: str = Field(default="2s", pattern=DURATION)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> QdrantConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("set exactly one of knowledgeBase.qdrant.path or knowledgeBase.qdrant.url")
+        return self
+
+
+class KnowledgeBase(_Model):
+    qdrant: QdrantConfig
+    collection: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=63)
+    top_k: int = Field(default=4, ge=1, le=50)
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class Cache(_Model):
+    max_entries: int = Field(default=10_000, ge=0, description="Per cache; 0 disables caching.")
+    ttl: str = Field(default="10m", pattern=DURATION)
+
+
+class RevisionConfig(_Model):
+    """Everything that changes scoring; `revision` is the operator's hash of exactly these fields."""
+
+    revision: str = Field(min_length=1, max_length=63)
+    policy: Policy = Field(default_factory=Policy)
+    models: Models
+    knowledge_base: KnowledgeBase | None = None
+    cache: Cache = Field(default_factory=Cache)
+
+
+# --- process-wide
+
+
+class Routing(_Model):
+    stable: RevisionConfig
+    canary: RevisionConfig | None = None
+    canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of requests the canary scores.")
+    request_id_header: str = Field(default="x-request-id", description="Header hashed to pick the revision.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Routing:
+        if self.canary is not None and self.canary.revision == self.stable.revision:
+            raise ValueError("routing.canary.revision must differ from routing.stable.revision")
+        return self
+
+
+class GuardrailRef(_Model):
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class Audit(_Model):
+    redact_patterns: list[str] = Field(
+        default_factory=list, description="Regular expressions whose matches are masked in audit lines."
+    )
+    include_text: bool = Field(
+        default=False, description="Include the (redacted) answer text in audit lines."
+    )
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> Audit:
+        for pattern in self.redact_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"audit.redactPatterns: {pattern!r} is not a valid regex: {exc}") from exc
+        return self
+
+
+class SidecarConfig(_Model):
+    proxy: Proxy = Field(default_factory=Proxy)
+    admin_port: int = Field(default=9901, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    audit: Audit = Field(default_factory=Audit)
+    routing: Routing
+    watch: GuardrailRef | None = Field(
+        default=None, description="In Kubernetes: the Guardrail whose status.canary.weight is followed live."
+    )
+
+    def to_yaml(self) -> str:
+        """The wire form (camelCase, defaults included) as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> SidecarConfig:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError("config must be a YAML mapping with at least `routing.stable`")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> SidecarConfig:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        return cls.from_yaml(text)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    return "invalid sidecar config: " + "; ".join(parts)

@@ -1,0 +1,105 @@
+"""`guardrail-sidecar --config FILE`: run the scoring proxy and its admin port until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from . import logs
+from .app import build_admin_app, build_proxy_app
+from .config import ConfigError, SidecarConfig
+from .metrics import Metrics
+from .proxy import Proxy, Upstream
+from .reload import watch_file
+from .runtime import Runtime
+
+log = logging.getLogger("guardrail.sidecar")
+
+
+async def serve(path: Path, config: SidecarConfig) -> None:
+    metrics = Metrics()
+    runtime = Runtime(config, metrics)
+    runtime.apply(config)
+    upstream = Upstream(config)
+    await upstream.start()
+    proxy = Proxy(runtime, metrics, upstream)
+    runners = [
+        web.AppRunner(build_proxy_app(proxy), access_log=None, handle_signals=False),
+        web.AppRunner(build_admin_app(proxy), access_log=None, handle_signals=False),
+    ]
+    for runner in runners:
+        await runner.setup()
+    host = config.proxy.listen_host
+    await web.TCPSite(runners[0], host, config.proxy.listen_port, backlog=1024).start()
+    await web.TCPSite(runners[1], host, config.admin_port).start()
+    tasks = [asyncio.create_task(watch_file(path, runtime))]
+    if config.watch is not None:
+        from .k8s_watch import watch_guardrail
+
+        tasks.append(asyncio.create_task(watch_guardrail(config.watch, runtime)))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "guardrail sidecar serving",
+        extra={
+            "fields": {
+                "listen": config.proxy.listen_port,
+                "admin": config.admin_port,
+                "upstream": upstream.base,
+                "stable": config.routing.stable.revision,
+            }
+        },
+    )
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for runner in runners:
+        await runner.cleanup()
+    await upstream.close()
+    await runtime.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="guardrail-sidecar", description=__doc__)
+    parser.add_argument(
+        "--config", required=True, type=Path, help="sidecar config YAML (the rendered ConfigMap)"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default=os.environ.get("GUARDRAIL_EVENT_LOOP", "auto"),
+        help="event loop (auto: uvloop when installed); env GUARDRAIL_EVENT_LOOP",
+    )
+    args = parser.parse_args(argv)
+    try:
+        config = SidecarConfig.load(args.config)
+    except ConfigError as exc:
+        raise SystemExit(f"guardrail-sidecar: {exc}") from exc
+    logs.configure(config.log_level)
+    with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+        runner.run(serve(args.config, config))
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when chosen or (auto) installed: measured faster in bench/sidecar_proxy.py."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise SystemExit("guardrail-sidecar: --loop uvloop but uvloop is not installed") from None
+        return None
+    return uvloop.new_event_loop

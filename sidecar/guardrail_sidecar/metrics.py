@@ -1,0 +1,68 @@
+"""Prometheus metrics; every series carries the `revision` that produced it (canary analysis compares)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SCORE_BUCKETS = tuple(i / 20 for i in range(1, 21))
+
+
+class Metrics:
+    """One registry per process (tests create several)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "guardrail_requests",
+            "Scored requests by verdict (pass, flag, block).",
+            ["revision", "verdict"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "guardrail_refused_requests",
+            "Requests refused before reaching the app (prompt_injection, rate_limit, invalid, too_large).",
+            ["revision", "reason"],
+            registry=r,
+        )
+        self.score = Histogram(
+            "guardrail_score", "Grounding score of answers.", ["revision"], buckets=_SCORE_BUCKETS, registry=r
+        )
+        self.added_latency = Histogram(
+            "guardrail_added_latency_seconds",
+            "Time the sidecar adds to a request (total minus the app's own time).",
+            ["revision"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.backend_errors = Counter(
+            "guardrail_backend_errors", "Failed scoring backend calls.", ["revision", "backend"], registry=r
+        )
+        self.backend_error_decisions = Counter(
+            "guardrail_backend_error_decisions",
+            "Answers decided by onBackendError (decision: fail-open or fail-closed).",
+            ["revision", "decision"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "guardrail_cache_lookups",
+            "Cache lookups (cache: embedding, nli; result: hit, miss).",
+            ["revision", "cache", "result"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "guardrail_in_flight_requests", "Requests being handled.", ["revision"], registry=r
+        )
+        self.upstream_errors = Counter(
+            "guardrail_upstream_errors",
+            "App failures (timeouts, connection errors).",
+            ["revision"],
+            registry=r,
+        )
+        self.canary_weight = Gauge(
+            "guardrail_canary_weight",
+            "Percent of requests routed to the canary revision.",
+            ["revision"],
+            registry=r,
+        )

@@ -1,0 +1,97 @@
+"""The scoring pipeline of one revision: request checks, then claims → evidence → NLI → verdict."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from . import claims as claims_mod
+from .config import RevisionConfig
+from .errors import BackendError
+from .knowledge import KnowledgeStore
+from .metrics import Metrics
+from .protocols import ScoringRequest
+from .scorer import ScoringModels
+from .verdict import Assessment, ClaimScore, Evidence, aggregate, on_backend_error
+
+MAX_REQUEST_PASSAGES = 64
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: RevisionConfig,
+        scorer: ScoringModels,
+        knowledge: KnowledgeStore | None,
+        metrics: Metrics,
+    ) -> None:
+        self.config = config
+        self.revision = config.revision
+        self.policy = config.policy
+        self.scorer = scorer
+        self.knowledge = knowledge
+        self.metrics = metrics
+
+    async def ready(self) -> bool:
+        if not await self.scorer.ready():
+            return False
+        return self.knowledge is None or await self.knowledge.ready()
+
+    async def injection_score(self, request: ScoringRequest) -> float | None:
+        """P(injection) of the question, or None when detection is off (or the model is not deployed)."""
+        injection = self.config.models.injection.name
+        if not self.policy.prompt_injection.enabled or not self.scorer.has(injection) or not request.question:
+            return None
+        return (await self.scorer.injection([request.question[-4000:]]))[0]
+
+    def is_injection(self, score: float | None) -> bool:
+        return score is not None and score >= self.policy.prompt_injection.threshold
+
+    async def score_claims(self, texts: list[str], request: ScoringRequest) -> list[ClaimScore]:
+        """Each claim scored against its best evidence (knowledge base top-K plus request context)."""
+        if not texts:
+            return []
+        context = list(dict.fromkeys(p for c in request.context for p in claims_mod.passages(c)))[
+            :MAX_REQUEST_PASSAGES
+        ]
+        vectors = await self.scorer.embed(texts + context)
+        claim_vecs, context_vecs = vectors[: len(texts)], vectors[len(texts) :]
+        top_k = self.config.knowledge_base.top_k if self.config.knowledge_base else 4
+        kb_hits: list[list[Evidence]]
+        if self.knowledge is not None:
+            kb_hits = list(await asyncio.gather(*(self.knowledge.search(v) for v in claim_vecs)))
+        else:
+            kb_hits = [[] for _ in texts]
+        candidates: list[list[Evidence]] = []
+        for i, vec in enumerate(claim_vecs):
+            found = list(kb_hits[i])
+            if context:
+                sims = context_vecs @ vec
+                for j in np.argsort(-sims)[:top_k]:
+                    found.append(Evidence(f"request:{int(j)}", context[int(j)], "request", float(sims[j])))
+            candidates.append(found)
+        pairs = [(ev.text, claim) for claim, evs in zip(texts, candidates, strict=True) for ev in evs]
+        scores = iter(await self.scorer.nli(pairs))
+        out = []
+        for claim, evs in zip(texts, candidates, strict=True):
+            scored = [(next(scores), ev) for ev in evs]
+            best = max(scored, key=lambda s: s[0], default=None)
+            out.append(ClaimScore(claim, best[0], best[1]) if best else ClaimScore(claim, 0.0, None))
+        return out
+
+    async def assess_claims(self, texts: list[str], request: ScoringRequest) -> Assessment:
+        """The verdict on some claims; a backend failure becomes the configured fail-open/closed verdict."""
+        try:
+            scored = await self.score_claims(texts, request)
+        except BackendError as exc:
+            return self.backend_failed(exc)
+        return aggregate(scored, self.policy.threshold, self.policy.soft_limit)
+
+    async def assess(self, answer: str, request: ScoringRequest) -> Assessment:
+        return await self.assess_claims(claims_mod.claims(answer), request)
+
+    def backend_failed(self, exc: BackendError) -> Assessment:
+        self.metrics.backend_errors.labels(self.revision, exc.backend).inc()
+        self.metrics.backend_error_decisions.labels(self.revision, self.policy.on_backend_error).inc()
+        return on_backend_error(self.policy.on_backend_error, str(exc))

@@ -1,0 +1,173 @@
+"""Reading questions, context and answers out of request/response bodies, and writing verdicts back.
+
+`openai`: chat completions (`messages` in, `choices[].message.content` out). `json`: dotted field paths.
+Pure functions over parsed JSON; malformed input raises `RequestError` (a 4xx for the client).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .config import JsonFields
+from .errors import RequestError
+from .verdict import Assessment
+
+CONTEXT_ROLES = frozenset({"system", "developer", "tool", "user"})
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """What the pipeline needs from a request: the question, context passages in the request, streaming."""
+
+    question: str
+    context: tuple[str, ...]
+    stream: bool = False
+    model: str = ""
+
+
+def _text_of(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, {"type": "image_url"...}]
+        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    raise RequestError(400, "invalid_request", f"{where} must be a string or a list of content parts")
+
+
+def parse_openai_request(body: Any) -> ScoringRequest:
+    if not isinstance(body, dict):
+        raise RequestError(400, "invalid_request", "request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(400, "invalid_request", "`messages` must be a non-empty list")
+    question, context = "", []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise RequestError(400, "invalid_request", f"messages[{i}] must be an object with a `role`")
+        text = _text_of(message.get("content"), f"messages[{i}].content")
+        if message["role"] == "user":
+            question = text
+        if message["role"] in CONTEXT_ROLES and text.strip():
+            context.append(text)
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise RequestError(400, "invalid_request", "`stream` must be a boolean")
+    if stream and body.get("n", 1) != 1:
+        raise RequestError(400, "invalid_request", "streaming with n > 1 cannot be checked; use n = 1")
+    model = body.get("model")
+    return ScoringRequest(question, tuple(context), stream, model if isinstance(model, str) else "")
+
+
+def openai_answers(body: Any) -> list[str]:
+    """The answer text of each choice (empty list when the body is not a chat completion)."""
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+        return []
+    out = []
+    for choice in body["choices"]:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        out.append(content if isinstance(content, str) else "")
+    return out
+
+
+def guardrail_field(assessment: Assessment, revision: str, citations: bool) -> dict[str, Any]:
+    """The `guardrail` object added to responses: verdict, score, revision and (optionally) citations."""
+    out: dict[str, Any] = {
+        "verdict": assessment.verdict,
+        "score": round(assessment.score, 4),
+        "revision": revision,
+    }
+    if assessment.reason:
+        out["reason"] = assessment.reason
+    if citations:
+        seen: dict[str, dict[str, Any]] = {}
+        for claim in assessment.claims:
+            ev = claim.evidence
+            if ev is not None and ev.id not in seen:
+                seen[ev.id] = {"id": ev.id, "source": ev.source, "text": ev.text}
+        out["citations"] = list(seen.values())
+    return out
+
+
+def annotate_openai(body: dict[str, Any], field: dict[str, Any], refusal: str | None) -> dict[str, Any]:
+    """The response with the `guardrail` field; with `refusal`, every answer replaced by it."""
+    out = copy.deepcopy(body)
+    out["guardrail"] = field
+    if refusal is not None:
+        for choice in out.get("choices", []):
+            choice["message"] = {"role": "assistant", "content": refusal, "refusal": refusal}
+            choice["finish_reason"] = "content_filter"
+    return out
+
+
+def openai_refusal(refusal: str, model: str, field: dict[str, Any]) -> dict[str, Any]:
+    """A complete chat completion carrying a refusal (for requests refused before reaching the app)."""
+    return {
+        "id": f"chatcmpl-guardrail-{time.time_ns():x}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": refusal, "refusal": refusal},
+                "finish_reason": "content_filter",
+            }
+        ],
+        "guardrail": field,
+    }
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """The value at a dotted path (`a.b.0.c`), or None."""
+    for part in path.split("."):
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return None
+    return obj
+
+
+def set_path(obj: Any, path: str, value: Any) -> Any:
+    """A copy of `obj` with `value` at a dotted path (missing objects are created)."""
+    out = copy.deepcopy(obj)
+    parts = path.split(".")
+    node = out
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) and part.isdigit() else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+    return out
+
+
+def parse_json_request(body: Any, fields: JsonFields) -> ScoringRequest:
+    if not isinstance(body, dict):
+        raise RequestError(400, "invalid_request", "request body must be a JSON object")
+    question = get_path(body, fields.question_path)
+    if not isinstance(question, str):
+        raise RequestError(400, "invalid_request", f"`{fields.question_path}` must be a string")
+    context = get_path(body, fields.context_path)
+    if context is None:
+        passages: tuple[str, ...] = ()
+    elif isinstance(context, str):
+        passages = (context,)
+    elif isinstance(context, list) and all(isinstance(c, str) for c in context):
+        passages = tuple(context)
+    else:
+        raise RequestError(
+            400, "invalid_request", f"`{fields.context_path}` must be a string or list of strings"
+        )
+    return ScoringRequest(question, tuple(p for p in passages if p.strip()))
+
+
+def json_answer(body: Any, fields: JsonFields) -> str | None:
+    answer = get_path(body, fields.answer_path)
+    return answer if isinstance(answer, str) else None

@@ -1,0 +1,119 @@
+"""The live routing state: one pipeline per revision, the canary weight, and hot reload of the config.
+
+Backends and Qdrant clients are shared between revisions that name the same ones (embedded Qdrant allows
+one client per folder), and survive reloads; a reload rebuilds only revisions whose config changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from qdrant_client import AsyncQdrantClient
+
+from .backends import InferenceBackend
+from .backends.embedded import EmbeddedBackend
+from .backends.triton import TritonBackend
+from .canary import use_canary
+from .config import Models, QdrantConfig, RevisionConfig, SidecarConfig
+from .knowledge import KnowledgeStore, connect
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .scorer import Scorer, ScoringModels
+
+log = logging.getLogger("guardrail.sidecar")
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: SidecarConfig,
+        metrics: Metrics,
+        make_scorer: Callable[[RevisionConfig], ScoringModels] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self._make_scorer = make_scorer
+        self._backends: dict[str, InferenceBackend] = {}
+        self._qdrant: dict[str, AsyncQdrantClient] = {}
+        self._pipelines: dict[str, Pipeline] = {}
+        self.stable: Pipeline | None = None
+        self.canary: Pipeline | None = None
+        self.weight = 0
+
+    def _backend(self, models: Models) -> InferenceBackend:
+        if models.backend == "triton" and models.triton is not None:
+            key = "triton:" + models.triton.model_dump_json()
+            if key not in self._backends:
+                self._backends[key] = TritonBackend(models.triton)
+        elif models.embedded is not None:
+            key = "embedded:" + models.embedded.model_dump_json()
+            if key not in self._backends:
+                self._backends[key] = EmbeddedBackend(models.embedded.repository, models.embedded.threads)
+        return self._backends[key]
+
+    def _client(self, qdrant: QdrantConfig) -> AsyncQdrantClient:
+        key = qdrant.model_dump_json()
+        if key not in self._qdrant:
+            self._qdrant[key] = connect(qdrant)
+        return self._qdrant[key]
+
+    def _pipeline(self, revision: RevisionConfig) -> Pipeline:
+        key = revision.model_dump_json()
+        if key not in self._pipelines:
+            scorer = (
+                self._make_scorer(revision)
+                if self._make_scorer is not None
+                else Scorer(
+                    self._backend(revision.models),
+                    revision.models,
+                    revision.cache,
+                    self.metrics,
+                    revision.revision,
+                )
+            )
+            kb = revision.knowledge_base
+            store = KnowledgeStore(self._client(kb.qdrant), kb) if kb is not None else None
+            self._pipelines[key] = Pipeline(revision, scorer, store, self.metrics)
+        return self._pipelines[key]
+
+    def apply(self, config: SidecarConfig) -> None:
+        """Switch to `config`'s routing: unchanged revisions keep their pipelines (and caches)."""
+        routing = config.routing
+        stable = self._pipeline(routing.stable)
+        canary = self._pipeline(routing.canary) if routing.canary is not None else None
+        live = {routing.stable.model_dump_json()}
+        if routing.canary is not None:
+            live.add(routing.canary.model_dump_json())
+        for key in [k for k in self._pipelines if k not in live]:
+            del self._pipelines[key]
+        self.config, self.stable, self.canary = config, stable, canary
+        self.set_weight(routing.canary_weight if canary is not None else 0)
+
+    def set_weight(self, weight: int) -> None:
+        weight = max(0, min(100, weight))
+        if weight != self.weight:
+            log.info("canary weight changed", extra={"fields": {"from": self.weight, "to": weight}})
+        self.weight = weight
+        if self.canary is not None:
+            self.metrics.canary_weight.labels(self.canary.revision).set(weight)
+
+    def pick(self, request_id: str | None) -> Pipeline:
+        """The pipeline scoring this request (the canary for `weight` percent of request ids)."""
+        if self.stable is None:
+            raise RuntimeError("Runtime.apply() must run before requests are served")
+        if self.canary is not None and use_canary(request_id, self.weight):
+            return self.canary
+        return self.stable
+
+    def pipelines(self) -> list[Pipeline]:
+        return [p for p in (self.stable, self.canary) if p is not None]
+
+    async def ready(self) -> bool:
+        return all([await p.ready() for p in self.pipelines()])
+
+    async def close(self) -> None:
+        for backend in self._backends.values():
+            await backend.close()
+        for client in self._qdrant.values():
+            await client.close()

@@ -1,0 +1,104 @@
+"""Model calls of the scoring contract (embeddings, NLI, injection) with tokenisation and caching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import contract
+from .backends import InferenceBackend
+from .cache import TTLCache
+from .config import Cache, Models, parse_duration
+from .encoder import Encoder
+from .metrics import Metrics
+
+
+class ScoringModels(Protocol):
+    """What the pipeline needs from the models (a seam: tests substitute a deterministic fake)."""
+
+    def has(self, model: str) -> bool: ...
+
+    async def ready(self) -> bool: ...
+
+    async def embed(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+    async def nli(self, pairs: list[tuple[str, str]]) -> list[float]: ...
+
+    async def injection(self, texts: list[str]) -> list[float]: ...
+
+
+class Scorer:
+    """`ScoringModels` over an inference backend, with the models' own tokenizers and bounded caches."""
+
+    def __init__(
+        self, backend: InferenceBackend, models: Models, cache: Cache, metrics: Metrics, revision: str
+    ) -> None:
+        self.backend = backend
+        self._models = models
+        root = Path(models.tokenizers)
+        self._encoders: dict[str, Encoder] = {}
+        for ref in (models.embedding, models.nli, models.injection):
+            path = root / ref.name / ref.version / contract.TOKENIZER_FILE
+            if path.is_file():
+                self._encoders[ref.name] = Encoder(path, models.max_length)
+        ttl = parse_duration(cache.ttl)
+        self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(cache.max_entries, ttl)
+        self._scores: TTLCache[tuple[str, str], float] = TTLCache(cache.max_entries, ttl)
+        self._metrics = metrics
+        self._revision = revision
+
+    def has(self, model: str) -> bool:
+        return model in self._encoders
+
+    def model_refs(self) -> list[tuple[str, str]]:
+        refs = (self._models.embedding, self._models.nli, self._models.injection)
+        return [(r.name, r.version) for r in refs if r.name in self._encoders]
+
+    async def ready(self) -> bool:
+        """The backend serves every model we have a tokenizer for (embedding and NLI are required)."""
+        required = {self._models.embedding.name, self._models.nli.name}
+        return required <= set(self._encoders) and await self.backend.ready(self.model_refs())
+
+    def _count(self, cache: str, hit: bool) -> None:
+        self._metrics.cache.labels(self._revision, cache, "hit" if hit else "miss").inc()
+
+    async def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        """L2-normalised embeddings, one row per text."""
+        ref = self._models.embedding
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._embeddings.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        for t in texts:
+            self._count("embedding", t in found)
+        if missing:
+            inputs = self._encoders[ref.name].encode(missing)
+            out = await self.backend.infer(ref.name, ref.version, inputs, contract.EMBEDDING_OUTPUT)
+            for text, row in zip(missing, out, strict=True):
+                self._embeddings.put(text, row)
+                found[text] = row
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+    async def nli(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """P(hypothesis supported by premise) for each (premise, hypothesis) pair."""
+        ref = self._models.nli
+        found = {p: s for p in dict.fromkeys(pairs) if (s := self._scores.get(p)) is not None}
+        missing = [p for p in dict.fromkeys(pairs) if p not in found]
+        for p in pairs:
+            self._count("nli", p in found)
+        if missing:
+            missing.sort(key=lambda p: len(p[0]) + len(p[1]))  # similar lengths batch with less padding
+            inputs = self._encoders[ref.name].encode_pairs(missing)
+            out = await self.backend.infer(ref.name, ref.version, inputs, contract.SCORE_OUTPUT)
+            for pair, score in zip(missing, out.reshape(-1), strict=True):
+                self._scores.put(pair, float(score))
+                found[pair] = float(score)
+        return [found[p] for p in pairs]
+
+    async def injection(self, texts: list[str]) -> list[float]:
+        """P(prompt injection) for each text."""
+        ref = self._models.injection
+        inputs = self._encoders[ref.name].encode(texts)
+        out = await self.backend.infer(ref.name, ref.version, inputs, contract.SCORE_OUTPUT)
+        return [float(s) for s in out.reshape(-1)]

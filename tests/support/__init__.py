@@ -1,0 +1,1 @@
+"""Helpers shared by tests: process management and a scripted fake LLM app."""

@@ -1,0 +1,248 @@
+"""What `helm template` produces for the values a user sets (the chart read as sentences)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from guardrail_operator.settings import Settings
+from guardrail_operator.webhook import WEBHOOK_ID, WebhookConfig
+
+from tests.unit.chart.render import NAMESPACE, RenderError, kinds, one, render
+
+pytestmark = pytest.mark.integration  # runs the helm binary
+
+
+def pod_specs(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        m["spec"]["template"]["spec"] for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "Job")
+    ]
+
+
+def test_a_default_install_renders_the_operator_webhook_rbac_and_dashboard() -> None:
+    assert kinds(render()) == sorted(
+        [
+            "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "Deployment",
+            "MutatingWebhookConfiguration", "PodDisruptionBudget", "Role", "RoleBinding", "Secret",
+            "Service", "Service", "ServiceAccount",
+        ]
+    )  # fmt: skip
+
+
+def test_the_operator_runs_two_replicas_that_never_all_go_down() -> None:
+    manifests = render()
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert one(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard() -> None:
+    for spec in pod_specs(render({"webhook.tls.certManager.enabled": True})):
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in spec["containers"] + spec.get("initContainers", []):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert sc["readOnlyRootFilesystem"] is True
+            assert container["resources"]["limits"]
+        assert not spec.get("hostNetwork")
+        assert not spec.get("hostPID")
+        assert all("hostPath" not in v for v in spec.get("volumes", []))
+
+
+def test_the_settings_the_chart_sets_are_the_ones_the_operator_reads() -> None:
+    data = one(render({"operator.watchNamespaces": ["shop", "bank"]}), "ConfigMap", "-settings")["data"]
+    assert all(key.startswith("GUARDRAIL_") for key in data)
+
+    settings = Settings.from_env(data)
+    webhook = WebhookConfig.from_env(data)
+    assert settings.watch_namespaces == ("shop", "bank")
+    assert settings.leader_election is True
+    assert settings.lease_name == "gr-guardrail-operator"
+    assert webhook.enabled is True
+    assert webhook.cert_dir == "/etc/guardrail/webhook-tls"
+    assert webhook.sidecar.image == "ghcr.io/guardrails-dev/guardrail-sidecar:0.1.0"
+    assert webhook.sidecar.resources["limits"]["memory"] == "512Mi"
+
+
+def test_changing_a_setting_rolls_the_operator_pods() -> None:
+    def checksum(values: dict[str, Any]) -> str:
+        annotations = one(render(values), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        return str(annotations["checksum/settings"])
+
+    assert checksum({}) != checksum({"sidecar.image.tag": "0.2.0"})
+
+
+def test_the_webhook_skips_system_and_release_namespaces_and_needs_the_opt_in_label() -> None:
+    webhook = one(render(), "MutatingWebhookConfiguration")["webhooks"][0]
+    expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
+
+    assert expressions["guardrails.dev/injection"] == {
+        "key": "guardrails.dev/injection", "operator": "In", "values": ["enabled"]
+    }  # fmt: skip
+    excluded = expressions["kubernetes.io/metadata.name"]
+    assert excluded["operator"] == "NotIn"
+    assert {"kube-system", NAMESPACE} <= set(excluded["values"])
+    assert webhook["rules"] == [
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["pods"],
+            "operations": ["CREATE"],
+            "scope": "Namespaced",
+        }
+    ]
+    assert webhook["clientConfig"]["service"]["path"] == f"/{WEBHOOK_ID}"
+    assert webhook["sideEffects"] == "None"
+
+
+def test_failure_policy_and_timeout_are_values() -> None:
+    default = one(render(), "MutatingWebhookConfiguration")["webhooks"][0]
+    strict = one(
+        render({"webhook.failurePolicy": "Fail", "webhook.timeoutSeconds": 3}), "MutatingWebhookConfiguration"
+    )["webhooks"][0]
+    assert (default["failurePolicy"], default["timeoutSeconds"]) == ("Ignore", 5)
+    assert (strict["failurePolicy"], strict["timeoutSeconds"]) == ("Fail", 3)
+    data = one(render({"webhook.failurePolicy": "Fail"}), "ConfigMap", "-settings")["data"]
+    assert data["GUARDRAIL_WEBHOOK_FAILURE_POLICY"] == "Fail", "the operator applies the same policy"
+
+
+def _verify(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    key = issuer.public_key()
+    assert cert.signature_hash_algorithm is not None
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(
+            cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
+        )
+    else:
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+
+
+def test_the_generated_ca_bundle_trusts_the_serving_certificate_of_the_webhook_service() -> None:
+    manifests = render()
+    secret = one(manifests, "Secret", "-webhook-tls")["data"]
+    bundle = one(manifests, "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["caBundle"]
+
+    ca = x509.load_pem_x509_certificate(base64.b64decode(bundle))
+    serving = x509.load_pem_x509_certificate(base64.b64decode(secret["tls.crt"]))
+    _verify(serving, ca)
+    names = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"gr-guardrail-operator-webhook.{NAMESPACE}.svc" in names.get_values_for_type(x509.DNSName)
+    assert serving.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=300)
+
+
+def test_cert_manager_replaces_the_generated_secret_and_injects_the_ca() -> None:
+    manifests = render({"webhook.tls.certManager.enabled": True})
+    assert "Secret" not in kinds(manifests)
+    config = one(manifests, "MutatingWebhookConfiguration")
+    assert "caBundle" not in config["webhooks"][0]["clientConfig"]
+    assert (
+        config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        == f"{NAMESPACE}/gr-guardrail-operator-webhook"
+    )
+    serving = one(manifests, "Certificate", "-webhook")
+    assert serving["spec"]["secretName"] == "gr-guardrail-operator-webhook-tls"
+    assert serving["spec"]["issuerRef"] == {"kind": "Issuer", "name": "gr-guardrail-operator-webhook-ca"}
+
+
+def test_cert_manager_can_use_an_existing_cluster_issuer() -> None:
+    manifests = render(
+        {
+            "webhook.tls.certManager.enabled": True,
+            "webhook.tls.certManager.issuerRef": {"kind": "ClusterIssuer", "name": "corp-ca"},
+        }
+    )
+    assert kinds(manifests).count("Certificate") == 1
+    assert "Issuer" not in kinds(manifests)
+    assert one(manifests, "Certificate")["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": "corp-ca"}
+
+
+def test_monitoring_objects_appear_only_when_enabled() -> None:
+    enabled = render(
+        {
+            "metrics.serviceMonitor.enabled": True,
+            "metrics.podMonitor.enabled": True,
+            "metrics.prometheusRule.enabled": True,
+        }
+    )
+    assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= set(kinds(enabled))
+    assert not {"ServiceMonitor", "PodMonitor", "PrometheusRule"} & set(kinds(render()))
+
+
+def test_the_alerts_cover_errors_latency_fail_open_rollback_and_operator_down() -> None:
+    rule = one(render({"metrics.prometheusRule.enabled": True}), "PrometheusRule")
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {
+        "GuardrailHighErrorRate", "GuardrailHighAddedLatency", "GuardrailFailOpenDecisions",
+        "GuardrailCanaryRolledBack", "GuardrailOperatorDown",
+    } <= set(alerts)  # fmt: skip
+    assert "> 0.05" in alerts["GuardrailHighErrorRate"]["expr"]
+    assert alerts["GuardrailHighErrorRate"]["for"] == "5m"
+
+
+def test_the_cluster_role_is_least_privilege() -> None:
+    role = one(render(), "ClusterRole")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+        assert "secrets" not in rule["resources"], "the operator never reads Secrets; pods reference them"
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+    lease_rules = one(render(), "Role", "-leader-election")["rules"]
+    assert [r.get("resourceNames") for r in lease_rules if "get" in r["verbs"]] == [["gr-guardrail-operator"]]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"webhok": {}},
+        {"webhook.failurePolicy": "Sometimes"},
+        {"webhook.timeoutSeconds": 60},
+        {"sidecar.resources.limits.gpu": "1"},
+        {"replicaCount": 0},
+    ],
+    ids=["typo", "bad-policy", "timeout-over-30s", "unknown-resource", "no-replicas"],
+)
+def test_the_schema_rejects_invalid_values(values: dict[str, Any]) -> None:
+    with pytest.raises(RenderError, match="values don't meet the specifications of the schema"):
+        render(values)
+
+
+def test_the_dashboard_ships_as_a_configmap_grafana_discovers() -> None:
+    config = one(render(), "ConfigMap", "-dashboard")
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config["data"]["guardrails.json"])["uid"] == "guardrail-operator"
+
+
+def _exported_series() -> set[str]:
+    """Every series name the sidecar and the operator export (Prometheus adds _total, _bucket, ...)."""
+    from guardrail_operator.metrics import Metrics as OperatorMetrics
+    from guardrail_sidecar.metrics import Metrics as SidecarMetrics
+
+    names = {"up"}
+    for metrics in (SidecarMetrics(), OperatorMetrics()):
+        for family in metrics.registry.collect():
+            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(
+                family.type, [""]
+            )
+            names |= {family.name + s for s in suffixes}
+    return names
+
+
+def test_alerts_and_dashboard_query_only_metrics_that_exist() -> None:
+    import re
+
+    manifests = render({"metrics.prometheusRule.enabled": True})
+    rule = one(manifests, "PrometheusRule")
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    dashboard = json.loads(one(manifests, "ConfigMap", "-dashboard")["data"]["guardrails.json"])
+    exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b((?:guardrail_|up\b)[a-z_]*)", e)}
+    assert used, "no metric found in the expressions"
+    assert used - _exported_series() == set()

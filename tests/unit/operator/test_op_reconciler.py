@@ -1,0 +1,109 @@
+"""The reconcile sequence against an in-memory API server: children, status, idempotence, pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from guardrail_operator.metrics import Metrics
+from guardrail_operator.observed import ProbeResult
+from guardrail_operator.reconciler import Reconciler
+
+MakeBody = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def reconciler(kube: Any) -> Reconciler:
+    return Reconciler(
+        kube=kube,
+        fetcher_image="fetcher:1",
+        probe=lambda url: ProbeResult(ok=False, detail="ConnectError: refused"),
+        metrics=Metrics(),
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def stored(kube: Any, body: dict[str, Any]) -> dict[str, Any]:
+    kube.put(body)
+    return kube.get("Guardrail", "shop", "support-bot")
+
+
+def children(kube: Any) -> list[tuple[str, str]]:
+    return sorted((k, n) for (k, _, n) in kube.objects if k not in ("Guardrail", "Event"))
+
+
+def test_first_reconcile_creates_children_and_pending_status(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    outcome = reconciler.reconcile(stored(kube, body))
+    assert outcome is not None
+    assert len(outcome.applied) == 8
+    assert len(children(kube)) == 8
+    status = kube.get("Guardrail", "shop", "support-bot")["status"]
+    assert status["phase"] == "Pending"
+    assert status["observedGeneration"] == 1
+    assert {c["type"]: c["reason"] for c in status["conditions"]}["Ready"] == "TritonNotReady"
+
+
+def test_second_reconcile_writes_nothing(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    reconciler.reconcile(stored(kube, body))
+    before = kube.writes()
+    outcome = reconciler.reconcile(kube.get("Guardrail", "shop", "support-bot"))
+    assert outcome is not None
+    assert outcome.applied == []
+    assert outcome.status_written is False
+    assert kube.writes() == before
+
+
+def test_ready_children_make_it_healthy(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    reconciler.reconcile(stored(kube, body))
+    for kind, _, name in list(kube.objects):
+        if kind in ("Deployment", "StatefulSet"):
+            kube.mark_ready(kind, "shop", name)
+    outcome = reconciler.reconcile_by_name("shop", "support-bot")
+    assert outcome is not None
+    assert outcome.status.phase == "Healthy"
+    assert outcome.status.stable_revision
+    assert next(e.reason for e in outcome.events) == "GuardrailReady"
+
+
+def test_revision_change_prunes_the_old_children(kube: Any, reconciler: Reconciler, make_body: MakeBody) -> None:
+    reconciler.reconcile(stored(kube, make_body()))
+    old = set(children(kube))
+    changed = make_body(
+        models={"nli": {"name": "nli", "version": "2"}, "repository": {"uri": "s3://models/guardrails"}}
+    )
+    changed["metadata"]["generation"] = 2
+    outcome = reconciler.reconcile(stored(kube, changed))
+    assert outcome is not None
+    assert {k for k, _ in outcome.pruned} == {"ConfigMap", "Service", "Deployment"}
+    assert len(set(children(kube)) - old) == 4  # new config, triton config/service/deployment
+
+
+def test_invalid_spec_is_reported_not_raised(kube: Any, reconciler: Reconciler, make_body: MakeBody) -> None:
+    bad = make_body(policy={"threshold": 0.9, "softLimit": 0.1})
+    outcome = reconciler.reconcile(stored(kube, bad))
+    assert outcome is not None
+    assert outcome.status.phase == "Degraded"
+    ready = next(c for c in outcome.status.conditions if c.type == "Ready")
+    assert ready.reason == "InvalidSpec"
+    assert "softLimit" in ready.message
+    assert children(kube) == []
+
+
+def test_external_qdrant_probe_drives_knowledge_base_condition(
+    kube: Any, reconciler: Reconciler, make_body: MakeBody
+) -> None:
+    body = make_body(knowledgeBase={"qdrant": {"external": {"url": "http://127.0.0.1:9"}}, "collection": "faq"})
+    outcome = reconciler.reconcile(stored(kube, body))
+    assert outcome is not None
+    kb = next(c for c in outcome.status.conditions if c.type == "KnowledgeBaseReady")
+    assert (kb.status, kb.reason) == ("False", "ExternalQdrantUnreachable")
+    assert not any(k == "StatefulSet" for k, _ in children(kube))
+
+
+def test_deleting_guardrail_is_left_to_garbage_collection(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert reconciler.reconcile(stored(kube, body)) is None
+    assert kube.writes() == 0

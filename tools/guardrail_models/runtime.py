@@ -1,0 +1,128 @@
+"""Load a model of the repository into onnxruntime with its tokenizer; score text with it.
+
+No torch here: this is what the embedded scorer, the v2 test server and `guardrail eval` run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from guardrail_models.errors import RepositoryError
+from guardrail_models.repository import ModelInfo, default_repository, model_dir, read_info
+from guardrail_sidecar import contract
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def open_session(path: Path, threads: int = 0) -> Any:
+    """An onnxruntime CPU session; `threads=0` lets onnxruntime choose."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def load_tokenizer(version_dir: Path, info: ModelInfo) -> Tokenizer:
+    """The model's tokenizer, truncating to `max_length` and padding each batch to its longest item."""
+    path = version_dir / contract.TOKENIZER_FILE
+    if not path.is_file():
+        raise RepositoryError(f"{path} not found: a token model needs its tokenizer.json beside model.onnx")
+    tokenizer = Tokenizer.from_file(str(path))
+    strategy = "only_first" if info.kind == "nli" else "longest_first"
+    tokenizer.enable_truncation(max_length=info.max_length, strategy=strategy)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a vocabulary token, not a secret
+    return tokenizer
+
+
+def batched(count: int, lengths: list[int], batch_size: int) -> list[npt.NDArray[np.intp]]:
+    """Index batches of similar length (sorted), so padding stays small and memory stays bounded."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[start : start + batch_size] for start in range(0, count, batch_size)]
+
+
+def _feeds(encodings: list[Any], with_type_ids: bool) -> dict[str, npt.NDArray[np.int64]]:
+    feeds = {
+        contract.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
+        contract.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
+    }
+    if with_type_ids:
+        feeds[contract.TOKEN_TYPE_IDS] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+    return feeds
+
+
+@dataclass
+class EmbeddingModel:
+    """Sentence embeddings, L2-normalised, [n, 384]."""
+
+    session: Any
+    tokenizer: Tokenizer
+    info: ModelInfo
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> FloatArray:
+        out = np.zeros((len(texts), self.info.output.dims[0]), dtype=np.float32)
+        for index in batched(len(texts), [len(t) for t in texts], batch_size):
+            feeds = _feeds(self.tokenizer.encode_batch([texts[i] for i in index]), with_type_ids=False)
+            out[index] = self.session.run([contract.EMBEDDING_OUTPUT], feeds)[0]
+        return out
+
+
+@dataclass
+class NliModel:
+    """P(claim supported by evidence) for (evidence, claim) pairs."""
+
+    session: Any
+    tokenizer: Tokenizer
+    info: ModelInfo
+
+    def score(self, pairs: list[tuple[str, str]], batch_size: int = 16) -> FloatArray:
+        out = np.zeros(len(pairs), dtype=np.float32)
+        for index in batched(len(pairs), [len(e) + len(c) for e, c in pairs], batch_size):
+            feeds = _feeds(self.tokenizer.encode_batch([pairs[i] for i in index]), with_type_ids=True)
+            out[index] = self.session.run([contract.SCORE_OUTPUT], feeds)[0]
+        return out
+
+
+@dataclass
+class InjectionModel:
+    """P(injection) from a head on the embedding model: texts are embedded first."""
+
+    session: Any
+    embedding: EmbeddingModel
+    info: ModelInfo
+
+    def score_embeddings(self, vectors: FloatArray) -> FloatArray:
+        if len(vectors) == 0:
+            return np.zeros(0, dtype=np.float32)
+        feeds = {contract.EMBEDDING_OUTPUT: vectors.astype(np.float32)}
+        return np.asarray(self.session.run([contract.SCORE_OUTPUT], feeds)[0], dtype=np.float32)
+
+    def score(self, texts: list[str]) -> FloatArray:
+        return self.score_embeddings(self.embedding.embed(texts))
+
+
+def _open(repository: Path | None, name: str, model_file: str) -> tuple[Path, ModelInfo, Any]:
+    version_dir = model_dir(repository or default_repository(), name)
+    info = read_info(version_dir)
+    return version_dir, info, open_session(version_dir / model_file)
+
+
+def load_embedding(repository: Path | None = None, model_file: str = contract.MODEL_FILE) -> EmbeddingModel:
+    version_dir, info, session = _open(repository, contract.EMBEDDING_MODEL, model_file)
+    return EmbeddingModel(session, load_tokenizer(version_dir, info), info)
+
+
+def load_nli(repository: Path | None = None, model_file: str = contract.MODEL_FILE) -> NliModel:
+    version_dir, info, session = _open(repository, contract.NLI_MODEL, model_file)
+    return NliModel(session, load_tokenizer(version_dir, info), info)
+
+
+def load_injection(repository: Path | None = None) -> InjectionModel:
+    _, info, session = _open(repository, contract.INJECTION_MODEL, contract.MODEL_FILE)
+    return InjectionModel(session, load_embedding(repository), info)

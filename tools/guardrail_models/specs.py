@@ -1,0 +1,66 @@
+"""The contract tensors of the three default models, as `ModelInfo` records (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from guardrail_models.repository import ModelInfo, Tensor
+from guardrail_sidecar import contract
+
+EMBEDDING_DIM = 384
+
+
+def _tokens(with_type_ids: bool) -> list[Tensor]:
+    names = [contract.INPUT_IDS, contract.ATTENTION_MASK]
+    if with_type_ids:
+        names.append(contract.TOKEN_TYPE_IDS)
+    return [Tensor(name, "INT64", [-1]) for name in names]
+
+
+def embedding_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
+    return ModelInfo(
+        name=contract.EMBEDDING_MODEL,
+        kind="embedding",
+        inputs=_tokens(with_type_ids=False),
+        output=Tensor(contract.EMBEDDING_OUTPUT, "FP32", [EMBEDDING_DIM]),
+        max_length=max_length,
+        precision=precision,
+    )
+
+
+def nli_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
+    return ModelInfo(
+        name=contract.NLI_MODEL,
+        kind="nli",
+        inputs=_tokens(with_type_ids=True),
+        output=Tensor(contract.SCORE_OUTPUT, "FP32"),
+        max_length=max_length,
+        precision=precision,
+        extra={"pair_order": "evidence, claim", "truncation": "evidence first"},
+    )
+
+
+def injection_info(precision: str = "fp32") -> ModelInfo:
+    """The injection detector is a small head on the embedding model's output, not a third encoder."""
+    return ModelInfo(
+        name=contract.INJECTION_MODEL,
+        kind="injection",
+        inputs=[Tensor(contract.EMBEDDING_OUTPUT, "FP32", [EMBEDDING_DIM])],
+        output=Tensor(contract.SCORE_OUTPUT, "FP32"),
+        precision=precision,
+        max_batch_size=256,
+        extra={"input_model": contract.EMBEDDING_MODEL},
+    )
+
+
+def info_for(kind: str, name: str | None = None, max_length: int = 256) -> ModelInfo:
+    """The contract of a model kind, optionally under another name (a user's own model)."""
+    if kind == "embedding":
+        info = embedding_info(max_length)
+    elif kind == "nli":
+        info = nli_info(max_length)
+    elif kind == "injection":
+        info = injection_info()
+    else:
+        raise ValueError(f"unknown model kind {kind!r}: use embedding, nli or injection")
+    return replace(info, name=name) if name else info

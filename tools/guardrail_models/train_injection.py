@@ -1,0 +1,153 @@
+"""Train the `injection` model: a small head on the (INT8, committed) embedding model's output.
+
+Training environment only (scikit-learn, pandas, onnx):  python -m guardrail_models.train_injection
+
+Train on the train splits of s-labs + neuralchemy, select the head on their validation splits (mean AUROC +
+recall at 1% FPR), report on both test splits, on multilingual injections never trained on, and on a few
+hand-written indirect injections inside documents. The head becomes a tiny ONNX graph taking `embedding`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx  # type: ignore[import-not-found, unused-ignore]  # training venv only
+from onnx import TensorProto, helper, numpy_helper  # type: ignore[import-not-found, unused-ignore]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-not-found, unused-ignore]
+from sklearn.neural_network import MLPClassifier  # type: ignore[import-not-found, unused-ignore]
+
+from guardrail_models import injection_data as data
+from guardrail_models.manifest import write_manifest
+from guardrail_models.metrics import auroc, length_score, recall_at_fpr
+from guardrail_models.package import write_model
+from guardrail_models.repository import default_repository
+from guardrail_models.runtime import load_embedding, load_injection
+from guardrail_models.specs import EMBEDDING_DIM, injection_info
+from guardrail_sidecar import contract
+
+CANDIDATES: dict[str, Any] = {
+    "logreg_c1": lambda seed: LogisticRegression(C=1.0, max_iter=2000),
+    "logreg_c10": lambda seed: LogisticRegression(C=10.0, max_iter=2000),
+    "mlp_256": lambda seed: MLPClassifier((256,), alpha=1e-3, max_iter=300, early_stopping=True, random_state=seed),
+    "mlp_512": lambda seed: MLPClassifier((512,), alpha=1e-4, max_iter=300, early_stopping=True, random_state=seed),
+}
+
+
+def head_graph(classifier: Any) -> Any:
+    """The fitted classifier as ONNX: (Linear → ReLU)* → Linear → sigmoid, output `score` [batch]."""
+    if isinstance(classifier, LogisticRegression):
+        layers = [(classifier.coef_.T, classifier.intercept_)]
+    else:
+        layers = list(zip(classifier.coefs_, classifier.intercepts_, strict=True))
+    nodes, inits, current = [], [], contract.EMBEDDING_OUTPUT
+    for index, (weight, bias) in enumerate(layers):
+        inits += [
+            numpy_helper.from_array(np.asarray(weight, dtype=np.float32), f"w{index}"),
+            numpy_helper.from_array(np.asarray(bias, dtype=np.float32), f"b{index}"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [current, f"w{index}"], [f"m{index}"]),
+            helper.make_node("Add", [f"m{index}", f"b{index}"], [f"a{index}"]),
+        ]
+        current = f"a{index}"
+        if index < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [current], [f"r{index}"]))
+            current = f"r{index}"
+    inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"))
+    nodes += [
+        helper.make_node("Sigmoid", [current], ["p"]),
+        helper.make_node("Reshape", ["p", "flat"], [contract.SCORE_OUTPUT]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "injection_head",
+        [helper.make_tensor_value_info(contract.EMBEDDING_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
+        [helper.make_tensor_value_info(contract.SCORE_OUTPUT, TensorProto.FLOAT, ["batch"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def scores_report(labels: list[int], scores: np.ndarray, texts: list[str]) -> dict[str, dict[str, float]]:
+    lengths = length_score(texts) * -1.0  # longer prompts look more like injections
+    return {
+        "model": {"auroc": auroc(labels, scores), "recall_at_1pct_fpr": recall_at_fpr(labels, scores, 0.01)},
+        "length_only": {
+            "auroc": auroc(labels, lengths),
+            "recall_at_1pct_fpr": recall_at_fpr(labels, lengths, 0.01),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
+    parser.add_argument("--repository", type=Path, default=None)
+    args = parser.parse_args()
+    repository = args.repository or default_repository()
+    encoder = load_embedding(repository)
+    sets = {
+        (name, split): loader(split)
+        for name, loader in (("s-labs", data.s_labs), ("neuralchemy", data.neuralchemy))
+        for split in ("train", "validation", "test")
+    }
+    vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
+    x_train = np.concatenate([vectors[(n, "train")] for n in ("s-labs", "neuralchemy")])
+    y_train = np.concatenate([sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")])
+    selection: dict[str, float] = {}
+    fitted: dict[str, Any] = {}
+    for name, make in CANDIDATES.items():
+        classifier = make(args.seed).fit(x_train, y_train)
+        fitted[name] = classifier
+        values = []
+        for corpus in ("s-labs", "neuralchemy"):
+            labels, scores = (
+                sets[(corpus, "validation")].labels,
+                classifier.predict_proba(vectors[(corpus, "validation")])[:, 1],
+            )
+            values += [auroc(labels, scores), recall_at_fpr(labels, scores, 0.01)]
+        selection[name] = float(np.mean(values))
+        print(f"{name}: validation mean(AUROC, recall@1%FPR) = {selection[name]:.4f}", flush=True)
+    chosen = max(selection, key=lambda k: selection[k])
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx_file = args.out / "injection.onnx"
+    onnx.save(head_graph(fitted[chosen]), str(onnx_file))
+    write_model(repository, injection_info(), onnx_file, None)
+    detector = load_injection(repository)
+    report: dict[str, Any] = {"chosen": chosen, "selection": selection, "seed": args.seed, "test": {}}
+    for corpus in ("s-labs", "neuralchemy"):
+        test = sets[(corpus, "test")]
+        report["test"][corpus] = scores_report(test.labels, detector.score(test.texts), test.texts)
+    validation_negatives = np.concatenate(
+        [
+            detector.score_embeddings(vectors[(c, "validation")][np.array(sets[(c, "validation")].labels) == 0])
+            for c in ("s-labs", "neuralchemy")
+        ]
+    )
+    threshold = float(np.quantile(validation_negatives, 0.99))
+    multilingual = detector.score(data.multilingual_injections())
+    indirect, benign_docs = detector.score(data.INDIRECT_INJECTIONS), detector.score(data.BENIGN_DOCUMENTS)
+    report["held_out"] = {
+        "threshold_at_1pct_validation_fpr": threshold,
+        "multilingual_recall": float(np.mean(multilingual >= threshold)),
+        "multilingual_n": len(multilingual),
+        "indirect_recall": float(np.mean(indirect >= threshold)),
+        "indirect_auroc_vs_benign_documents": auroc(
+            [1] * len(indirect) + [0] * len(benign_docs), np.concatenate([indirect, benign_docs])
+        ),
+    }
+    (args.out / "injection_report.json").write_text(json.dumps(report, indent=2))
+    write_manifest(repository.parent, {"injection": report})
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

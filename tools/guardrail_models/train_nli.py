@@ -1,0 +1,221 @@
+"""Train the grounding (NLI) cross-encoder from all-MiniLM-L6-v2 on HaluEval + synthetic hard negatives.
+
+Training environment only (torch, transformers; see docs/models.md). Seeded and deterministic on CPU:
+
+    python -m guardrail_models.train_nli --seed 13 --steps 1500 --out ~/.cache/guardrail-train/build
+
+Data: qa, summarization and dialogue rows 0-7999 (never the reserved dialogue rows 8000-9999), a seeded dev
+split per task held out. Each training group is one evidence with its right answer and negatives that carry no
+length signal: the hallucinated answer only when its length is close, plus one synthetic negative made from the
+right answer (entity swap, number swap, negation). Loss = BCE per pair + a pairwise term (right above each
+negative of its group). The head learns at a higher rate than the encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
+from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
+
+from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split, synthetic_negative
+from guardrail_models.torch_export import base_model_path
+
+TRAIN_LENGTH_TOLERANCE = 0.3
+
+
+@dataclass(frozen=True)
+class Group:
+    evidence: str
+    positive: str
+    negatives: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 13
+    layers: int = 4
+    steps: int = 1500
+    groups_per_step: int = 4
+    max_length: int = 256
+    encoder_lr: float = 5e-5
+    head_lr: float = 2e-3
+    pairwise_weight: float = 1.0
+    dev_rows: int = 600
+    summarization_items: int = 3000  # long documents cost the most steps and are truncated anyway
+
+
+def load_splits(config: Config) -> tuple[list[Item], dict[str, list[Item]]]:
+    train: list[Item] = []
+    dev: dict[str, list[Item]] = {}
+    for index, task in enumerate(TASKS):
+        task_train, task_dev = split(list(read_rows(task)), config.dev_rows, config.seed + index)
+        train += task_train[: config.summarization_items] if task == "summarization" else task_train
+        dev[task] = task_dev
+    return train, dev
+
+
+def make_groups(items: list[Item], seed: int) -> list[Group]:
+    """Training groups in a seeded order; items without any length-neutral negative are dropped."""
+    rng = random.Random(seed)  # noqa: S311 - seeded data order, not security
+    groups = []
+    for item in items:
+        negatives = []
+        if length_matched(item.right, item.hallucinated, TRAIN_LENGTH_TOLERANCE):
+            negatives.append(item.claim(item.hallucinated))
+        synthetic = synthetic_negative(item, rng)
+        if synthetic is not None:
+            negatives.append(item.claim(synthetic))
+        if negatives:
+            groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives)))
+    rng.shuffle(groups)
+    return groups
+
+
+class CrossEncoder(torch.nn.Module):  # type: ignore[misc]  # torch is untyped here
+    """MiniLM encoder (first `layers` layers) → masked mean pooling → linear → logit."""
+
+    def __init__(self, layers: int) -> None:
+        super().__init__()
+        self.encoder = AutoModel.from_pretrained(str(base_model_path()), num_hidden_layers=layers)
+        self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+        torch.nn.init.normal_(self.head.weight, std=0.02)
+        torch.nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return self.head(pooled).squeeze(-1)
+
+
+class Probability(torch.nn.Module):  # type: ignore[misc]
+    """The exported graph: P(supported) = sigmoid(logit)."""
+
+    def __init__(self, model: CrossEncoder) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        return torch.sigmoid(self.model(input_ids, attention_mask, token_type_ids))
+
+
+def group_loss(logits: Any, sizes: list[int], pairwise_weight: float) -> Any:
+    """BCE over every pair (the first of each group is the positive) + softplus(neg - pos) per group."""
+    labels, pairwise, start = [], [], 0
+    for size in sizes:
+        labels += [1.0] + [0.0] * (size - 1)
+        pairwise.append(torch.nn.functional.softplus(logits[start + 1 : start + size] - logits[start]))
+        start += size
+    target = torch.tensor(labels, dtype=logits.dtype)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    return bce + pairwise_weight * torch.cat(pairwise).mean()
+
+
+def train(config: Config, groups: list[Group], log_every: int = 50) -> CrossEncoder:
+    torch.manual_seed(config.seed)
+    model = CrossEncoder(config.layers)
+    model.train()
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": config.encoder_lr},
+            {"params": model.head.parameters(), "lr": config.head_lr},
+        ],
+        weight_decay=0.01,
+    )
+    warmup = max(1, config.steps // 20)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min((step + 1) / warmup, max(0.0, (config.steps - step) / (config.steps - warmup))),
+    )
+    started, running = time.monotonic(), 0.0
+    for step in range(config.steps):
+        offset = (step * config.groups_per_step) % max(1, len(groups) - config.groups_per_step)
+        batch = groups[offset : offset + config.groups_per_step]
+        evidence = [g.evidence for g in batch for _ in range(1 + len(g.negatives))]
+        claims = [c for g in batch for c in (g.positive, *g.negatives)]
+        encoded = tokenizer(
+            evidence,
+            claims,
+            truncation="only_first",
+            max_length=config.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        logits = model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
+        loss = group_loss(logits, [1 + len(g.negatives) for g in batch], config.pairwise_weight)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        running += float(loss.detach())
+        if (step + 1) % log_every == 0:
+            rate = (step + 1) / (time.monotonic() - started)
+            print(
+                f"step {step + 1}/{config.steps} loss {running / log_every:.4f} ({rate:.2f} steps/s)",
+                flush=True,
+            )
+            running = 0.0
+    model.eval()
+    return model
+
+
+def parse_args() -> tuple[Config, Path, Path | None, bool]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = Config()
+    for name, value in vars(defaults).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
+    parser.add_argument("--repository", type=Path, default=None, help="write the INT8 model here (default: models/)")
+    parser.add_argument("--release-only", action="store_true", help="reuse OUT/nli.pt instead of training")
+    args = vars(parser.parse_args())
+    out, repository, release_only = args.pop("out"), args.pop("repository"), args.pop("release_only")
+    return Config(**args), out, repository, release_only
+
+
+def main() -> None:
+    from guardrail_models.nli_release import release
+
+    config, out, repository, release_only = parse_args()
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    train_items, dev = load_splits(config)
+    groups = make_groups(train_items, config.seed)
+    print(
+        f"{len(train_items)} training items → {len(groups)} groups; dev {[len(v) for v in dev.values()]}",
+        flush=True,
+    )
+    checkpoint = out / "nli.pt"
+    if release_only:
+        model, seconds = (
+            CrossEncoder(config.layers),
+            json.loads((out / "nli_train.json").read_text())["seconds"],
+        )
+        model.load_state_dict(torch.load(checkpoint))
+        model.eval()
+    else:
+        started = time.monotonic()
+        model = train(config, groups)
+        seconds = time.monotonic() - started
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), checkpoint)
+        (out / "nli_train.json").write_text(json.dumps({"seconds": seconds, **asdict(config)}))
+    report = release(Probability(model), config, dev, out, repository, train_seconds=seconds, groups=len(groups))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

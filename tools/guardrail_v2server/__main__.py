@@ -1,0 +1,3 @@
+from guardrail_v2server.main import main
+
+main()
