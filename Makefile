@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck crds check-crds test test-unit cluster cluster-down demo bench clean
+.PHONY: install system-deps scan-deps images lint typecheck crds check-crds test test-unit cluster cluster-down demo bench clean
 
 install: $(STAMP) ## create .venv with the project (editable) and its dev tools
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 lint: install ## ruff and mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar tools/guardrail_devcluster tools/guardrail_cli
+	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*)
 
 crds: install ## regenerate crds/ from the typed model
 	$(BIN)/python -m guardrail_operator.crd > crds/guardrails.dev_guardrails.yaml
@@ -27,7 +27,20 @@ crds: install ## regenerate crds/ from the typed model
 test-unit: install
 	$(BIN)/pytest tests/unit -q
 
-test: install lint ## everything: lint, unit, integration (real control plane), e2e
+system-deps: ## Debian packages the tests use (prometheus, for canary analysis); needs root or sudo
+	@command -v prometheus >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian's prometheus (used by the canary analysis tests)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+scan-deps: install ## checkov in its own venv (its pins conflict with ours), for the chart security scan
+	$(BIN)/python -m guardrail_chart.scan --install
+
+images: ## container images for the operator and the sidecar (needs Docker)
+	docker build -f docker/operator.Dockerfile -t guardrail-operator:dev .
+	docker build -f docker/sidecar.Dockerfile -t guardrail-sidecar:dev .
+
+test: install system-deps scan-deps lint ## everything: lint, unit, integration (real control plane), e2e
 	$(BIN)/pytest -q
 
 cluster: install ## build (if needed) and start the local control plane; writes .cluster/env

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import platform
@@ -162,9 +163,7 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 def pinned(cpu: int, args: list[str]) -> list[str]:
     """Pin to one core where `taskset` exists (the goal is stated per core)."""
-    return (
-        ["taskset", "-c", str(cpu), *args] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else args
-    )
+    return ["taskset", "-c", str(cpu), *args] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else args
 
 
 def sidecar_config(tmp: Path, listen: int, upstream: int, admin: int) -> Path:
@@ -212,6 +211,8 @@ def main() -> None:
             "sidecar-aiohttp-asyncio": (None, {"GUARDRAIL_EVENT_LOOP": "asyncio"}),
             "aiohttp+httpx-client": ("httpx", {}),
         }
+        if importlib.util.find_spec("uvloop") is None:
+            del cand["sidecar-aiohttp-uvloop"]  # optional: pip install uvloop to compare
         pids: dict[str, int] = {}
         for name, (kind, env) in cand.items():
             port = free_port()

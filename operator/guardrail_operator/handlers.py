@@ -90,6 +90,6 @@ def child_changed(*, type: str, body: kopf.Body, memo: kopf.Memo, logger: kopf.L
     if type is None or owner is None or not runtime.is_leader:
         return
     try:
-        runtime.reconciler.reconcile_by_name(body.metadata.namespace or "", owner["name"])
+        runtime.reconciler.reconcile_by_name(body.metadata.namespace or "", owner["name"], prune=False)
     except KubeError as exc:
         logger.warning(f"reconcile after a child change failed: {exc}")

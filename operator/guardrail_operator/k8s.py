@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import urllib3
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
@@ -91,7 +92,10 @@ class KubeClient:
             body=body,
             auth_settings=["BearerToken"],
         )
-        response = self._api.call_api(*serialized, _request_timeout=self._timeout)
+        try:
+            response = self._api.call_api(*serialized, _request_timeout=self._timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(0, "Unreachable", f"{method} {path}: {exc}") from exc
         data: bytes = response.read()  # type: ignore[no-untyped-call]  # RESTResponse.read is unannotated
         decoded: Manifest = json.loads(data) if data else {}
         if response.status >= 400:
@@ -152,9 +156,7 @@ class KubeClient:
     def replace(self, manifest: Manifest) -> Manifest:
         """PUT: fails with Conflict when `metadata.resourceVersion` is stale (optimistic concurrency)."""
         meta = manifest["metadata"]
-        return self.request(
-            "PUT", _path(manifest["kind"], meta.get("namespace"), meta["name"]), body=manifest
-        )
+        return self.request("PUT", _path(manifest["kind"], meta.get("namespace"), meta["name"]), body=manifest)
 
     def writes(self) -> int:
         """Write requests sent so far (POST, PUT, PATCH, DELETE)."""

@@ -49,9 +49,7 @@ class Metrics:
         self.guardrails = Gauge(
             "guardrail_operator_guardrails", "Guardrails by phase.", ["phase"], registry=self.registry
         )
-        self.leader = Gauge(
-            "guardrail_operator_leader", "1 while this replica is the leader.", registry=self.registry
-        )
+        self.leader = Gauge("guardrail_operator_leader", "1 while this replica is the leader.", registry=self.registry)
         self._phases: dict[tuple[str, str], Phase] = {}
 
     def set_phase(self, namespace: str, name: str, phase: Phase | None) -> None:

@@ -331,8 +331,46 @@ class Qdrant(_Model):
         return self
 
 
+class KnowledgeSource(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.configMap), has(self.pvc), has(self.uri)].filter(x, x).size() == 1",
+                    "set exactly one of configMap, pvc or uri in each knowledgeBase.sources entry",
+                )
+            ]
+        }
+    )
+    config_map: str | None = Field(
+        default=None, pattern=DNS_SUBDOMAIN, max_length=253, description="ConfigMap whose keys are documents."
+    )
+    pvc: str | None = Field(default=None, pattern=DNS_LABEL, description="PersistentVolumeClaim holding documents.")
+    path: str = Field(default="", max_length=1024, description="Folder inside the pvc volume; empty for its root.")
+    uri: str | None = Field(
+        default=None,
+        pattern=r"^(s3|gs|https?)://.+",
+        description="Object-store folder copied before ingestion, e.g. s3://bucket/kb/.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KnowledgeSource:
+        if sum(x is not None for x in (self.config_map, self.pvc, self.uri)) != 1:
+            raise ValueError("set exactly one of configMap, pvc or uri in each spec.knowledgeBase.sources entry")
+        return self
+
+
 class KnowledgeBase(_Model):
     qdrant: Qdrant = Field(description="The Qdrant store holding the knowledge base.")
+    sources: list[KnowledgeSource] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Documents (Markdown, text, HTML, JSONL) ingested into the collection by a Job when they "
+        "change; empty: the collection is loaded by other means.",
+    )
+    retain_versions: int = Field(
+        default=3, ge=1, le=100, description="Knowledge-base versions kept for rollback after an ingestion."
+    )
     collection: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=63, description="Qdrant collection (or alias) to search."
     )
@@ -465,11 +503,34 @@ class CanaryStatus(_Model):
     step_started_at: str = Field(default="", description="When the current step began (RFC 3339).")
     failures: int = Field(default=0, ge=0, description="Consecutive failed analyses.")
     message: str = Field(default="", description="Latest analysis result in words.")
+    model_revision: str = Field(
+        default="", description="Model revision the canary scores with (its own Triton only if models changed)."
+    )
+    state: Literal["WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting", "RolledBack"] = Field(
+        default="WaitingForCanary",
+        description="WaitingForCanary, Progressing, Paused, Inconclusive, Promoting or RolledBack (the revision "
+        "stays rejected until the spec changes).",
+    )
+    started_at: str = Field(default="", description="When this canary started (RFC 3339).")
 
 
 class HistoryEntry(_Model):
     revision: str = Field(description="A revision that was stable.")
     promoted_at: str = Field(description="When it became stable (RFC 3339).")
+    model_revision: str = Field(default="", description="Model revision of that stable revision.")
+    reason: str = Field(default="", description="How it became stable: Initial, Promoted, Rollback or Undo.")
+    scoring: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The scoring fields of that revision (models, policy, knowledge base), so undo can render it.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+
+class RolloutRequest(_Model):
+    id: str = Field(description="The guardrails.dev/rollout-request-id annotation value that was handled.")
+    action: str = Field(description="The requested action: promote, promote-full, abort or undo.")
+    result: str = Field(default="", description="What the operator did about it, in words.")
+    handled_at: str = Field(default="", description="When it was handled (RFC 3339).")
 
 
 class GuardrailStatus(_Model):
@@ -483,6 +544,9 @@ class GuardrailStatus(_Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     history: list[HistoryEntry] = Field(default_factory=list, description="Revisions promoted, newest last.")
+    last_request: RolloutRequest | None = Field(
+        default=None, description="The last manual rollout request (annotation) handled, acknowledged here."
+    )
 
 
 class Guardrail(_Model):

@@ -13,9 +13,7 @@ def check_qdrant(url: str, timeout: float) -> ProbeResult:
     try:
         response = httpx.get(target, timeout=timeout)
     except httpx.HTTPError as exc:
-        return ProbeResult(
-            ok=False, detail=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        )
+        return ProbeResult(ok=False, detail=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     if response.status_code != 200:
         return ProbeResult(ok=False, detail=f"HTTP {response.status_code} from {target}")
     return ProbeResult(ok=True)

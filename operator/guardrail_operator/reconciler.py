@@ -76,21 +76,25 @@ class Reconciler:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict, repr=False)
-    _pending: set[Key] = field(default_factory=set, repr=False)
+    _pending: dict[Key, bool] = field(default_factory=dict, repr=False)  # key -> prune wanted
 
     def reconcile(self, body: Mapping[str, Any]) -> Outcome | None:
         """Reconcile the Guardrail `body` (as delivered by a watch); None if it is being deleted."""
         meta = body.get("metadata", {})
         key = (str(meta.get("namespace")), str(meta.get("name")))
         with self._lock(key):
-            return self._timed(dict(body))
+            return self._timed(dict(body), prune=True)
 
-    def reconcile_by_name(self, namespace: str, name: str) -> Outcome | None:
-        """Read the Guardrail fresh and reconcile it; a call while one runs only schedules one rerun."""
+    def reconcile_by_name(self, namespace: str, name: str, prune: bool = True) -> Outcome | None:
+        """Read the Guardrail fresh and reconcile it; a call while one runs only schedules one rerun.
+
+        `prune=False` reads only the desired children (by name) and deletes nothing: the cheap path for
+        a child's readiness change, where no child can have become obsolete.
+        """
         key = (namespace, name)
         lock = self._lock(key)
         with self._guard:
-            self._pending.add(key)
+            self._pending[key] = self._pending.get(key, False) or prune
         if not lock.acquire(blocking=False):
             return None  # the running call will see the pending mark and run again
         try:
@@ -99,13 +103,13 @@ class Reconciler:
                 with self._guard:
                     if key not in self._pending:
                         return outcome
-                    self._pending.discard(key)
+                    full = self._pending.pop(key)
                 try:
                     body = self.kube.get("Guardrail", namespace, name)
                 except NotFound:
                     self.metrics.set_phase(namespace, name, None)
                     return None
-                outcome = self._timed(body)
+                outcome = self._timed(body, prune=full)
         finally:
             lock.release()
 
@@ -113,10 +117,10 @@ class Reconciler:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _timed(self, body: dict[str, Any]) -> Outcome | None:
+    def _timed(self, body: dict[str, Any], prune: bool) -> Outcome | None:
         started = time.perf_counter()
         try:
-            outcome = self._reconcile(body)
+            outcome = self._reconcile(body, prune)
         except KubeError as exc:
             self.metrics.reconciles.labels(result="error").inc()
             self.metrics.errors.labels(error=type(exc).__name__).inc()
@@ -126,7 +130,7 @@ class Reconciler:
         self.metrics.reconciles.labels(result="ok").inc()
         return outcome
 
-    def _reconcile(self, body: dict[str, Any]) -> Outcome | None:
+    def _reconcile(self, body: dict[str, Any], prune: bool) -> Outcome | None:
         meta = body.get("metadata", {})
         if meta.get("deletionTimestamp"):
             return None  # children go with it through their owner references
@@ -139,7 +143,10 @@ class Reconciler:
             return self._finish(body, old, generation, Observed(spec_error=describe_validation_error(exc)))
         revisions = builders.revisions_of(guardrail)
         desired = builders.desired_children(guardrail, revisions, self.fetcher_image)
-        observed = self.kube.list_children(namespace, children_selector(guardrail))
+        if prune:
+            observed = self.kube.list_children(namespace, children_selector(guardrail))
+        else:
+            observed = self._get_each(namespace, desired)
         plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
         applied: list[Key] = []
         for manifest in plan.apply:
@@ -159,17 +166,25 @@ class Reconciler:
         outcome = self._finish(body, old, generation, facts)
         return Outcome(outcome.status, applied, list(plan.prune), outcome.status_written, outcome.events)
 
-    def _observe(
-        self, guardrail: Guardrail, revisions: builders.Revisions, observed: dict[Key, Any]
-    ) -> Observed:
+    def _get_each(self, namespace: str, desired: list[dict[str, Any]]) -> dict[Key, Any]:
+        found: dict[Key, Any] = {}
+        for manifest in desired:
+            kind, name = diff.key_of(manifest)
+            try:
+                found[(kind, name)] = self.kube.get(kind, namespace, name)
+            except NotFound:
+                continue
+            found[(kind, name)].setdefault("apiVersion", manifest["apiVersion"])
+            found[(kind, name)].setdefault("kind", kind)
+        return found
+
+    def _observe(self, guardrail: Guardrail, revisions: builders.Revisions, observed: dict[Key, Any]) -> Observed:
         triton = triton_name(guardrail, revisions.model_revision)
         kb = guardrail.spec.knowledge_base
         qdrant = None
         external = None
         if kb is not None and kb.qdrant.managed is not None:
-            qdrant = workload_state(
-                qdrant_name(guardrail), observed.get(("StatefulSet", qdrant_name(guardrail)))
-            )
+            qdrant = workload_state(qdrant_name(guardrail), observed.get(("StatefulSet", qdrant_name(guardrail))))
         elif kb is not None and kb.qdrant.external is not None:
             external = self.probe(kb.qdrant.external.url)
         return Observed(
@@ -181,9 +196,7 @@ class Reconciler:
             external_qdrant_url=qdrant_url(guardrail) or "",
         )
 
-    def _finish(
-        self, body: dict[str, Any], old: GuardrailStatus, generation: int, facts: Observed
-    ) -> Outcome:
+    def _finish(self, body: dict[str, Any], old: GuardrailStatus, generation: int, facts: Observed) -> Outcome:
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         now = self.clock()

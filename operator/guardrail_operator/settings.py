@@ -63,9 +63,7 @@ class Settings:
             leader_election=_flag(env, "GUARDRAIL_LEADER_ELECTION", cls.leader_election),
             lease_name=env.get("GUARDRAIL_LEASE_NAME", cls.lease_name),
             lease_namespace=env.get("GUARDRAIL_LEASE_NAMESPACE", env.get("POD_NAMESPACE", "default")),
-            lease_duration_seconds=_number(
-                env, "GUARDRAIL_LEASE_DURATION_SECONDS", cls.lease_duration_seconds
-            ),
+            lease_duration_seconds=_number(env, "GUARDRAIL_LEASE_DURATION_SECONDS", cls.lease_duration_seconds),
             lease_renew_seconds=_number(env, "GUARDRAIL_LEASE_RENEW_SECONDS", cls.lease_renew_seconds),
             lease_retry_seconds=_number(env, "GUARDRAIL_LEASE_RETRY_SECONDS", cls.lease_retry_seconds),
             identity=env.get("GUARDRAIL_IDENTITY", default_identity),

@@ -6,8 +6,8 @@ so computing status twice from the same facts yields the same object and nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from guardrail_operator.models import Condition, GuardrailStatus, HistoryEntry, Phase

@@ -96,8 +96,7 @@ class WebhookConfig:
             failure_policy=policy,
             sidecar=SidecarSettings(
                 image=env.get("GUARDRAIL_SIDECAR_IMAGE") or sidecar_defaults.image,
-                image_pull_policy=env.get("GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY")
-                or sidecar_defaults.image_pull_policy,
+                image_pull_policy=env.get("GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY") or sidecar_defaults.image_pull_policy,
                 resources=resources,
                 native=_bool(env, "GUARDRAIL_SIDECAR_NATIVE", sidecar_defaults.native),
             ),
@@ -118,9 +117,7 @@ def webhook_server(config: WebhookConfig) -> kopf.WebhookServer:
     )
 
 
-def configure_webhook(
-    *, settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
-) -> None:
+def configure_webhook(*, settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Read the configuration once; serve admission reviews when enabled."""
     config = WebhookConfig.from_env(os.environ)
     memo[_MEMO_KEY] = config
@@ -150,12 +147,10 @@ def decide(body: Mapping[str, Any], targets: Iterable[Target], config: WebhookCo
     """`inject` with the failure policy applied to unexpected errors (Fail denies, Ignore admits as is)."""
     try:
         return inject(dict(body), targets, config.sidecar)
-    except Exception as exc:
+    except Exception as exc:  # a bug here must follow the configured policy, not reach the API server as a 500
         if config.failure_policy == "Fail":
             raise kopf.AdmissionError(f"guardrail sidecar injection failed: {exc}", code=500) from exc
-        return Decision(
-            None, f"injection failed: {exc}", warnings=(f"guardrail sidecar not injected: {exc}",)
-        )
+        return Decision(None, f"injection failed: {exc}", warnings=(f"guardrail sidecar not injected: {exc}",))
 
 
 def inject_sidecar(
@@ -169,7 +164,7 @@ def inject_sidecar(
 ) -> None:
     """Add the scoring sidecar to a Pod that a Guardrail in its namespace selects."""
     config: WebhookConfig = memo.get(_MEMO_KEY) or WebhookConfig.from_env(os.environ)
-    index: kopf.Index[str, Target] = kwargs["guardrail_targets"]  # kopf passes indices by function name
+    index: kopf.Index[str, Target] = kwargs["guardrail_targets"]  # kopf passes each index as a kwarg named by its id
     namespace = body.metadata.namespace or ""
     decision = decide(body, index.get(namespace, []), config)
     warnings.extend(decision.warnings)

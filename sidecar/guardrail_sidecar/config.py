@@ -44,9 +44,7 @@ class _Model(BaseModel):
 
 class JsonFields(_Model):
     question_path: str = Field(default="question", description="Dotted path of the question in the request.")
-    context_path: str = Field(
-        default="context", description="Dotted path of optional context in the request."
-    )
+    context_path: str = Field(default="context", description="Dotted path of optional context in the request.")
     answer_path: str = Field(default="answer", description="Dotted path of the answer in the response.")
 
 
@@ -139,9 +137,7 @@ class TritonBackend(_Model):
     protocol: Literal["grpc", "http"] = "grpc"
     timeout: str = Field(default="2s", pattern=DURATION, description="Per-call deadline.")
     retries: int = Field(default=2, ge=0, le=10, description="Retries after a failed call (with backoff).")
-    backoff: str = Field(
-        default="50ms", pattern=DURATION, description="First retry delay; doubles each retry."
-    )
+    backoff: str = Field(default="50ms", pattern=DURATION, description="First retry delay; doubles each retry.")
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
 
 
@@ -164,9 +160,7 @@ class Models(_Model):
         description="Folder with <name>/<version>/tokenizer.json (the sidecar tokenises); defaults to the "
         "embedded repository.",
     )
-    max_length: int = Field(
-        default=256, ge=16, le=512, description="Token limit of an (evidence, claim) pair."
-    )
+    max_length: int = Field(default=256, ge=16, le=512, description="Token limit of an (evidence, claim) pair.")
 
     @model_validator(mode="after")
     def _backend_configured(self) -> Models:
@@ -254,9 +248,7 @@ class Audit(_Model):
     redact_patterns: list[str] = Field(
         default_factory=list, description="Regular expressions whose matches are masked in audit lines."
     )
-    include_text: bool = Field(
-        default=False, description="Include the (redacted) answer text in audit lines."
-    )
+    include_text: bool = Field(default=False, description="Include the (redacted) answer text in audit lines.")
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> Audit:

@@ -46,9 +46,7 @@ async def read_bounded(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """An OpenAI-shaped JSON error, so clients report it instead of crashing on a traceback."""
     body = {"error": {"message": message, "type": "guardrail_error", "code": code}}
     return web.json_response(body, status=status, headers=headers)

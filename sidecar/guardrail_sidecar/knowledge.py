@@ -23,9 +23,7 @@ def connect(config: QdrantConfig) -> AsyncQdrantClient:
     if config.path is not None:
         return AsyncQdrantClient(path=config.path)
     api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-    return AsyncQdrantClient(
-        url=config.url, api_key=api_key, timeout=int(parse_duration(config.timeout)) or 1
-    )
+    return AsyncQdrantClient(url=config.url, api_key=api_key, timeout=int(parse_duration(config.timeout)) or 1)
 
 
 class KnowledgeStore:

@@ -19,8 +19,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -49,7 +48,7 @@ def audit_fields(
     fields: dict[str, Any] = {
         "event": "audit",
         "kind": kind,
-        "request_id": request_id,
+        "request_id": redactor(request_id),
         "revision": revision,
         "verdict": assessment.verdict,
         "score": round(assessment.score, 4),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -74,7 +75,10 @@ async def serve(path: Path, config: SidecarConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="guardrail-sidecar", description=__doc__)
     parser.add_argument(
-        "--config", required=True, type=Path, help="sidecar config YAML (the rendered ConfigMap)"
+        "--config",
+        type=Path,
+        default=os.environ.get("GUARDRAIL_CONFIG"),
+        help="sidecar config YAML (the rendered ConfigMap's sidecar.yaml); env GUARDRAIL_CONFIG",
     )
     parser.add_argument(
         "--loop",
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         help="event loop (auto: uvloop when installed); env GUARDRAIL_EVENT_LOOP",
     )
     args = parser.parse_args(argv)
+    if args.config is None:
+        parser.error("--config (or GUARDRAIL_CONFIG) is required")
     try:
         config = SidecarConfig.load(args.config)
     except ConfigError as exc:
@@ -93,13 +99,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when chosen or (auto) installed: measured faster in bench/sidecar_proxy.py."""
+    """uvloop when chosen, or (auto) when installed; it is optional: bench/sidecar_proxy.py compares both."""
     if choice == "asyncio":
         return None
     try:
-        import uvloop
+        uvloop = importlib.import_module("uvloop")
     except ImportError:
         if choice == "uvloop":
             raise SystemExit("guardrail-sidecar: --loop uvloop but uvloop is not installed") from None
         return None
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

@@ -51,9 +51,7 @@ class Metrics:
             ["revision", "cache", "result"],
             registry=r,
         )
-        self.in_flight = Gauge(
-            "guardrail_in_flight_requests", "Requests being handled.", ["revision"], registry=r
-        )
+        self.in_flight = Gauge("guardrail_in_flight_requests", "Requests being handled.", ["revision"], registry=r)
         self.upstream_errors = Counter(
             "guardrail_upstream_errors",
             "App failures (timeouts, connection errors).",

@@ -23,8 +23,4 @@ def record(proxy: Proxy, pipeline: Pipeline, assessment: Assessment, request_id:
         proxy.metrics.score.labels(pipeline.revision).observe(assessment.score)
     if assessment.verdict != "pass" or assessment.backend_error:
         audit_cfg = proxy.config.audit
-        audit(
-            audit_fields(
-                assessment, request_id, pipeline.revision, proxy.redactor, audit_cfg.include_text, kind
-            )
-        )
+        audit(audit_fields(assessment, request_id, pipeline.revision, proxy.redactor, audit_cfg.include_text, kind))

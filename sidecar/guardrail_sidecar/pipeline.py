@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import numpy as np
 
@@ -16,6 +17,16 @@ from .scorer import ScoringModels
 from .verdict import Assessment, ClaimScore, Evidence, aggregate, on_backend_error
 
 MAX_REQUEST_PASSAGES = 64
+_WORD = re.compile(r"\w")
+
+
+def claims_of(answer: str, request: ScoringRequest) -> list[str]:
+    """The answer's claims; a short answer with none ("14 days.") is checked together with its question."""
+    found = claims_mod.claims(answer)
+    text, question = answer.strip(), request.question.strip()
+    if found or not question or not _WORD.search(text) or text.endswith("?"):
+        return found
+    return [f"{question} {text}"]
 
 
 class Pipeline:
@@ -52,9 +63,7 @@ class Pipeline:
         """Each claim scored against its best evidence (knowledge base top-K plus request context)."""
         if not texts:
             return []
-        context = list(dict.fromkeys(p for c in request.context for p in claims_mod.passages(c)))[
-            :MAX_REQUEST_PASSAGES
-        ]
+        context = list(dict.fromkeys(p for c in request.context for p in claims_mod.passages(c)))[:MAX_REQUEST_PASSAGES]
         vectors = await self.scorer.embed(texts + context)
         claim_vecs, context_vecs = vectors[: len(texts)], vectors[len(texts) :]
         top_k = self.config.knowledge_base.top_k if self.config.knowledge_base else 4
@@ -89,7 +98,7 @@ class Pipeline:
         return aggregate(scored, self.policy.threshold, self.policy.soft_limit)
 
     async def assess(self, answer: str, request: ScoringRequest) -> Assessment:
-        return await self.assess_claims(claims_mod.claims(answer), request)
+        return await self.assess_claims(claims_of(answer, request), request)
 
     def backend_failed(self, exc: BackendError) -> Assessment:
         self.metrics.backend_errors.labels(self.revision, exc.backend).inc()

@@ -15,7 +15,7 @@ from .config import JsonFields
 from .errors import RequestError
 from .verdict import Assessment
 
-CONTEXT_ROLES = frozenset({"system", "developer", "tool", "user"})
+CONTEXT_ROLES = frozenset({"system", "developer", "tool", "user"})  # user: earlier turns, not the question
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,24 @@ def parse_openai_request(body: Any) -> ScoringRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(400, "invalid_request", "`messages` must be a non-empty list")
-    question, context = "", []
+    question, question_at, context = "", -1, []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise RequestError(400, "invalid_request", f"messages[{i}] must be an object with a `role`")
         text = _text_of(message.get("content"), f"messages[{i}].content")
         if message["role"] == "user":
-            question = text
+            question, question_at = text, i
         if message["role"] in CONTEXT_ROLES and text.strip():
-            context.append(text)
+            context.append((i, text))
+    # The question itself is not evidence (an answer restating it would look grounded).
+    context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise RequestError(400, "invalid_request", "`stream` must be a boolean")
     if stream and body.get("n", 1) != 1:
         raise RequestError(400, "invalid_request", "streaming with n > 1 cannot be checked; use n = 1")
     model = body.get("model")
-    return ScoringRequest(question, tuple(context), stream, model if isinstance(model, str) else "")
+    return ScoringRequest(question, tuple(t for _, t in context), stream, model if isinstance(model, str) else "")
 
 
 def openai_answers(body: Any) -> list[str]:
@@ -162,9 +164,7 @@ def parse_json_request(body: Any, fields: JsonFields) -> ScoringRequest:
     elif isinstance(context, list) and all(isinstance(c, str) for c in context):
         passages = tuple(context)
     else:
-        raise RequestError(
-            400, "invalid_request", f"`{fields.context_path}` must be a string or list of strings"
-        )
+        raise RequestError(400, "invalid_request", f"`{fields.context_path}` must be a string or list of strings")
     return ScoringRequest(question, tuple(p for p in passages if p.strip()))
 
 

@@ -13,12 +13,12 @@ from .runtime import Runtime
 log = logging.getLogger("guardrail.sidecar")
 
 
-def _stamp(path: Path) -> tuple[float, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         stat = path.stat()  # follows the ..data symlink swap Kubernetes uses for ConfigMap volumes
     except OSError:
         return None
-    return stat.st_mtime, stat.st_size
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 async def watch_file(path: Path, runtime: Runtime, interval: float = 0.5) -> None:
@@ -32,9 +32,7 @@ async def watch_file(path: Path, runtime: Runtime, interval: float = 0.5) -> Non
         try:
             config = SidecarConfig.load(path)
         except ConfigError as exc:
-            log.error(
-                "config reload rejected; keeping the running config", extra={"fields": {"error": str(exc)}}
-            )
+            log.error("config reload rejected; keeping the running config", extra={"fields": {"error": str(exc)}})
             continue
         runtime.apply(config)
         log.info(

@@ -80,6 +80,8 @@ class Runtime:
     def apply(self, config: SidecarConfig) -> None:
         """Switch to `config`'s routing: unchanged revisions keep their pipelines (and caches)."""
         routing = config.routing
+        if config.proxy != self.config.proxy or config.admin_port != self.config.admin_port:
+            log.warning("proxy and admin port settings apply at the next restart; routing applies now")
         stable = self._pipeline(routing.stable)
         canary = self._pipeline(routing.canary) if routing.canary is not None else None
         live = {routing.stable.model_dump_json()}

@@ -56,9 +56,7 @@ async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assess
     return Assessment(verdict, 1.0 - float(score or 0.0), (), f"prompt injection detected (p={score:.3f})")
 
 
-def refusal_response(
-    proxy: Proxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment
-) -> web.Response:
+def refusal_response(proxy: Proxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment) -> web.Response:
     headers = verdict_headers(assessment, pipeline.revision) | {"x-guardrail-reason": "prompt-injection"}
     field = guardrail_field(assessment, pipeline.revision, citations=False)
     message = pipeline.policy.refusal_message
@@ -100,9 +98,7 @@ async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamRespons
         finally:
             response.release()
         out = await _score_response(proxy, pipeline, response, payload, scoring_request, request_id)
-        proxy.metrics.added_latency.labels(pipeline.revision).observe(
-            time.perf_counter() - started - upstream_time
-        )
+        proxy.metrics.added_latency.labels(pipeline.revision).observe(time.perf_counter() - started - upstream_time)
         return out
     finally:
         gauge.dec()
@@ -142,9 +138,7 @@ async def _score_response(
     fields = proxy.config.proxy.json_fields
     answers = openai_answers(data) if protocol == "openai" else [a for a in [json_answer(data, fields)] if a]
     if not isinstance(data, dict) or not answers:  # nothing to score: the app's answer as it came
-        return web.Response(
-            body=payload, status=response.status, headers=headers, content_type=response.content_type
-        )
+        return web.Response(body=payload, status=response.status, headers=headers, content_type=response.content_type)
     assessments = [await pipeline.assess(answer, scoring_request) for answer in answers]
     assessment = max(assessments, key=lambda a: (_WORST[a.verdict], -a.score))
     if len(assessments) > 1:

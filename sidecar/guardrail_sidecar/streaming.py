@@ -17,7 +17,7 @@ from . import sse
 from .claims import Piece, SentenceBuffer
 from .errors import UpstreamError
 from .outcome import record
-from .pipeline import Pipeline
+from .pipeline import Pipeline, claims_of
 from .protocols import ScoringRequest, guardrail_field
 from .proxy import Proxy
 from .verdict import Assessment, ClaimScore, aggregate
@@ -47,10 +47,12 @@ class _Gate:
     def claims_pending(self) -> int:
         return sum(p.claim is not None for p in self.pending)
 
-    async def release(self) -> bool:
+    async def release(self, final: bool = False) -> bool:
         """Score the pending pieces; emit them if they pass. False when the stream must stop here."""
         pieces, self.pending = self.pending, []
         texts = [c for p in pieces if (c := p.claim) is not None]
+        if final and not texts and not self.scored:  # a short answer: checked with its question
+            texts = claims_of("".join(p.text for p in pieces), self.request)
         if texts:
             started = time.perf_counter()
             assessment = await self.pipeline.assess_claims(texts, self.request)
@@ -128,7 +130,9 @@ async def gate_stream(
                 break
         if not stopped:
             gate.pending.extend(buffer.finish())
-            stopped = not await gate.release()
+            stopped = not await gate.release(final=True)
+    except ConnectionResetError:  # the client went away: nothing more to send
+        return out
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         # Unreadable or broken stream: nothing unchecked was sent; end it well-formed, saying why.
         proxy.metrics.upstream_errors.labels(pipeline.revision).inc()

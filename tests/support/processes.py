@@ -40,9 +40,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0, st
 
 
 @contextlib.contextmanager
-def running(
-    args: list[str], ready_url: str, log: Path, timeout: float = 60.0
-) -> Iterator[subprocess.Popen[bytes]]:
+def running(args: list[str], ready_url: str, log: Path, timeout: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
     """A process whose output goes to `log`; stopped (SIGTERM, then SIGKILL) when the block ends."""
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=os.environ.copy())

@@ -69,6 +69,12 @@ def _go_mod(tool: Tool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _go_binary_name(package: str) -> str:
+    """The file name `go build -o DIR/` gives a main package: its last path element, skipping a /vN suffix."""
+    parts = package.rstrip("/").split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1 else parts[-1]
+
+
 def _heartbeat(label: str, counter: list[int], done: threading.Event) -> None:
     start = time.monotonic()
     while not done.wait(20):
@@ -115,7 +121,7 @@ def build_tool(go: str, tool: Tool) -> None:
         raise PrerequisiteError(f"building {label} failed (go exit {proc.returncode}):\n" + "\n".join(tail))
     # go build names the outputs after the package's last element; kube binaries already match.
     for name, pkg in tool.binaries.items():
-        built = staging / pkg.rstrip("/").rsplit("/", 1)[-1]
+        built = staging / _go_binary_name(pkg)
         if built != staging / name:
             built.rename(staging / name)
     if tool.assets:

@@ -20,5 +20,5 @@ def neutral_tokenizer(source: Path, target: Path) -> Path:
     data["padding"] = None
     data["truncation"] = None
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, ensure_ascii=False))
+    target.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     return target

@@ -35,8 +35,8 @@ def load_tokenizer(version_dir: Path, info: ModelInfo) -> Tokenizer:
     if not path.is_file():
         raise RepositoryError(f"{path} not found: a token model needs its tokenizer.json beside model.onnx")
     tokenizer = Tokenizer.from_file(str(path))
-    strategy = "only_first" if info.kind == "nli" else "longest_first"
-    tokenizer.enable_truncation(max_length=info.max_length, strategy=strategy)
+    # longest_first trims the longer text (the evidence, for nli) first and never fails on a long claim
+    tokenizer.enable_truncation(max_length=info.max_length, strategy="longest_first")
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a vocabulary token, not a secret
     return tokenizer
 

@@ -36,7 +36,7 @@ def nli_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
         output=Tensor(contract.SCORE_OUTPUT, "FP32"),
         max_length=max_length,
         precision=precision,
-        extra={"pair_order": "evidence, claim", "truncation": "evidence first"},
+        extra={"pair_order": "evidence, claim", "truncation": "longest_first"},
     )
 
 

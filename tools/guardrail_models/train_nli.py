@@ -25,6 +25,7 @@ import numpy as np
 import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
+from guardrail_models.grounding_eval import evaluate_items, pair_rows
 from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split, synthetic_negative
 from guardrail_models.torch_export import base_model_path
 
@@ -49,6 +50,7 @@ class Config:
     head_lr: float = 2e-3
     pairwise_weight: float = 1.0
     dev_rows: int = 600
+    pooling: str = "pair"
     summarization_items: int = 3000  # long documents cost the most steps and are truncated anyway
 
 
@@ -80,22 +82,36 @@ def make_groups(items: list[Item], seed: int) -> list[Group]:
 
 
 class CrossEncoder(torch.nn.Module):  # type: ignore[misc]  # torch is untyped here
-    """MiniLM encoder (first `layers` layers) → masked mean pooling → linear → logit."""
+    """MiniLM encoder (first `layers` layers) over "[CLS] evidence [SEP] claim [SEP]" → pooled features → logit.
 
-    def __init__(self, layers: int) -> None:
+    pooling "mean": masked mean of all tokens. pooling "pair": the claim's mean c and the evidence's mean e,
+    combined as [c, e, c*e, |c-e|] so the head starts from a comparison rather than a blur of both.
+    """
+
+    def __init__(self, layers: int, pooling: str = "pair") -> None:
         super().__init__()
+        self.pooling = pooling
         self.encoder = AutoModel.from_pretrained(str(base_model_path()), num_hidden_layers=layers)
-        self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+        width = self.encoder.config.hidden_size * (4 if pooling == "pair" else 1)
+        self.head = torch.nn.Linear(width, 1)
         torch.nn.init.normal_(self.head.weight, std=0.02)
         torch.nn.init.zeros_(self.head.bias)
+
+    @staticmethod
+    def _mean(hidden: Any, mask: Any) -> Any:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
     def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return self.head(pooled).squeeze(-1)
+        if self.pooling != "pair":
+            return self.head(self._mean(hidden, attention_mask)).squeeze(-1)
+        claim = self._mean(hidden, attention_mask * token_type_ids)
+        evidence = self._mean(hidden, attention_mask * (1 - token_type_ids))
+        features = torch.cat([claim, evidence, claim * evidence, (claim - evidence).abs()], dim=-1)
+        return self.head(features).squeeze(-1)
 
 
 class Probability(torch.nn.Module):  # type: ignore[misc]
@@ -121,9 +137,30 @@ def group_loss(logits: Any, sizes: list[int], pairwise_weight: float) -> Any:
     return bce + pairwise_weight * torch.cat(pairwise).mean()
 
 
-def train(config: Config, groups: list[Group], log_every: int = 50) -> CrossEncoder:
+def torch_scores(model: CrossEncoder, tokenizer: Any, items: list[Item], max_length: int) -> np.ndarray:
+    """Logits for `pair_rows(items)` (right, hallucinated per item), in eval mode, batch 16."""
+    rows = pair_rows(items)
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), 16):
+            chunk = rows[start : start + 16]
+            encoded = tokenizer(
+                [r["premise"] for r in chunk],
+                [r["claim"] for r in chunk],
+                truncation="longest_first",
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            out.append(model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"]).numpy())
+    model.train()
+    return np.concatenate(out)
+
+
+def train(config: Config, groups: list[Group], monitor: list[Item] | None = None, log_every: int = 50) -> CrossEncoder:
     torch.manual_seed(config.seed)
-    model = CrossEncoder(config.layers)
+    model = CrossEncoder(config.layers, config.pooling)
     model.train()
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
     optimizer = torch.optim.AdamW(
@@ -147,7 +184,7 @@ def train(config: Config, groups: list[Group], log_every: int = 50) -> CrossEnco
         encoded = tokenizer(
             evidence,
             claims,
-            truncation="only_first",
+            truncation="longest_first",
             max_length=config.max_length,
             padding=True,
             return_tensors="pt",
@@ -167,6 +204,9 @@ def train(config: Config, groups: list[Group], log_every: int = 50) -> CrossEnco
                 flush=True,
             )
             running = 0.0
+        if monitor and (step + 1) % (log_every * 5) == 0:
+            metrics = evaluate_items(monitor, torch_scores(model, tokenizer, monitor, config.max_length), None)
+            print(f"  dev dialogue (monitor): {json.dumps(metrics)}", flush=True)
     model.eval()
     return model
 
@@ -200,15 +240,13 @@ def main() -> None:
     )
     checkpoint = out / "nli.pt"
     if release_only:
-        model, seconds = (
-            CrossEncoder(config.layers),
-            json.loads((out / "nli_train.json").read_text())["seconds"],
-        )
+        model = CrossEncoder(config.layers, config.pooling)
+        seconds = json.loads((out / "nli_train.json").read_text())["seconds"]
         model.load_state_dict(torch.load(checkpoint))
         model.eval()
     else:
         started = time.monotonic()
-        model = train(config, groups)
+        model = train(config, groups, monitor=dev["dialogue"][:150])
         seconds = time.monotonic() - started
         out.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), checkpoint)

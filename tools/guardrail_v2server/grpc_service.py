@@ -66,9 +66,7 @@ class InferenceService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: 
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except (InferenceFailed, ValueError, KeyError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        response = service_pb2.ModelInferResponse(
-            model_name=model.name, model_version=model.version, id=request.id
-        )
+        response = service_pb2.ModelInferResponse(model_name=model.name, model_version=model.version, id=request.id)
         for name, array in results.items():
             datatype = next(k for k, v in NUMPY_TYPES.items() if np.dtype(v) == array.dtype)
             response.outputs.add(name=name, datatype=datatype, shape=list(array.shape))

@@ -37,9 +37,7 @@ def _decode_inputs(header: dict[str, Any], binary: bytes) -> dict[str, NDArray[A
     return out
 
 
-def _encode_outputs(
-    model: str, version: str, results: dict[str, NDArray[Any]], binary: set[str]
-) -> web.Response:
+def _encode_outputs(model: str, version: str, results: dict[str, NDArray[Any]], binary: set[str]) -> web.Response:
     outputs, blobs = [], []
     for name, array in results.items():
         datatype = next(k for k, v in NUMPY_TYPES.items() if np.dtype(v) == array.dtype)
@@ -104,9 +102,7 @@ async def health(_: web.Request) -> web.Response:
 
 
 async def server_metadata(_: web.Request) -> web.Response:
-    return web.json_response(
-        {"name": "guardrail-v2server", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
-    )
+    return web.json_response({"name": "guardrail-v2server", "version": "0.1.0", "extensions": ["binary_tensor_data"]})
 
 
 def build_app(repository: Repository) -> web.Application:

@@ -77,9 +77,7 @@ def sidecar_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidec
 def build_revision_configmap(guardrail: Guardrail, revision: str, model_rev: str) -> Manifest:
     """ConfigMap `<guardrail>-config-<revision>` holding `revision.yaml` and `sidecar.yaml`."""
     rev_config = revision_config(guardrail, revision, model_rev)
-    rev_yaml = yaml.safe_dump(
-        rev_config.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
-    )
+    rev_yaml = yaml.safe_dump(rev_config.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False)
     object_labels = labels(guardrail, "guardrail-config", "scoring-config", **{REVISION_LABEL: revision})
     return {
         "apiVersion": "v1",

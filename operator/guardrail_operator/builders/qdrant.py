@@ -37,9 +37,7 @@ def build_qdrant_service(guardrail: Guardrail) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(
-            qdrant_name(guardrail), guardrail, labels(guardrail, "qdrant", "knowledge-base")
-        ),
+        "metadata": metadata(qdrant_name(guardrail), guardrail, labels(guardrail, "qdrant", "knowledge-base")),
         "spec": {
             "clusterIP": "None",
             "selector": selector_labels(guardrail, "qdrant"),

@@ -89,9 +89,7 @@ def _fetch_script(repository: ModelRepository, models: list[ModelRef]) -> str:
             lines.append(f"cp -R {src}/. {dest}/")
         else:  # configMap: keys are `<model>--<version>--<file>`
             prefix = f"{m.name}--{m.version}--"
-            lines.append(
-                f'for f in {SOURCE_DIR}/{prefix}*; do cp "$f" {dest}/"${{f#{SOURCE_DIR}/{prefix}}}"; done'
-            )
+            lines.append(f'for f in {SOURCE_DIR}/{prefix}*; do cp "$f" {dest}/"${{f#{SOURCE_DIR}/{prefix}}}"; done')
         lines.append(f"cp {CONFIG_DIR}/{m.name}.pbtxt {shlex.quote(f'{MODELS_DIR}/{m.name}/config.pbtxt')}")
     return "\n".join(lines) + "\n"
 

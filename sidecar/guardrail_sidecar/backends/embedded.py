@@ -31,16 +31,12 @@ class EmbeddedBackend:
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
             try:
-                self._sessions[key] = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
+                self._sessions[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own unexported error types
                 raise BackendError(self.name, f"cannot load {path}: {exc}") from exc
         return self._sessions[key]
 
-    def run(
-        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
-    ) -> NDArray[np.float32]:
+    def run(self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str) -> NDArray[np.float32]:
         session = self.session(model, version)
         feed = {i.name: inputs[i.name] for i in session.get_inputs() if i.name in inputs}
         try:

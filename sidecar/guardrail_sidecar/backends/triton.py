@@ -48,9 +48,7 @@ class TritonBackend:
         if key not in self._inputs:
             client = self._client()
             if self._config.protocol == "grpc":
-                meta = await client.get_model_metadata(
-                    model, version, as_json=True, client_timeout=self._timeout
-                )
+                meta = await client.get_model_metadata(model, version, as_json=True, client_timeout=self._timeout)
             else:
                 meta = await asyncio.wait_for(client.get_model_metadata(model, version), self._timeout)
             self._inputs[key] = {i["name"] for i in meta["inputs"]}
@@ -100,14 +98,10 @@ class TritonBackend:
         last: BaseException | None = None
         for attempt in range(self._config.retries + 1):
             if not self.breaker.allow():
-                raise CircuitOpenError(
-                    self.name, f"circuit open after repeated failures ({last or 'earlier'})"
-                )
+                raise CircuitOpenError(self.name, f"circuit open after repeated failures ({last or 'earlier'})")
             try:
                 out = await self._infer_once(model, version, inputs, output)
-            except (
-                Exception
-            ) as exc:  # tritonclient, grpc, aiohttp and timeouts alike: retried, then translated
+            except Exception as exc:  # tritonclient, grpc, aiohttp and timeouts alike: retried, then translated
                 self.breaker.failure()
                 last = exc
                 if attempt < self._config.retries:

@@ -137,6 +137,7 @@ class Sidecar:
     admin: str
     config_path: Path
     config: dict[str, Any]
+    log: Path
 
     def write(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -178,7 +179,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports["app"],
         ports["main"],
         adminPort=ports["main_admin"],
-        audit={"redactPatterns": [r"secret-\w+"]},
+        audit={"redactPatterns": [r"secret-[\w-]+"]},
         routing={
             "canary": revision(
                 "canary-b",
@@ -207,9 +208,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for key, cfg in (("main", main_cfg), ("fo", fo_cfg)):
         path = tmp / f"{key}.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        sidecars[key] = Sidecar(
-            f"http://127.0.0.1:{ports[key]}", f"http://127.0.0.1:{ports[key + '_admin']}", path, cfg
-        )
+        admin = f"http://127.0.0.1:{ports[key + '_admin']}"
+        sidecars[key] = Sidecar(f"http://127.0.0.1:{ports[key]}", admin, path, cfg, tmp / f"{key}.log")
     logs = tmp
     with (
         running(app_cmd, f"http://127.0.0.1:{ports['app']}/_seen", logs / "app.log"),
@@ -226,12 +226,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running(
             [PYTHON, "-m", "guardrail_sidecar", "--config", str(sidecars["main"].config_path)],
             sidecars["main"].admin + "/readyz",
-            logs / "main.log",
+            sidecars["main"].log,
         ),
         running(
             [PYTHON, "-m", "guardrail_sidecar", "--config", str(sidecars["fo"].config_path)],
             sidecars["fo"].admin + "/readyz",
-            logs / "failover.log",
+            sidecars["fo"].log,
         ),
     ):
         yield Stack(

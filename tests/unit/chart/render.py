@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from guardrail_devcluster import build
 from guardrail_devcluster.versions import KUBERNETES
 
@@ -51,9 +52,7 @@ def render(values: dict[str, Any] | None = None, *extra: str) -> list[Manifest]:
 
 def one(manifests: list[Manifest], kind: str, suffix: str = "") -> Manifest:
     found = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"].endswith(suffix)]
-    assert len(found) == 1, (
-        f"expected one {kind} named *{suffix}, got {[m['metadata']['name'] for m in found]}"
-    )
+    assert len(found) == 1, f"expected one {kind} named *{suffix}, got {[m['metadata']['name'] for m in found]}"
     return found[0]
 
 

@@ -8,19 +8,21 @@ from typing import Any
 
 import pytest
 import yaml
+
 from guardrail_chart import readme as chart_readme
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "guardrail-operator"
 
 
-def test_the_chart_crd_is_a_byte_for_byte_copy_of_crds() -> None:
+def test_the_chart_crd_is_a_link_to_the_single_source_in_crds() -> None:
+    """A relative symlink: Helm follows it when loading the chart and `helm package` stores the file itself,
+    so the chart can never drift from crds/ (a copy plus a sync script could)."""
     source = ROOT / "crds" / "guardrails.dev_guardrails.yaml"
-    copy = CHART / "crds" / "guardrails.dev_guardrails.yaml"
-    assert copy.read_bytes() == source.read_bytes(), (
-        "charts/guardrail-operator/crds drifted from crds/: "
-        "cp crds/guardrails.dev_guardrails.yaml charts/guardrail-operator/crds/"
-    )
+    link = CHART / "crds" / source.name
+    assert link.is_symlink()
+    assert not Path(link.readlink()).is_absolute(), "absolute links break in other checkouts"
+    assert link.resolve() == source.resolve()
     assert [p.name for p in (CHART / "crds").iterdir()] == [source.name], "the chart ships exactly one CRD"
 
 

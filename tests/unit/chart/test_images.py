@@ -51,9 +51,7 @@ def test_the_final_stage_is_non_root_and_installs_nothing(name: str) -> None:
     _, *stages = _stages(DOCKERFILES[name].read_text())
     assert len(stages) >= 2, "multi-stage: build, then a clean final stage"
     final = stages[-1]
-    assert not any(line.upper().startswith("RUN ") for line in final), (
-        "no package managers in the final stage"
-    )
+    assert not any(line.upper().startswith("RUN ") for line in final), "no package managers in the final stage"
     users = [line.split()[1] for line in final if line.upper().startswith("USER ")]
     assert users, "the final stage sets USER"
     assert users[-1].split(":")[0].isdigit(), "a numeric UID lets runAsNonRoot verify it"

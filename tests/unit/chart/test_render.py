@@ -5,30 +5,35 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
+import subprocess
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from guardrail_operator import settings as settings_module
+from guardrail_operator.k8s import KINDS
+from guardrail_operator.metrics import Metrics as OperatorMetrics
 from guardrail_operator.settings import Settings
 from guardrail_operator.webhook import WEBHOOK_ID, WebhookConfig
-
-from tests.unit.chart.render import NAMESPACE, RenderError, kinds, one, render
+from guardrail_sidecar.metrics import Metrics as SidecarMetrics
+from tests.unit.chart.render import CHART, NAMESPACE, RenderError, helm, kinds, one, render
 
 pytestmark = pytest.mark.integration  # runs the helm binary
 
 
 def pod_specs(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        m["spec"]["template"]["spec"] for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "Job")
-    ]
+    return [m["spec"]["template"]["spec"] for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "Job")]
 
 
 def test_a_default_install_renders_the_operator_webhook_rbac_and_dashboard() -> None:
     assert kinds(render()) == sorted(
         [
             "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "Deployment",
-            "MutatingWebhookConfiguration", "PodDisruptionBudget", "Role", "RoleBinding", "Secret",
+            "MutatingWebhookConfiguration", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Secret",
             "Service", "Service", "ServiceAccount",
         ]
     )  # fmt: skip
@@ -59,7 +64,8 @@ def test_every_pod_meets_the_restricted_pod_security_standard() -> None:
 
 def test_the_settings_the_chart_sets_are_the_ones_the_operator_reads() -> None:
     data = one(render({"operator.watchNamespaces": ["shop", "bank"]}), "ConfigMap", "-settings")["data"]
-    assert all(key.startswith("GUARDRAIL_") for key in data)
+    documented = (settings_module.__doc__ or "") + (WebhookConfig.__doc__ or "")
+    assert [key for key in data if f"{key} " not in documented and f"`{key}`" not in documented] == []
 
     settings = Settings.from_env(data)
     webhook = WebhookConfig.from_env(data)
@@ -118,9 +124,7 @@ def _verify(cert: x509.Certificate, issuer: x509.Certificate) -> None:
     key = issuer.public_key()
     assert cert.signature_hash_algorithm is not None
     if isinstance(key, rsa.RSAPublicKey):
-        key.verify(
-            cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
-        )
+        key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
     else:
         assert isinstance(key, ec.EllipticCurvePublicKey)
         key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
@@ -198,6 +202,20 @@ def test_the_cluster_role_is_least_privilege() -> None:
     assert [r.get("resourceNames") for r in lease_rules if "get" in r["verbs"]] == [["gr-guardrail-operator"]]
 
 
+def test_the_cluster_role_covers_every_kind_the_operator_touches() -> None:
+    rules = one(render(), "ClusterRole")["rules"]
+    needed = {"get", "list", "watch", "create", "patch", "delete"}
+    for kind, (prefix, plural) in KINDS.items():
+        if kind in ("Lease", "Event", "Guardrail"):
+            continue  # the Lease is granted by the release-namespace Role; events and Guardrails checked below
+        group = "" if prefix == "/api/v1" else prefix.split("/")[2]
+        verbs = {v for r in rules if group in r["apiGroups"] and plural in r["resources"] for v in r["verbs"]}
+        assert needed <= verbs, f"{kind}: missing {needed - verbs}"
+    granted = {(g, res, v) for r in rules for g in r["apiGroups"] for res in r["resources"] for v in r["verbs"]}
+    assert {("", "events", "create"), ("guardrails.dev", "guardrails", "watch")} <= granted
+    assert ("guardrails.dev", "guardrails/status", "patch") in granted
+
+
 @pytest.mark.parametrize(
     "values",
     [
@@ -222,22 +240,15 @@ def test_the_dashboard_ships_as_a_configmap_grafana_discovers() -> None:
 
 def _exported_series() -> set[str]:
     """Every series name the sidecar and the operator export (Prometheus adds _total, _bucket, ...)."""
-    from guardrail_operator.metrics import Metrics as OperatorMetrics
-    from guardrail_sidecar.metrics import Metrics as SidecarMetrics
-
     names = {"up"}
     for metrics in (SidecarMetrics(), OperatorMetrics()):
         for family in metrics.registry.collect():
-            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(
-                family.type, [""]
-            )
+            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [""])
             names |= {family.name + s for s in suffixes}
     return names
 
 
 def test_alerts_and_dashboard_query_only_metrics_that_exist() -> None:
-    import re
-
     manifests = render({"metrics.prometheusRule.enabled": True})
     rule = one(manifests, "PrometheusRule")
     exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
@@ -246,3 +257,27 @@ def test_alerts_and_dashboard_query_only_metrics_that_exist() -> None:
     used = {m for e in exprs for m in re.findall(r"\b((?:guardrail_|up\b)[a-z_]*)", e)}
     assert used, "no metric found in the expressions"
     assert used - _exported_series() == set()
+
+
+def test_the_packaged_crd_is_the_one_in_crds() -> None:
+    crds = [m for m in render({}, "--include-crds") if m["kind"] == "CustomResourceDefinition"]
+    source = yaml.safe_load((CHART.parent.parent / "crds" / "guardrails.dev_guardrails.yaml").read_text())
+    assert crds == [source]
+
+
+def test_helm_lint_passes_strictly() -> None:
+    result = subprocess.run(
+        [helm(), "lint", str(CHART), "--strict", "--kube-version", "1.36.3"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_the_network_policy_admits_only_the_webhook_and_metrics_ports() -> None:
+    policy = one(render({"networkPolicy.metricsFrom": [{"namespaceSelector": {"matchLabels": {"team": "obs"}}}]}),
+                 "NetworkPolicy")  # fmt: skip
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert ports == ["webhook", "metrics"]
+    assert policy["spec"]["ingress"][1]["from"] == [{"namespaceSelector": {"matchLabels": {"team": "obs"}}}]
+    assert "NetworkPolicy" not in kinds(render({"networkPolicy.enabled": False}))

@@ -107,3 +107,19 @@ def test_deleting_guardrail_is_left_to_garbage_collection(kube: Any, reconciler:
     body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert reconciler.reconcile(stored(kube, body)) is None
     assert kube.writes() == 0
+
+
+def test_child_event_path_repairs_by_name_and_never_prunes(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    reconciler.reconcile(stored(kube, body))
+    deployment = next(key for key in kube.objects if key[0] == "Deployment")
+    stray = dict(kube.objects[deployment], metadata={**kube.objects[deployment]["metadata"], "name": "stray"})
+    kube.put(stray)
+    del kube.objects[deployment]
+    outcome = reconciler.reconcile_by_name("shop", "support-bot", prune=False)
+    assert outcome is not None
+    assert outcome.applied == [("Deployment", deployment[2])]
+    assert outcome.pruned == []
+    assert ("Deployment", "shop", "stray") in kube.objects
+    full = reconciler.reconcile_by_name("shop", "support-bot")
+    assert full is not None
+    assert full.pruned == [("Deployment", "stray")]

@@ -186,7 +186,7 @@ def test_events_on_transitions_only() -> None:
 def test_status_patch_clears_removed_fields() -> None:
     from guardrail_operator.models import CanaryStatus
 
-    old = GuardrailStatus(canary=CanaryStatus(revision="r2")).model_dump(mode="json", by_alias=True)
+    old = GuardrailStatus(canary=CanaryStatus(revision="r2")).model_dump(mode="json", by_alias=True, exclude_none=True)
     patch = status_patch(old, GuardrailStatus())
     assert patch == {"status": {"canary": None}}
 

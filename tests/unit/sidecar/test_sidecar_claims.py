@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from guardrail_sidecar.claims import SentenceBuffer, claims, passages, split
 
 ANSWER = (

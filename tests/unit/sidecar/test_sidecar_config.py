@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from guardrail_sidecar.config import ConfigError, SidecarConfig, parse_duration
 
 MINIMAL = """
@@ -95,9 +96,7 @@ def test_invalid_config_error_names_the_field(text: str, names: str) -> None:
 
 
 def test_canary_must_be_a_different_revision() -> None:
-    text = (
-        MINIMAL + "  canary: {revision: 5d8f0c1, models: {backend: embedded, embedded: {repository: /m}}}\n"
-    )
+    text = MINIMAL + "  canary: {revision: 5d8f0c1, models: {backend: embedded, embedded: {repository: /m}}}\n"
     with pytest.raises(ConfigError, match="canary"):
         SidecarConfig.from_yaml(text)
 

@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+
 from guardrail_sidecar.app import build_admin_app, build_proxy_app
 from guardrail_sidecar.config import SidecarConfig
 from guardrail_sidecar.metrics import Metrics
 from guardrail_sidecar.proxy import Proxy, Upstream
 from guardrail_sidecar.runtime import Runtime
-
 from tests.support.fake_llm import build_app as build_fake_app
 from tests.support.fake_scorer import FakeScorer
 
@@ -45,9 +45,7 @@ Stack = Callable[..., Any]
 async def stack() -> AsyncIterator[Stack]:
     servers: list[Any] = []
 
-    async def make(
-        policy: dict[str, Any] | None = None, scorer: FakeScorer | None = None, **extra: Any
-    ) -> Any:
+    async def make(policy: dict[str, Any] | None = None, scorer: FakeScorer | None = None, **extra: Any) -> Any:
         app_server = TestServer(build_fake_app())
         await app_server.start_server()
         raw = {
@@ -125,9 +123,7 @@ async def test_monitor_mode_only_annotates(stack: Stack) -> None:
 
 async def test_stream_halts_at_the_first_ungrounded_sentence(stack: Stack) -> None:
     client, _, _ = await stack()
-    text = (
-        "Refunds are paid within 14 days. The moon is made of green cheese. Shipping is free above 50 euros."
-    )
+    text = "Refunds are paid within 14 days. The moon is made of green cheese. Shipping is free above 50 euros."
     response = await client.post("/v1/chat/completions", json=chat(stream=True), headers=answer(text))
     events = await sse_events(response)
     shown = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e.get("choices"))
@@ -173,9 +169,7 @@ async def test_prompt_injection_is_refused_without_reaching_the_app(stack: Stack
 )
 async def test_malformed_requests_get_json_errors(stack: Stack, data: bytes, status: int, code: str) -> None:
     client, _, _ = await stack(proxy={"maxRequestBytes": 4096})
-    response = await client.post(
-        "/v1/chat/completions", data=data, headers={"content-type": "application/json"}
-    )
+    response = await client.post("/v1/chat/completions", data=data, headers={"content-type": "application/json"})
     assert response.status == status
     assert (await response.json())["error"]["code"] == code
 
@@ -229,9 +223,7 @@ async def test_canary_weight_routes_by_request_id(stack: Stack) -> None:
     client, _, runtime = await stack(routing={"canary": canary, "canaryWeight": 0})
 
     async def revision(request_id: str) -> str:
-        response = await client.post(
-            "/v1/chat/completions", json=chat(), headers={"x-request-id": request_id}
-        )
+        response = await client.post("/v1/chat/completions", json=chat(), headers={"x-request-id": request_id})
         return str(response.headers["x-guardrail-revision"])
 
     ids = [f"r{i}" for i in range(40)]
@@ -242,3 +234,46 @@ async def test_canary_weight_routes_by_request_id(stack: Stack) -> None:
     first = [await revision(i) for i in ids]
     assert set(first) == {"stable1", "canary1"}
     assert first == [await revision(i) for i in ids]  # stable per request id
+
+
+async def test_json_protocol_scores_the_configured_answer_field(stack: Stack) -> None:
+    fields = {"questionPath": "q", "contextPath": "docs", "answerPath": "result.answer"}
+    client, _, _ = await stack(proxy={"protocol": "json", "jsonFields": fields})
+    request = {"q": "Refunds?", "docs": [FACTS]}
+    passed = await client.post("/ask", json=request, headers=answer(GROUNDED))
+    blocked = await client.post("/ask", json=request, headers=answer(UNGROUNDED))
+    assert passed.headers["x-guardrail-verdict"] == "pass"
+    assert (await passed.json())["result"]["answer"] == GROUNDED
+    body = await blocked.json()
+    assert blocked.headers["x-guardrail-verdict"] == "block"
+    assert body["result"]["answer"] != UNGROUNDED
+    assert body["meta"] == {"source": "fake"}  # the rest of the app's answer is kept
+    missing = await client.post("/ask", json={"docs": []})
+    assert missing.status == 400
+
+
+async def test_app_errors_are_passed_on_unscored(stack: Stack) -> None:
+    client, _, _ = await stack()
+    response = await client.post("/v1/chat/completions", json=chat(), headers={"x-fake-status": "503"})
+    assert response.status == 503
+    assert "x-guardrail-verdict" not in response.headers
+    assert await response.json() == {"error": "scripted"}
+
+
+async def test_unreachable_app_is_a_502_json_error(stack: Stack) -> None:
+    client, _, _ = await stack(proxy={"upstreamPort": 9})  # discard port: nothing listens
+    response = await client.get("/anything")
+    assert response.status == 502
+    assert (await response.json())["error"]["code"] == "upstream_error"
+
+
+async def test_short_answers_are_checked_with_their_question(stack: Stack) -> None:
+    client, _, _ = await stack()
+    grounded = await client.post("/v1/chat/completions", json=chat("When?"), headers=answer("Within 14 days."))
+    made_up = await client.post("/v1/chat/completions", json=chat("When?"), headers=answer("Never."))
+    assert grounded.headers["x-guardrail-verdict"] == "pass"
+    assert made_up.headers["x-guardrail-verdict"] == "block"
+    streamed = await client.post("/v1/chat/completions", json=chat("When?", stream=True), headers=answer("Never."))
+    events = await sse_events(streamed)
+    assert events[-1]["guardrail"]["verdict"] == "block"
+    assert not any(e["choices"][0]["delta"].get("content") for e in events if e.get("choices"))

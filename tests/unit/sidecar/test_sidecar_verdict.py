@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from guardrail_sidecar.verdict import ClaimScore, Evidence, aggregate, on_backend_error, verdict_for
 
 

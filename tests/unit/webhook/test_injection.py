@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
+
 from guardrail_operator.injection import (
     ADMIN_PORT,
     CONFIG_VOLUME,
@@ -197,9 +198,7 @@ def test_the_json_patch_applied_to_the_pod_yields_the_injected_pod() -> None:
 
 def test_a_pod_without_labels_or_annotations_gets_them_created() -> None:
     bare = {"metadata": {"name": "x"}, "spec": {"containers": [{"name": "app", "image": "a"}]}}
-    selector = LabelSelector.model_validate(
-        {"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}
-    )
+    selector = LabelSelector.model_validate({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]})
     t = Target(name="g", selector=selector, listen_port=8000, config_map="g-cm")
     out = inject(bare, [t], SETTINGS).pod
     assert out is not None

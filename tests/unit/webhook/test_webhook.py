@@ -8,6 +8,7 @@ from typing import Any
 import jsonpatch
 import kopf
 import pytest
+
 from guardrail_operator import injection, webhook
 from guardrail_operator.injection import SIDECAR_NAME, Target
 from guardrail_operator.models import Guardrail
@@ -130,12 +131,8 @@ def test_internal_errors_follow_the_failure_policy(monkeypatch: pytest.MonkeyPat
 
 def test_the_index_skips_invalid_guardrails() -> None:
     good, bad = kopf.Body({"spec": _valid_spec(), "status": {}}), kopf.Body({"spec": {"selector": {}}})
-    valid = webhook.guardrail_targets(
-        name="bot", namespace="shop", spec=good.spec, status=good.status, logger=LOG
-    )
-    invalid = webhook.guardrail_targets(
-        name="bad", namespace="shop", spec=bad.spec, status=bad.status, logger=LOG
-    )
+    valid = webhook.guardrail_targets(name="bot", namespace="shop", spec=good.spec, status=good.status, logger=LOG)
+    invalid = webhook.guardrail_targets(name="bad", namespace="shop", spec=bad.spec, status=bad.status, logger=LOG)
     assert list(valid) == ["shop"]
     assert valid["shop"].name == "bot"
     assert invalid == {}

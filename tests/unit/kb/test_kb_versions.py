@@ -1,0 +1,42 @@
+"""Versions are content-addressed; retention keeps the newest, the live and the pinned ones."""
+
+from __future__ import annotations
+
+from guardrail_kb.chunking import Chunk, ChunkSettings
+from guardrail_kb.poisoning import Thresholds
+from guardrail_kb.versions import VersionRecord, expired, physical_name, version_hash, version_of
+
+CHUNKS = [Chunk("a.md", 0, "Shipping is free."), Chunk("b.md", 0, "Returns take 60 days.")]
+
+
+def _hash(chunks: list[Chunk], settings: ChunkSettings | None = None, embedding: str = "onnx:1") -> str:
+    return version_hash(chunks, settings or ChunkSettings(), Thresholds(), embedding)
+
+
+def test_the_version_follows_the_content_not_the_order() -> None:
+    assert _hash(CHUNKS) == _hash(list(reversed(CHUNKS)))
+    assert _hash(CHUNKS) != _hash([CHUNKS[0], Chunk("b.md", 0, "Returns take 90 days.")])
+    assert _hash(CHUNKS) != _hash(CHUNKS, ChunkSettings(size=300))
+    assert _hash(CHUNKS) != _hash(CHUNKS, embedding="onnx:2")
+
+
+def test_physical_names_round_trip_and_reject_other_collections() -> None:
+    version = _hash(CHUNKS)
+    assert version_of("shop", physical_name("shop", version)) == version
+    assert version_of("shop", f"shop-faq-{version}") is None
+    assert version_of("shop", "shop__kb_versions") is None
+
+
+def _record(version: str, day: int) -> VersionRecord:
+    return VersionRecord("shop", version, f"2026-11-{day:02d}T00:00:00+00:00", 1, 1, 0, "onnx:1", {})
+
+
+def test_retention_keeps_newest_live_and_pinned() -> None:
+    records = [_record(f"{i:010x}", i) for i in range(1, 7)]  # day 6 is the newest
+    doomed = expired(records, live="0000000001", retain=2, pinned=frozenset({"0000000003"}))
+    assert doomed == ["0000000004", "0000000002"]
+
+
+def test_records_round_trip_through_a_payload() -> None:
+    record = _record("0000000001", 1)
+    assert VersionRecord.from_payload(record.to_payload()) == record

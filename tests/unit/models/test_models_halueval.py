@@ -1,0 +1,78 @@
+"""HaluEval handling: the reserved rows stay out, splits are seeded, synthetic negatives change the claim."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from guardrail_models.halueval import (
+    RESERVED_DIALOGUE_FROM,
+    Item,
+    length_matched,
+    negate,
+    read_rows,
+    split,
+    swap_entity,
+    swap_number,
+    synthetic_negative,
+)
+
+
+def write_dialogue(folder: Path, rows: int) -> None:
+    line = {"knowledge": "k", "dialogue_history": "h", "right_response": "r", "hallucinated_response": "x"}
+    with (folder / "dataset_halueval_dialogue.jsonl").open("w") as handle:
+        for index in range(rows):
+            handle.write(json.dumps({**line, "knowledge": f"k{index}"}) + "\n")
+
+
+def test_reserved_dialogue_rows_are_never_read(tmp_path: Path) -> None:
+    write_dialogue(tmp_path, RESERVED_DIALOGUE_FROM + 5)
+    items = list(read_rows("dialogue", tmp_path))
+    assert len(items) == RESERVED_DIALOGUE_FROM
+    assert max(item.row for item in items) == RESERVED_DIALOGUE_FROM - 1
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    items = [Item("qa", i, "e", "q?", "a", "b") for i in range(50)]
+    train, dev = split(items, 10, seed=7)
+    assert len(dev) == 10
+    assert len(train) == 40
+    assert {i.row for i in train}.isdisjoint({i.row for i in dev})
+    assert split(items, 10, seed=7) == (train, dev)
+    assert split(items, 10, seed=8)[1] != dev
+
+
+def test_qa_claim_is_question_then_answer() -> None:
+    item = Item("qa", 0, "Delhi is the head office.", "Where is the head office?", "Delhi", "Mumbai")
+    assert item.claim(item.right) == "Where is the head office? Delhi"
+
+
+def test_length_match_tolerance() -> None:
+    assert length_matched("one two three four five", "one two three four")
+    assert not length_matched("one", "one two three four five")
+
+
+def test_negation_inserts_not_after_auxiliary() -> None:
+    assert negate("The film was released in 1999") == "The film was not released in 1999"
+    assert negate("Sounds good") is None
+
+
+def test_number_swap_changes_the_number_only() -> None:
+    swapped = swap_number("It was released in 1999 by them", random.Random(0))
+    assert swapped is not None
+    assert swapped != "It was released in 1999 by them"
+    assert swapped.startswith("It was released in ") and swapped.endswith(" by them")
+
+
+def test_entity_swap_uses_an_entity_from_the_evidence() -> None:
+    swapped = swap_entity("Jake Gyllenhaal starred as well", "Zodiac is starring Jake Gyllenhaal and Robert", random.Random(0))
+    assert swapped is not None
+    assert swapped.split(" starred")[0] in {"Zodiac", "Robert"}
+
+
+def test_synthetic_negative_differs_from_the_right_answer() -> None:
+    item = Item("dialogue", 0, "Iron Man stars Robert Downey.", "", "Robert Downey was in Iron Man in 2008", "x")
+    made = synthetic_negative(item, random.Random(1))
+    assert made is not None
+    assert made != item.right

@@ -1,0 +1,203 @@
+"""One ingestion: files → a new knowledge-base version, made live atomically, old versions collected.
+
+Nothing is written when the computed version is already live. Otherwise the new version is built in its own
+collection (vectors of unchanged chunks are copied from the live version, only new chunks are embedded),
+its record is stored, and only then the alias moves: a reader of `name` sees the old version or the new one,
+never a partial one. A failure before the switch leaves the live version untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .chunking import Chunk, ChunkSettings, chunk_documents
+from .embedding import Embedder
+from .errors import UnreadableDocumentError
+from .injection import InjectionModel
+from .poisoning import Thresholds, screen
+from .readers import Document, discover, read_file
+from .store import KnowledgeBaseStore
+from .versions import Quarantined, VersionRecord, expired, version_hash
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+UPSERT_BATCH = 128
+
+
+@dataclass(frozen=True)
+class Options:
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    retain: int = 3
+    pinned: frozenset[str] = frozenset()
+
+
+@dataclass
+class Report:
+    version: str
+    previous: str | None
+    documents: int
+    chunks: int
+    quarantined: int
+    added: int = 0
+    removed: int = 0
+    embedded: int = 0
+    unchanged: bool = False
+    errors: list[str] = field(default_factory=list)
+    deleted_versions: list[str] = field(default_factory=list)
+    record: VersionRecord | None = None
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def read_all(paths: Iterable[Path]) -> tuple[list[Document], list[str]]:
+    """Documents of every readable file, and one error line per file that is not (or repeats a source)."""
+    documents: list[Document] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for source, file in discover(paths):
+        try:
+            found = read_file(source, file)
+        except UnreadableDocumentError as exc:
+            errors.append(str(exc))
+            continue
+        if any(doc.source in seen for doc in found):
+            errors.append(f"{source}: a document with this source name was already read; rename one of them")
+            continue
+        seen.update(doc.source for doc in found)
+        documents.extend(doc for doc in found if doc.text.strip())
+    return documents, errors
+
+
+def payload(chunk: Chunk) -> dict[str, object]:
+    """What the sidecar reads (`id`, `text`) plus provenance: source, position and content hash."""
+    return {
+        "id": chunk.evidence_id,
+        "text": chunk.text,
+        "source": chunk.source,
+        "position": chunk.position,
+        "hash": chunk.hash,
+    }
+
+
+async def _vectors(
+    store: KnowledgeBaseStore, live: str | None, chunks: list[Chunk], embedder: Embedder, progress: Progress
+) -> tuple[NDArray[np.float32], int, set[str]]:
+    """A vector per chunk (copied from the live version when the chunk is there, embedded otherwise), the
+    number embedded, and the point ids of the live version."""
+    known = await store.points(live) if live else {}
+    rows: list[NDArray[np.float32] | None] = [
+        np.asarray(p.vector, dtype=np.float32) if (p := known.get(c.point_id)) else None for c in chunks
+    ]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    for start in range(0, len(missing), 64):
+        batch = missing[start : start + 64]
+        out = await embedder.embed([chunks[i].text for i in batch])
+        for i, vec in zip(batch, out, strict=True):
+            rows[i] = vec
+        progress("embedding", min(start + 64, len(missing)), len(missing))
+    dimension = len(next(iter(known.values())).vector) if known else 1
+    stacked = np.stack([r for r in rows if r is not None]) if rows else np.zeros((0, dimension), np.float32)
+    return stacked, len(missing), set(known)
+
+
+async def ingest(
+    store: KnowledgeBaseStore,
+    embedder: Embedder,
+    paths: list[Path],
+    options: Options,
+    injection: InjectionModel | None = None,
+    now: datetime | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    documents, errors = read_all(paths)
+    chunks = chunk_documents(documents, options.chunking)
+    version = version_hash(chunks, options.chunking, options.thresholds, embedder.identity)
+    live = await store.live_version()
+    previous = await store.record(live) if live else None
+    if live == version and previous is not None:
+        return Report(
+            version,
+            live,
+            len(documents),
+            len(chunks),
+            previous.quarantined,
+            unchanged=True,
+            errors=errors,
+            record=previous,
+        )
+    existing = await store.record(version)
+    if existing is not None and version in await store.versions():
+        await store.switch(version)  # the same content was ingested before: make it live again
+        return Report(
+            version,
+            live,
+            len(documents),
+            len(chunks),
+            existing.quarantined,
+            errors=errors,
+            deleted_versions=await collect(store, options),
+            record=existing,
+        )
+    vectors, embedded, old_ids = await _vectors(store, live, chunks, embedder, progress)
+    scores = injection.score([c.text for c in chunks], vectors) if injection is not None and chunks else None
+    findings = screen([c.text for c in chunks], [c.source for c in chunks], vectors, scores, options.thresholds)
+    served = [i for i in range(len(chunks)) if i not in findings]
+    dimension = int(vectors.shape[1]) if len(chunks) else 1
+    await store.create_version(version, dimension)
+    for done in range(0, len(served), UPSERT_BATCH):
+        batch = served[done : done + UPSERT_BATCH]
+        await store.upsert(
+            version, [chunks[i].point_id for i in batch], vectors[batch], [payload(chunks[i]) for i in batch]
+        )
+        progress("writing", min(done + UPSERT_BATCH, len(served)), len(served))
+    quarantine = [
+        Quarantined(chunks[i].source, chunks[i].position, f.check, round(f.score, 4), f.detail, chunks[i].text)
+        for i, f in sorted(findings.items())
+    ]
+    record = VersionRecord(
+        name=store.name,
+        version=version,
+        created_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        documents=len(documents),
+        chunks=len(served),
+        quarantined=len(quarantine),
+        embedding=embedder.identity,
+        chunking={"size": options.chunking.size, "overlap": options.chunking.overlap},
+        quarantine=quarantine,
+    )
+    await store.put_record(record)
+    await store.switch(version)
+    new_ids = {chunks[i].point_id for i in served}
+    return Report(
+        version,
+        live,
+        len(documents),
+        len(served),
+        len(quarantine),
+        added=len(new_ids - old_ids),
+        removed=len(old_ids - new_ids),
+        embedded=embedded,
+        errors=errors,
+        deleted_versions=await collect(store, options),
+        record=record,
+    )
+
+
+async def collect(store: KnowledgeBaseStore, options: Options) -> list[str]:
+    """Delete versions past the retention count, and collections of interrupted ingestions (no record)."""
+    live = await store.live_version()
+    records = await store.records()
+    recorded = {r.version for r in records}
+    doomed = expired(records, live, options.retain, options.pinned)
+    doomed += sorted(v for v in await store.versions() if v not in recorded and v != live)
+    for version in doomed:
+        await store.delete_version(version)
+    return doomed
