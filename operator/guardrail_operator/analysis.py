@@ -10,6 +10,7 @@ Checks, in the order they are judged (the first one over its limit fails the ana
 - `p95AddedLatencyMs`: p95 of the latency the sidecar adds, <= maxP95LatencyMs
 - `blockRateIncrease`: canary block rate minus stable block rate, <= maxBlockRateIncrease
 - custom checks: any PromQL giving one number, with `{canary}`, `{stable}` and `{window}` filled in, <= its max
+  (`score_shift_check` is one: the shift of the median grounding score, canary vs stable)
 Fewer than `minRequests` canary requests (or a stable revision with none) is *inconclusive*, never a pass.
 """
 
@@ -26,6 +27,7 @@ from guardrail_operator.rollout_actions import AnalysisWindow
 REQUESTS = "guardrail_requests_total"
 DECISIONS = "guardrail_backend_error_decisions_total"
 LATENCY_BUCKETS = "guardrail_added_latency_seconds_bucket"
+SCORES = "guardrail_score_bucket"
 QueryFn = Callable[[str], float | None]
 
 
@@ -78,6 +80,16 @@ class CustomCheck:
     name: str
     query: str
     max: float
+
+
+def score_shift_check(max_shift: float) -> CustomCheck:
+    """Score distribution shift: how far the canary's median grounding score moved from stable's."""
+    median = "histogram_quantile(0.5, sum by (le) (rate(" + SCORES + '{{revision="{rev}"}}[{{window}}])))'
+    return CustomCheck(
+        "scoreMedianShift",
+        f"abs({median.format(rev='{canary}')} - {median.format(rev='{stable}')})",
+        max_shift,
+    )
 
 
 def selector(revision: str, **labels: str) -> str:

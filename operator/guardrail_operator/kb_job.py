@@ -112,7 +112,9 @@ def ingest_args(guardrail: Guardrail, model_rev: str, pinned: tuple[str, ...] = 
     args += ["--collection", kb.collection, "--qdrant-url", url]
     if _api_key_ref(kb) is not None:
         args += ["--api-key-env", QDRANT_API_KEY_ENV]
-    args += ["--embedding-url", triton_grpc_url(guardrail, model_rev), "--model-repository", TOKENIZER_REPOSITORY]
+    embedding = guardrail.spec.models.embedding
+    args += ["--embedding-url", triton_grpc_url(guardrail, model_rev)]
+    args += ["--embedding-model", f"{embedding.name}:{embedding.version}", "--model-repository", TOKENIZER_REPOSITORY]
     args += ["--retain", str(kb.retain_versions)]
     for version in sorted(set(pinned)):
         args += ["--keep", version]

@@ -47,6 +47,7 @@ class Observed:
     external_qdrant: ProbeResult | None = None
     external_qdrant_url: str = ""
     spec_error: str | None = None
+    error_reason: str = "InvalidSpec"  # or ChildRejected: the API server refused a child built from the spec
 
 
 def workload_state(name: str, obj: Manifest | None) -> WorkloadState:

@@ -82,8 +82,10 @@ class Reconciler:
         """Reconcile the Guardrail `body` (as delivered by a watch); None if it is being deleted."""
         meta = body.get("metadata", {})
         key = (str(meta.get("namespace")), str(meta.get("name")))
-        with self._lock(key):
-            return self._timed(dict(body), prune=True)
+        lock = self._lock(key)
+        with lock:
+            outcome = self._timed(dict(body), prune=True)
+            return self._drain(key) or outcome
 
     def reconcile_by_name(self, namespace: str, name: str, prune: bool = True) -> Outcome | None:
         """Read the Guardrail fresh and reconcile it; a call while one runs only schedules one rerun.
@@ -96,22 +98,26 @@ class Reconciler:
         with self._guard:
             self._pending[key] = self._pending.get(key, False) or prune
         if not lock.acquire(blocking=False):
-            return None  # the running call will see the pending mark and run again
+            return None  # the call holding the lock sees the pending mark and runs once more
         try:
-            outcome = None
-            while True:
-                with self._guard:
-                    if key not in self._pending:
-                        return outcome
-                    full = self._pending.pop(key)
-                try:
-                    body = self.kube.get("Guardrail", namespace, name)
-                except NotFound:
-                    self.metrics.set_phase(namespace, name, None)
-                    return None
-                outcome = self._timed(body, prune=full)
+            return self._drain(key)
         finally:
             lock.release()
+
+    def _drain(self, key: Key) -> Outcome | None:
+        """With the key's lock held: rerun (reading the Guardrail fresh) while reruns are pending."""
+        outcome = None
+        while True:
+            with self._guard:
+                if key not in self._pending:
+                    return outcome
+                full = self._pending.pop(key)
+            try:
+                body = self.kube.get("Guardrail", *key)
+            except NotFound:
+                self.metrics.set_phase(*key, None)
+                return None
+            outcome = self._timed(body, prune=full)
 
     def _lock(self, key: Key) -> threading.Lock:
         with self._guard:
@@ -149,15 +155,20 @@ class Reconciler:
             observed = self._get_each(namespace, desired)
         plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
         applied: list[Key] = []
+        rejected: list[str] = []
         for manifest in plan.apply:
             try:
                 observed[diff.key_of(manifest)] = self.kube.apply(manifest)
-            except Invalid as exc:
-                what = f"{manifest['kind']} {manifest['metadata']['name']}"
-                error = f"the API server rejected {what}: {exc.message}"
-                return self._finish(body, old, generation, Observed(spec_error=error))
+            except Invalid as exc:  # e.g. an immutable field changed: the other children still get applied
+                rejected.append(
+                    f"the API server rejected {manifest['kind']} {manifest['metadata']['name']}: {exc.message}"
+                )
+                continue
             applied.append(diff.key_of(manifest))
             self.metrics.writes.labels(action="apply").inc()
+        if rejected:
+            facts = Observed(spec_error="; ".join(rejected), error_reason="ChildRejected")
+            return self._finish(body, old, generation, facts)
         for kind, child in plan.prune:
             self.kube.delete(kind, namespace, child)
             observed.pop((kind, child), None)

@@ -1,22 +1,23 @@
 """The canary rollout state machine. Pure: (Guardrail with its status, observed readiness, analysis, now) in,
 (next status, actions) out. All rollout state lives in `status`, so an operator restarted mid-canary resumes.
 
-How the reconciler drives it, once per reconcile, after `status.compute_status` (whose conditions it keeps):
+How the reconciler drives it, once per reconcile (`rollout_children` has the pure helpers):
 
-    guardrail = Guardrail.model_validate(body) with `status` = the status compute_status just produced
-    observed  = RolloutObserved(ready_model_revisions=frozenset(model revisions whose Triton Deployment
-                                is Available, from observed.workload_state(...).available))
-    window    = analysis_due(guardrail, now)          # None, or what to ask Prometheus now
-    result    = None if window is None else analysis.analyse(Prometheus(url).query, window,
-                                                             guardrail.spec.rollout.analysis)
-    decision  = step(guardrail, observed, result, now)
+    children = kube.list_children(namespace, children_selector(guardrail))      # as today
+    window   = analysis_due(guardrail, now)          # None, or what to ask Prometheus now
+    result   = None if window is None else analysis.analyse(prometheus.Prometheus(url).query, window,
+                                                            guardrail.spec.rollout.analysis)
+    decision = step(guardrail, rollout_children.observe_rollout(children), result, now)
+    desired  = rollout_children.rollout_children(guardrail, decision.actions, fetcher_image)
+    plan     = diff.plan(desired, children, uid, field_manager)  -> apply / prune as today
+    status   = compute_status(decision.status, ...)  # conditions for the stable revision; keeps rollout fields
+    post decision.events (and transition_events), write status once, requeue after decision.requeue_after
 
-then carry out `decision.actions` and write `decision.status` (one status patch, only if it changed):
-- `EnsureRevision(revision, model_revision, role, spec, own_triton)`: desired children for that revision,
-  built from `spec` (a Guardrail copy with `spec` swapped in): `build_revision_configmap(g, revision,
-  model_revision)` always; Triton ConfigMap/Service/Deployment for `model_revision` (`own_triton=False`
-  means it is the same Deployment the other served revision already uses). Emitted on every call for every
-  revision in service (level-based), so `desired_children` = shared children + these.
+`now` must be timezone-aware. What the actions mean:
+- `EnsureRevision(revision, model_revision, role, spec, own_triton)`: that revision's children must exist,
+  rendered from `spec`: its revision ConfigMap, and the Triton of `model_revision` (`own_triton=False`: the
+  same Deployment the stable uses, the models did not change). Emitted on every call for every revision in
+  service (level-based); `rollout_children` turns them into manifests.
 - `Prune(keep_revisions, keep_model_revisions)`: delete revision/model-revision children not listed (the
   diff's prune of everything not desired does exactly this); absent when the stable's model revision is
   unknown, in which case nothing may be pruned.
@@ -33,25 +34,16 @@ Pausing is `spec.rollout.paused`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from guardrail_operator.analysis import AnalysisResult, Failed, Inconclusive
-from guardrail_operator.models import (
-    CanaryStatus,
-    Condition,
-    Guardrail,
-    GuardrailStatus,
-    HistoryEntry,
-    RolloutRequest,
-)
+from guardrail_operator.analysis import AnalysisResult
+from guardrail_operator.models import CanaryStatus, Guardrail, GuardrailStatus, HistoryEntry
 from guardrail_operator.revision import guardrail_revision, model_revision, scoring_fields
 from guardrail_operator.rollout_actions import (
     Action,
     AnalysisWindow,
     Decision,
     EnsureRevision,
-    PostEvent,
     Prune,
     Request,
     RolloutObserved,
@@ -59,22 +51,17 @@ from guardrail_operator.rollout_actions import (
     pending_request,
     spec_at,
 )
-from guardrail_operator.status import HISTORY_LIMIT, merge_conditions
+from guardrail_operator.rollout_canary import (
+    ACTIVE,
+    ROLLOUT_HEALTHY,
+    Run,
+    parse_time,
+    progress,
+    rejected,
+    rfc3339,
+)
 
-ROLLOUT_HEALTHY = "RolloutHealthy"
-INCONCLUSIVE_RETRY = timedelta(seconds=30)
-ACTIVE = ("WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting")
-
-
-def rfc3339(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str, default: datetime) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=default.tzinfo)
-    except ValueError:
-        return default
+__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "rfc3339", "step"]
 
 
 def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:
@@ -85,63 +72,14 @@ def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:
         return None
     if rollout.analysis.prometheus is None or canary.revision != guardrail_revision(spec):
         return None
-    if now < parse_time(canary.step_started_at, now) + parse_duration(rollout.step_interval):
+    if now < parse_time(canary.step_started_at) + parse_duration(rollout.step_interval):
         return None
     return AnalysisWindow(canary.revision, status.stable_revision, rollout.step_interval)
 
 
-@dataclass
-class _Run:
-    """One call's working state: the status being built, actions, and the facts every step needs."""
-
-    g: Guardrail
-    observed: RolloutObserved
-    now: datetime
-    status: GuardrailStatus
-    actions: list[Action] = field(default_factory=list)
-    requeue: timedelta | None = None
-
-    @property
-    def ts(self) -> str:
-        return rfc3339(self.now)
-
-    def update(self, **changes: object) -> None:
-        self.status = self.status.model_copy(update=changes)
-
-    def event(self, warning: bool, reason: str, message: str) -> None:
-        self.actions.append(PostEvent("Warning" if warning else "Normal", reason, message))
-
-    def ack(self, request: Request | None, result: str) -> None:
-        if request is not None:
-            self.update(
-                last_request=RolloutRequest(id=request.id, action=request.action, result=result, handled_at=self.ts)
-            )
-
-    def condition(self, status: str, reason: str, message: str) -> None:
-        old = next((c for c in self.status.conditions if c.type == ROLLOUT_HEALTHY), None)
-        since = old.last_transition_time if old is not None and old.status == status else self.ts
-        new = Condition.model_validate(
-            {
-                "type": ROLLOUT_HEALTHY,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": since,
-                "observedGeneration": int(self.g.metadata.get("generation", 0)),
-            }
-        )
-        self.update(conditions=merge_conditions(self.status.conditions, [new]))
-
-    def make_stable(self, revision: str, model_rev: str, reason: str, scoring: dict[str, object]) -> None:
-        entry = HistoryEntry(
-            revision=revision, promoted_at=self.ts, model_revision=model_rev, reason=reason, scoring=scoring
-        )
-        self.update(stable_revision=revision, history=[*self.status.history, entry][-HISTORY_LIMIT:], canary=None)
-
-
 def step(guardrail: Guardrail, observed: RolloutObserved, analysis: AnalysisResult | None, now: datetime) -> Decision:
     """The next rollout status and the actions to carry out (see the module docstring)."""
-    run = _Run(guardrail, observed, now, guardrail.status)
+    run = Run(guardrail, observed, now, guardrail.status)
     spec, status = guardrail.spec, guardrail.status
     rev = guardrail_revision(spec)
     request = pending_request(guardrail.metadata.get("annotations") or {}, status.last_request)
@@ -149,9 +87,9 @@ def step(guardrail: Guardrail, observed: RolloutObserved, analysis: AnalysisResu
     if not status.stable_revision:
         _first(run, rev, request)
     elif canary is not None and canary.revision == rev and canary.state == "RolledBack":
-        _rejected(run, canary, request)
+        rejected(run, canary, request)
     elif canary is not None and canary.revision == rev:
-        _progress(run, canary, analysis, request)
+        progress(run, canary, analysis, request)
     elif rev == status.stable_revision:
         _at_stable(run, request)
     elif _entry(status, rev) is not None:
@@ -166,7 +104,7 @@ def _entry(status: GuardrailStatus, revision: str) -> HistoryEntry | None:
     return next((h for h in reversed(status.history) if h.revision == revision), None)
 
 
-def _first(run: _Run, rev: str, request: Request | None) -> None:
+def _first(run: Run, rev: str, request: Request | None) -> None:
     """No stable revision yet: the first revision serves as soon as its Triton is ready, without a canary."""
     model_rev = model_revision(run.g.spec)
     run.ack(request, "ignored: no canary in progress")
@@ -175,7 +113,7 @@ def _first(run: _Run, rev: str, request: Request | None) -> None:
         run.condition("True", "Stable", f"Revision {rev} is stable.")
 
 
-def _at_stable(run: _Run, request: Request | None) -> None:
+def _at_stable(run: Run, request: Request | None) -> None:
     """The spec is the stable revision: drop any canary; `undo` returns to the previous stable."""
     status = run.status
     if status.canary is not None and status.canary.state != "RolledBack":
@@ -215,7 +153,7 @@ def _at_stable(run: _Run, request: Request | None) -> None:
     run.condition("True", "Stable", f"Revision {status.stable_revision} is stable.")
 
 
-def _back_to_earlier(run: _Run, rev: str, request: Request | None) -> None:
+def _back_to_earlier(run: Run, rev: str, request: Request | None) -> None:
     """The spec equals an earlier stable revision: serve it again at once, no canary."""
     old = run.status.stable_revision
     if run.status.canary is not None and run.status.canary.state != "RolledBack":
@@ -227,7 +165,7 @@ def _back_to_earlier(run: _Run, rev: str, request: Request | None) -> None:
     run.ack(request, "ignored: the spec is a rollback to an earlier revision")
 
 
-def _start(run: _Run, request: Request | None) -> None:
+def _start(run: Run, request: Request | None) -> None:
     """A new revision: start (or restart, when a canary of another revision was running) a canary."""
     spec, old = run.g.spec, run.status.canary
     rev = guardrail_revision(spec)
@@ -250,141 +188,10 @@ def _start(run: _Run, request: Request | None) -> None:
         "CanaryStarted",
         f"Revision {rev} starts as a canary next to stable {run.status.stable_revision}, steps {spec.rollout.steps}.",
     )
-    _progress(run, canary, None, request)
+    progress(run, canary, None, request)
 
 
-def _rejected(run: _Run, canary: CanaryStatus, request: Request | None) -> None:
-    """The spec's revision was rolled back: it stays out of traffic until the spec changes or a promote."""
-    if request is not None and request.action in ("promote", "promote-full"):
-        run.ack(request, f"retrying revision {canary.revision} from the first step")
-        fresh = CanaryStatus(
-            revision=canary.revision,
-            model_revision=canary.model_revision,
-            step_started_at=run.ts,
-            started_at=run.ts,
-            message="Retrying after a rollback.",
-        )
-        run.update(canary=fresh)
-        run.event(False, "CanaryRetried", f"Revision {canary.revision} retried by request {request.id}.")
-        _progress(run, fresh, None, None if request.action == "promote" else request)
-        return
-    run.ack(request, f"ignored: revision {canary.revision} is already rolled back")
-
-
-def _progress(run: _Run, canary: CanaryStatus, analysis: AnalysisResult | None, request: Request | None) -> None:
-    """An active canary: manual requests first, then pause, readiness, the step timer and the analysis."""
-    rollout = run.g.spec.rollout
-    steps, interval = rollout.steps, parse_duration(rollout.step_interval)
-    action = request.action if request is not None else None
-    if action in ("abort", "undo"):
-        assert request is not None
-        reason = "Aborted" if action == "abort" else "Undone"
-        run.ack(request, f"rolled back revision {canary.revision}")
-        _roll_back(run, canary, reason, f"{reason} by request {request.id}")
-        return
-    if action == "promote-full" or canary.state == "Promoting":
-        run.ack(request, f"promoted revision {canary.revision}")
-        _promote(run, canary)
-        return
-    if action == "promote" and canary.state != "WaitingForCanary":
-        run.ack(request, "advanced one step")
-        _advance(run, canary, steps)
-        return
-    if request is not None:
-        run.ack(
-            request,
-            f"ignored: {request.action!r} "
-            + ("waits for the canary to be ready" if action == "promote" else "is not a rollout action"),
-        )
-    if rollout.paused:
-        run.update(
-            canary=canary.model_copy(
-                update={"state": "Paused", "message": f"Paused at {canary.weight}% (spec.rollout.paused)."}
-            )
-        )
-        run.condition("True", "Paused", f"Canary {canary.revision} paused at {canary.weight}%.")
-        return
-    if canary.state == "WaitingForCanary":
-        if not run.observed.ready(canary.model_revision):
-            run.condition("True", "WaitingForCanary", canary.message)
-            return
-        _advance(run, canary.model_copy(update={"step": -1}), steps)
-        return
-    due = parse_time(canary.step_started_at, run.now) + interval
-    if run.now < due:
-        state = "Progressing" if canary.state == "Paused" else canary.state
-        run.update(canary=canary.model_copy(update={"state": state}))
-        run.condition("True", "CanaryProgressing", f"Canary {canary.revision} at {canary.weight}%.")
-        run.requeue = due - run.now
-        return
-    _judge(run, canary, analysis, steps, interval)
-
-
-def _judge(
-    run: _Run, canary: CanaryStatus, analysis: AnalysisResult | None, steps: list[int], interval: timedelta
-) -> None:
-    limits = run.g.spec.rollout.analysis
-    if limits.prometheus is None:  # no analysis configured: steps advance on time alone
-        _advance(run, canary, steps)
-        return
-    if analysis is None or isinstance(analysis, Inconclusive):
-        message = "Waiting for analysis." if analysis is None else analysis.describe()
-        run.update(canary=canary.model_copy(update={"state": "Inconclusive", "message": message}))
-        run.condition("Unknown", "AnalysisInconclusive", message)
-        run.requeue = min(interval, INCONCLUSIVE_RETRY)
-        return
-    if isinstance(analysis, Failed):
-        failures = canary.failures + 1
-        message = f"{analysis.describe()} ({failures}/{limits.failure_limit} consecutive failures)"
-        if failures >= limits.failure_limit:
-            _roll_back(
-                run,
-                canary.model_copy(update={"failures": failures}),
-                "AnalysisFailed",
-                f"Canary {canary.revision} rolled back: {message}.",
-            )
-            return
-        run.update(
-            canary=canary.model_copy(
-                update={"state": "Progressing", "failures": failures, "message": message, "step_started_at": run.ts}
-            )
-        )
-        run.condition("True", "AnalysisFailedOnce", message)
-        run.requeue = interval
-        return
-    _advance(run, canary.model_copy(update={"failures": 0, "message": analysis.describe()}), steps)
-
-
-def _advance(run: _Run, canary: CanaryStatus, steps: list[int]) -> None:
-    index = min(canary.step + 1, len(steps) - 1)
-    weight = steps[index]
-    state = "Promoting" if weight >= 100 else "Progressing"
-    message = f"Step {index + 1}/{len(steps)}: {weight}% of requests scored by revision {canary.revision}."
-    run.update(
-        canary=canary.model_copy(
-            update={"step": index, "weight": weight, "state": state, "step_started_at": run.ts, "message": message}
-        )
-    )
-    run.event(False, "CanaryWeight", message)
-    run.condition("True", "CanaryProgressing", message)
-    run.requeue = timedelta(0) if state == "Promoting" else parse_duration(run.g.spec.rollout.step_interval)
-
-
-def _promote(run: _Run, canary: CanaryStatus) -> None:
-    old = run.status.stable_revision
-    run.make_stable(canary.revision, canary.model_revision, "Promoted", scoring_fields(run.g.spec))
-    message = f"Revision {canary.revision} promoted to stable (was {old})."
-    run.event(False, "Promoted", message)
-    run.condition("True", "Promoted", message)
-
-
-def _roll_back(run: _Run, canary: CanaryStatus, reason: str, message: str) -> None:
-    run.update(canary=canary.model_copy(update={"weight": 0, "state": "RolledBack", "message": message}))
-    run.condition("False", reason, message)
-    run.event(True, "RolledBack", message)
-
-
-def _settle_phase(run: _Run) -> None:
+def _settle_phase(run: Run) -> None:
     canary = run.status.canary
     if canary is not None:
         run.update(phase="RolledBack" if canary.state == "RolledBack" else "Progressing")
@@ -392,7 +199,7 @@ def _settle_phase(run: _Run) -> None:
         run.update(phase="Healthy")
 
 
-def _children(run: _Run) -> list[Action]:
+def _children(run: Run) -> list[Action]:
     """Level-based: the revisions that must exist now, and the prune that keeps only them."""
     status, spec = run.status, run.g.spec
     rev, model_rev = guardrail_revision(spec), model_revision(spec)

@@ -83,6 +83,7 @@ class Runtime:
             self._server = await serve(app, self.settings.metrics_host, self.settings.metrics_port)
         if self.elector is None:
             self.metrics.leader.set(1)
+            self._tasks.append(asyncio.create_task(asyncio.to_thread(self.resync_all)))
         else:
             self._tasks.append(asyncio.create_task(self._lead(self.elector)))
 

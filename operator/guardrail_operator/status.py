@@ -112,7 +112,7 @@ def compute_status(
 ) -> GuardrailStatus:
     """The next status. `now` (RFC 3339) stamps transitions and promotions only."""
     if observed.spec_error is not None:
-        verdict = Verdict(False, "InvalidSpec", f"{observed.spec_error}. Fix the spec and apply it again.")
+        verdict = Verdict(False, observed.error_reason, f"{observed.spec_error}. Fix the spec and apply it again.")
         ready = _condition(READY, verdict, old.conditions, now, generation)
         return old.model_copy(
             update={

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -37,6 +37,23 @@ class _Model(BaseModel):
     """camelCase on the wire, snake_case in Python, unknown fields rejected, immutable."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_yaml(self) -> str:
+        """The wire form (camelCase, defaults included) as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Self:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} config must be a YAML mapping")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
 
 
 # --- proxy (process-wide)
@@ -269,23 +286,6 @@ class SidecarConfig(_Model):
     watch: GuardrailRef | None = Field(
         default=None, description="In Kubernetes: the Guardrail whose status.canary.weight is followed live."
     )
-
-    def to_yaml(self) -> str:
-        """The wire form (camelCase, defaults included) as YAML."""
-        return yaml.safe_dump(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> SidecarConfig:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config is not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError("config must be a YAML mapping with at least `routing.stable`")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc)) from exc
 
     @classmethod
     def load(cls, path: str | Path) -> SidecarConfig:

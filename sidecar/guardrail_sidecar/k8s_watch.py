@@ -1,4 +1,9 @@
-"""In Kubernetes: follow the Guardrail's `status.canary.weight` so weight changes apply without a restart."""
+"""In Kubernetes: follow the Guardrail's status so rollouts apply without a pod restart.
+
+`status.stableRevision` and `status.canary.{revision, weight}` say which revisions score traffic and in what
+shares; each revision's config is read from the operator's ConfigMap for it (labels `guardrails.dev/guardrail`,
+`guardrails.dev/revision`, key `revision.yaml`). Pure helpers here; the API calls run in a thread.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,75 @@ import asyncio
 import logging
 from typing import Any
 
-from .config import GuardrailRef
+from .config import ConfigError, GuardrailRef, RevisionConfig
 from .runtime import Runtime
 
 log = logging.getLogger("guardrail.sidecar")
 GROUP, VERSION, PLURAL = "guardrails.dev", "v1alpha1", "guardrails"
+REVISION_KEY = "revision.yaml"
 
 
-def canary_weight(guardrail: dict[str, Any], canary_revision: str | None) -> int:
-    """The weight to apply: the status's canary weight when it names our canary revision, else 0."""
+def status_canary(guardrail: dict[str, Any]) -> tuple[str | None, int]:
+    """(canary revision, weight) from a Guardrail's status; (None, 0) when no canary is in progress."""
     canary = (guardrail.get("status") or {}).get("canary") or {}
-    if canary_revision is None or canary.get("revision") != canary_revision:
-        return 0
+    revision = canary.get("revision")
     weight = canary.get("weight", 0)
-    return max(0, min(100, weight)) if isinstance(weight, int) else 0
+    if not isinstance(revision, str) or not revision:
+        return None, 0
+    return revision, max(0, min(100, weight)) if isinstance(weight, int) else 0
+
+
+def status_stable(guardrail: dict[str, Any]) -> str | None:
+    stable = (guardrail.get("status") or {}).get("stableRevision")
+    return stable if isinstance(stable, str) and stable else None
+
+
+def revision_selector(ref: GuardrailRef, revision: str) -> str:
+    """Label selector of the operator's ConfigMap for one revision of this Guardrail."""
+    return f"{GROUP}/guardrail={ref.name},{GROUP}/revision={revision},app.kubernetes.io/component=scoring-config"
+
+
+def parse_revision(configmaps: list[dict[str, Any]], revision: str) -> RevisionConfig | None:
+    """The revision config in the first matching ConfigMap, or None when absent or invalid."""
+    for item in configmaps:
+        text = (item.get("data") or {}).get(REVISION_KEY)
+        if not isinstance(text, str):
+            continue
+        try:
+            config = RevisionConfig.from_yaml(text)
+        except ConfigError as exc:
+            log.error("invalid revision config", extra={"fields": {"revision": revision, "error": str(exc)}})
+            return None
+        if config.revision == revision:
+            return config
+    return None
 
 
 def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
     from kubernetes import client, config, watch
 
-    config.load_incluster_config()  # type: ignore[no-untyped-call]  # kubernetes is untyped
-    api = client.CustomObjectsApi()
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]  # kubernetes is untyped
+    except config.ConfigException:  # outside a pod (local control plane, tests): KUBECONFIG
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    custom, core = client.CustomObjectsApi(), client.CoreV1Api()
+    known: dict[str, RevisionConfig] = {}
+
+    def revision_config(revision: str | None) -> RevisionConfig | None:
+        if revision is None:
+            return None
+        if revision not in known:
+            found = core.list_namespaced_config_map(ref.namespace, label_selector=revision_selector(ref, revision))
+            items = [{"data": cm.data} for cm in found.items]
+            parsed = parse_revision(items, revision)
+            if parsed is None:
+                return None
+            known[revision] = parsed
+        return known[revision]
+
     while True:
         stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
-            api.list_namespaced_custom_object,
+            custom.list_namespaced_custom_object,
             GROUP,
             VERSION,
             ref.namespace,
@@ -38,9 +88,11 @@ def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractE
             timeout_seconds=300,
         )
         for event in stream:
-            obj = event["object"]
-            canary = runtime.canary.revision if runtime.canary is not None else None
-            loop.call_soon_threadsafe(runtime.set_weight, canary_weight(obj, canary))
+            guardrail = event["object"]
+            canary_revision, weight = status_canary(guardrail)
+            stable = revision_config(status_stable(guardrail))
+            canary = revision_config(canary_revision)
+            loop.call_soon_threadsafe(runtime.follow_guardrail, stable, canary, canary_revision, weight)
 
 
 async def watch_guardrail(ref: GuardrailRef, runtime: Runtime) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from qdrant_client import AsyncQdrantClient
 
 from .backends import InferenceBackend
-from .backends.embedded import EmbeddedBackend
 from .backends.triton import TritonBackend
 from .canary import use_canary
 from .config import Models, QdrantConfig, RevisionConfig, SidecarConfig
@@ -40,6 +39,8 @@ class Runtime:
         self.stable: Pipeline | None = None
         self.canary: Pipeline | None = None
         self.weight = 0
+        self._status: tuple[str | None, int] | None = None  # (canary revision, weight) from the Guardrail
+        self._watched: tuple[RevisionConfig | None, RevisionConfig | None] | None = None  # (stable, canary)
 
     def _backend(self, models: Models) -> InferenceBackend:
         if models.backend == "triton" and models.triton is not None:
@@ -49,6 +50,8 @@ class Runtime:
         elif models.embedded is not None:
             key = "embedded:" + models.embedded.model_dump_json()
             if key not in self._backends:
+                from .backends.embedded import EmbeddedBackend  # onnxruntime only when used (~25 MiB RSS)
+
                 self._backends[key] = EmbeddedBackend(models.embedded.repository, models.embedded.threads)
         return self._backends[key]
 
@@ -78,7 +81,11 @@ class Runtime:
         return self._pipelines[key]
 
     def apply(self, config: SidecarConfig) -> None:
-        """Switch to `config`'s routing: unchanged revisions keep their pipelines (and caches)."""
+        """Switch to `config`'s routing: unchanged revisions keep their pipelines (and caches).
+
+        Once the Guardrail's status is followed, its revisions win over the file's (a reload keeps them)."""
+        if self._watched is not None:
+            config = self._with_watched(config)
         routing = config.routing
         if config.proxy != self.config.proxy or config.admin_port != self.config.admin_port:
             log.warning("proxy and admin port settings apply at the next restart; routing applies now")
@@ -90,7 +97,41 @@ class Runtime:
         for key in [k for k in self._pipelines if k not in live]:
             del self._pipelines[key]
         self.config, self.stable, self.canary = config, stable, canary
-        self.set_weight(routing.canary_weight if canary is not None else 0)
+        self.set_weight(self._effective_weight())
+
+    def follow_status(self, revision: str | None, weight: int) -> None:
+        """The Guardrail's status.canary (Kubernetes watch): from now on it decides the weight."""
+        self._status = (revision, weight)
+        self.set_weight(self._effective_weight())
+
+    def follow_guardrail(
+        self, stable: RevisionConfig | None, canary: RevisionConfig | None, canary_revision: str | None, weight: int
+    ) -> None:
+        """Apply the Guardrail's status: its stable and canary revision configs (None: keep / none) and weight."""
+        self._watched = (stable, canary)
+        self._status = (canary_revision, weight)
+        self.apply(self.config)
+
+    def _with_watched(self, config: SidecarConfig) -> SidecarConfig:
+        stable, canary = self._watched or (None, None)
+        routing = config.routing
+        new_stable = stable or routing.stable
+        new_canary = canary or (
+            routing.canary if self._status and routing.canary and routing.canary.revision == self._status[0] else None
+        )
+        if new_canary is not None and new_canary.revision == new_stable.revision:
+            new_canary = None
+        update = {"stable": new_stable, "canary": new_canary}
+        return config.model_copy(update={"routing": routing.model_copy(update=update)})
+
+    def _effective_weight(self) -> int:
+        """The status's weight once watched (0 unless it names our canary), else the config file's."""
+        if self.canary is None:
+            return 0
+        if self._status is None:
+            return self.config.routing.canary_weight
+        revision, weight = self._status
+        return weight if revision == self.canary.revision else 0
 
     def set_weight(self, weight: int) -> None:
         weight = max(0, min(100, weight))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from typing import Any
 
 import aiohttp
@@ -115,7 +116,25 @@ async def _read_response(proxy: Proxy, response: aiohttp.ClientResponse) -> byte
             chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UpstreamError(502, f"the app's response broke off: {exc}") from exc
-    return b"".join(chunks)
+    return decode(b"".join(chunks), response.headers.get("Content-Encoding", ""), limit)
+
+
+def decode(payload: bytes, encoding: str, limit: int) -> bytes:
+    """The body without its content coding (we ask for identity, but an app may compress anyway): an answer
+    the sidecar cannot read is never passed on unchecked."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return payload
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise UpstreamError(502, f"cannot check an answer with Content-Encoding {encoding}")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(payload, limit)
+    except zlib.error as exc:
+        raise UpstreamError(502, f"the app's {encoding} answer is corrupt: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise UpstreamError(502, f"the app's answer exceeds maxResponseBytes ({limit} bytes) once decompressed")
+    return out
 
 
 async def _score_response(
@@ -137,8 +156,10 @@ async def _score_response(
     protocol = proxy.config.proxy.protocol
     fields = proxy.config.proxy.json_fields
     answers = openai_answers(data) if protocol == "openai" else [a for a in [json_answer(data, fields)] if a]
-    if not isinstance(data, dict) or not answers:  # nothing to score: the app's answer as it came
-        return web.Response(body=payload, status=response.status, headers=headers, content_type=response.content_type)
+    if not isinstance(data, dict) or not answers:  # nothing to score: the app's answer, decoded
+        if "Content-Type" in response.headers:
+            headers["Content-Type"] = response.headers["Content-Type"]
+        return web.Response(body=payload, status=response.status, headers=headers)
     assessments = [await pipeline.assess(answer, scoring_request) for answer in answers]
     assessment = max(assessments, key=lambda a: (_WORST[a.verdict], -a.score))
     if len(assessments) > 1:

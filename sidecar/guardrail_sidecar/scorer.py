@@ -13,6 +13,7 @@ from .backends import InferenceBackend
 from .cache import TTLCache
 from .config import Cache, Models, parse_duration
 from .encoder import Encoder
+from .errors import BackendError
 from .metrics import Metrics
 
 
@@ -62,6 +63,12 @@ class Scorer:
         required = {self._models.embedding.name, self._models.nli.name}
         return required <= set(self._encoders) and await self.backend.ready(self.model_refs())
 
+    def _encoder(self, model: str) -> Encoder:
+        encoder = self._encoders.get(model)
+        if encoder is None:
+            raise BackendError(self.backend.name, f"no {contract.TOKENIZER_FILE} for model {model}")
+        return encoder
+
     def _count(self, cache: str, hit: bool) -> None:
         self._metrics.cache.labels(self._revision, cache, "hit" if hit else "miss").inc()
 
@@ -73,7 +80,7 @@ class Scorer:
         for t in texts:
             self._count("embedding", t in found)
         if missing:
-            inputs = self._encoders[ref.name].encode(missing)
+            inputs = self._encoder(ref.name).encode(missing)
             out = await self.backend.infer(ref.name, ref.version, inputs, contract.EMBEDDING_OUTPUT)
             for text, row in zip(missing, out, strict=True):
                 self._embeddings.put(text, row)
@@ -89,7 +96,7 @@ class Scorer:
             self._count("nli", p in found)
         if missing:
             missing.sort(key=lambda p: len(p[0]) + len(p[1]))  # similar lengths batch with less padding
-            inputs = self._encoders[ref.name].encode_pairs(missing)
+            inputs = self._encoder(ref.name).encode_pairs(missing)
             out = await self.backend.infer(ref.name, ref.version, inputs, contract.SCORE_OUTPUT)
             for pair, score in zip(missing, out.reshape(-1), strict=True):
                 self._scores.put(pair, float(score))
@@ -99,6 +106,6 @@ class Scorer:
     async def injection(self, texts: list[str]) -> list[float]:
         """P(prompt injection) for each text."""
         ref = self._models.injection
-        inputs = self._encoders[ref.name].encode(texts)
+        inputs = self._encoder(ref.name).encode(texts)
         out = await self.backend.infer(ref.name, ref.version, inputs, contract.SCORE_OUTPUT)
         return [float(s) for s in out.reshape(-1)]

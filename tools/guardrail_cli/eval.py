@@ -29,33 +29,41 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def render_table(ranked: list[dict[str, Any]], title: str) -> Table:
+    """One row per configuration, best AUROC first; `P(leader better)` is from paired bootstrap resamples."""
     table = Table(title=title)
-    for column in (
+    columns = (
         "#",
         "configuration",
-        "AUROC [95% CI]",
-        "bal. acc",
+        "AUROC",
+        "95% CI",
+        "bal.acc",
         "precision",
         "recall",
         "threshold",
-        "best thr (bal. acc)",
-        "p50 / p95 ms",
-        "leader wins",
-    ):
-        table.add_column(column, justify="left" if column == "configuration" else "right")
+        "best thr",
+        "best bal.acc",
+        "p50 ms",
+        "p95 ms",
+        "P(leader better)",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "configuration" else "right", no_wrap=True)
     for row in ranked:
         low, high = row["auroc_ci"]
-        latency = row.get("latency_ms")
+        latency = row.get("latency_ms") or {}
         table.add_row(
             str(row["rank"]),
             row["name"],
-            f"{_fmt(row['auroc'])} [{_fmt(low)}, {_fmt(high)}]",
+            _fmt(row["auroc"]),
+            f"{_fmt(low)}-{_fmt(high)}",
             _fmt(row["balanced_accuracy"]),
             _fmt(row["precision"]),
             _fmt(row["recall"]),
             _fmt(row["threshold"]),
-            f"{_fmt(row['best_threshold'])} ({_fmt(row['best_balanced_accuracy'])})",
-            f"{_fmt(latency['p50'], 2)} / {_fmt(latency['p95'], 2)}" if latency else "-",
+            _fmt(row["best_threshold"]),
+            _fmt(row["best_balanced_accuracy"]),
+            _fmt(latency.get("p50"), 2),
+            _fmt(latency.get("p95"), 2),
             f"{row['leader_wins_share']:.0%}" if "leader_wins_share" in row else "leader",
         )
     return table
@@ -134,4 +142,7 @@ def eval_command(
     if as_json:
         click.echo(json.dumps({"dataset": str(dataset), "n": len(data), "ranking": ranked}, indent=2))
     else:
-        Console().print(render_table(ranked, f"{dataset.name}: {len(data)} pairs"))
+        out = Console()
+        if not out.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+            out = Console(width=160)
+        out.print(render_table(ranked, f"{dataset.name}: {len(data)} pairs"))

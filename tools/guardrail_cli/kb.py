@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from guardrail_kb import snapshot as snapshots
-from guardrail_kb.chunking import ChunkSettings
-from guardrail_kb.embedding import Embedder, OnnxEmbedder, ServerEmbedder
-from guardrail_kb.errors import KnowledgeBaseError
-from guardrail_kb.ingest import Options, Report, ingest, read_all
-from guardrail_kb.injection import load_injection
-from guardrail_kb.poisoning import Thresholds
-from guardrail_kb.store import KnowledgeBaseStore, connect
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guardrail_kb import snapshot as snapshots
+from guardrail_kb.chunking import ChunkSettings
+from guardrail_kb.embedding import Embedder, OnnxEmbedder, ServerEmbedder
+from guardrail_kb.errors import KnowledgeBaseError
+from guardrail_kb.ingest import Options, Report, ingest_documents, read_all
+from guardrail_kb.injection import load_injection
+from guardrail_kb.poisoning import Thresholds
+from guardrail_kb.store import KnowledgeBaseStore, connect
 from guardrail_models.repository import default_repository
 from guardrail_sidecar.config import KnowledgeBase as KnowledgeBaseConfig
 from guardrail_sidecar.config import QdrantConfig
@@ -89,13 +89,22 @@ def kb() -> None:
 @_store_options
 @click.option("--chunk-size", default=600, show_default=True, help="largest chunk, in characters (whole sentences)")
 @click.option("--chunk-overlap", default=120, show_default=True, help="characters of trailing sentences repeated")
-@click.option("--retain", default=3, show_default=True, help="versions kept after ingestion (the live one included)")
+@click.option(
+    "--retain",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="versions kept after ingestion (the live one included)",
+)
 @click.option("--keep", multiple=True, help="a version never collected (e.g. pinned by a guardrail revision)")
 @click.option(
     "--injection-threshold", default=0.5, show_default=True, help="quarantine instruction-like chunks at this score"
 )
 @click.option(
     "--duplicate-threshold", default=0.9, show_default=True, help="cosine of near-duplicates checked for contradictions"
+)
+@click.option(
+    "--related-threshold", default=0.4, show_default=True, help="cosine of chunks whose sentences are compared"
 )
 @click.option(
     "--outlier-z", default=4.0, show_default=True, help="quarantine chunks this many std devs from the corpus"
@@ -108,6 +117,12 @@ def kb() -> None:
 )
 @click.option(
     "--embedding-url", default=None, help="host:port of a v2 (Triton) gRPC server embedding instead of onnxruntime"
+)
+@click.option(
+    "--embedding-model",
+    default="embedding:1",
+    show_default=True,
+    help="NAME:VERSION of the embedding model on that server (its tokenizer.json is read from the repository)",
 )
 @click.option("--strict", is_flag=True, help="fail without writing anything if any file is unreadable")
 @click.option(
@@ -129,20 +144,21 @@ async def ingest_command(
     keep: tuple[str, ...],
     injection_threshold: float,
     duplicate_threshold: float,
+    related_threshold: float,
     outlier_z: float,
     model_repository: Path | None,
     embedding_url: str | None,
+    embedding_model: str,
     strict: bool,
     summary_file: Path | None,
 ) -> None:
     """Read PATHS (files or folders of .md, .txt, .html, .jsonl), chunk, embed, screen and publish a version."""
     try:
-        options = Options(
-            ChunkSettings(chunk_size, chunk_overlap),
-            Thresholds(injection_threshold, duplicate_threshold, outlier_z),
-            retain,
-            frozenset(keep),
+        thresholds = Thresholds(
+            injection=injection_threshold, duplicate=duplicate_threshold, related=related_threshold, outlier_z=outlier_z
         )
+        chunking = ChunkSettings(size=chunk_size, overlap=chunk_overlap)
+        options = Options(chunking=chunking, thresholds=thresholds, retain=retain, pinned=frozenset(keep))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     documents, errors = read_all(paths)
@@ -155,7 +171,9 @@ async def ingest_command(
     repository = model_repository or default_repository()
     embedder: Embedder
     if embedding_url:
-        embedder = ServerEmbedder(embedding_url, repository / "embedding" / "1" / "tokenizer.json")
+        name, _, version = embedding_model.partition(":")
+        tokenizer = repository / name / (version or "1") / "tokenizer.json"
+        embedder = ServerEmbedder(embedding_url, tokenizer, name, version or "1")
     else:
         embedder = OnnxEmbedder(repository)
     store = _open(collection, qdrant_path, qdrant_url, api_key_env)
@@ -175,7 +193,8 @@ async def ingest_command(
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done)
 
-            report = await ingest(store, embedder, list(paths), options, load_injection(repository), progress=progress)
+            injection = load_injection(repository)
+            report = await ingest_documents(store, embedder, documents, options, errors, injection, progress=progress)
     finally:
         await embedder.close()
         await store.client.close()

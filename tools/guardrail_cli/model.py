@@ -115,3 +115,17 @@ def verify_command(root: Path | None, as_json: bool) -> None:
         raise SystemExit(1)
     if not as_json:
         click.echo("✓ all files match the manifest")
+
+
+@model.command("manifest")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="folder to checksum (default: the committed models/)",
+)
+def manifest_command(root: Path | None) -> None:
+    """Refresh the sha256 checksums in manifest.json after rebuilding models (keeps the recorded metrics)."""
+    folder = root or default_repository().parent
+    written = write_manifest(folder, {})
+    click.echo(f"{len(written['files'])} files checksummed in {folder / 'manifest.json'}")

@@ -142,15 +142,17 @@ class LocalCluster:
             self._wait("etcd", deadline, lambda: self._http_ok(f"http://127.0.0.1:{state.ports['etcd']}/health"))
             self._spawn(state, "kube-apiserver", self._apiserver_args(state))
             self._wait("kube-apiserver", deadline, self._apiserver_ready)
+            # CRDs go in before the controller-manager starts, so its garbage collector watches Guardrails from
+            # the start rather than after its next discovery resync.
+            if CRD_DIR.is_dir():
+                self.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
+                self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             self._spawn(state, "kube-controller-manager", self._kcm_args(state))
             self._spawn(state, "kube-scheduler", self._scheduler_args(state))
             self._spawn(state, "kwok", self._kwok_args(state))
             self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(node_manifests()))
             self._wait("kwok nodes", deadline, self._nodes_ready)
             self._wait("default service account", deadline, self._default_sa_exists)
-            if CRD_DIR.is_dir():
-                self.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
-                self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         except BaseException:
             self.stop()
             raise

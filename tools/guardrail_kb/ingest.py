@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from .chunking import Chunk, ChunkSettings, chunk_documents
 from .embedding import Embedder
-from .errors import UnreadableDocumentError
+from .errors import KnowledgeBaseError, UnreadableDocumentError
 from .injection import InjectionModel
 from .poisoning import Thresholds, screen
 from .readers import Document, discover, read_file
@@ -117,7 +117,22 @@ async def ingest(
     now: datetime | None = None,
     progress: Progress = _quiet,
 ) -> Report:
+    """Read `paths` and ingest what is readable (see `ingest_documents`)."""
     documents, errors = read_all(paths)
+    return await ingest_documents(store, embedder, documents, options, errors, injection, now, progress)
+
+
+async def ingest_documents(
+    store: KnowledgeBaseStore,
+    embedder: Embedder,
+    documents: list[Document],
+    options: Options,
+    errors: list[str],
+    injection: InjectionModel | None = None,
+    now: datetime | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Make `documents` the live version of the store's knowledge base; `errors` are carried into the report."""
     chunks = chunk_documents(documents, options.chunking)
     version = version_hash(chunks, options.chunking, options.thresholds, embedder.identity)
     live = await store.live_version()
@@ -127,7 +142,7 @@ async def ingest(
             version,
             live,
             len(documents),
-            len(chunks),
+            previous.chunks,
             previous.quarantined,
             unchanged=True,
             errors=errors,
@@ -140,7 +155,7 @@ async def ingest(
             version,
             live,
             len(documents),
-            len(chunks),
+            existing.chunks,
             existing.quarantined,
             errors=errors,
             deleted_versions=await collect(store, options),
@@ -150,6 +165,11 @@ async def ingest(
     scores = injection.score([c.text for c in chunks], vectors) if injection is not None and chunks else None
     findings = screen([c.text for c in chunks], [c.source for c in chunks], vectors, scores, options.thresholds)
     served = [i for i in range(len(chunks)) if i not in findings]
+    if not served:
+        raise KnowledgeBaseError(
+            f"nothing to serve: {len(documents)} documents gave {len(chunks)} chunks, {len(findings)} quarantined; "
+            f"the live version ({live or 'none'}) is unchanged"
+        )
     dimension = int(vectors.shape[1]) if len(chunks) else 1
     await store.create_version(version, dimension)
     for done in range(0, len(served), UPSERT_BATCH):

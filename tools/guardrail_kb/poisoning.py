@@ -4,9 +4,11 @@ Three checks, each with a configurable threshold:
 - **injection**: instruction-like text aimed at a model (indirect prompt injection). The score is the larger
   of the injection model's probability (when the repository has one) and a pattern check for the classic
   phrasings ("ignore previous instructions", "you are now", chat-template tokens, ...).
-- **contradiction**: near-duplicate chunks from different sources (cosine at least `duplicate`), or
-  sentences of different sources that are the same once numbers and negations are masked, which differ in
-  their numbers or in negation: both chunks are quarantined, since nothing tells which one is true.
+- **contradiction**: near-duplicate chunks from different sources (cosine at least `duplicate`), or related
+  chunks (cosine at least `related`: about the same thing) holding sentences that are the same once numbers
+  and negations are masked, which differ in their numbers or in negation: both chunks are quarantined, since
+  nothing tells which one is true. (`related` keeps template sentences about different subjects apart, such
+  as "The population was 7,585 at the 2010 census." in two articles about two towns.)
 - **outlier**: a chunk whose similarity to the corpus centroid lies more than `outlier_z` standard deviations
   below the mean (only for corpora of at least `outlier_min_chunks` chunks).
 """
@@ -28,9 +30,11 @@ MIN_SENTENCE_WORDS = 5
 _INSTRUCTION_PATTERNS = [
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your|system)\b.{0,30}"
     r"\b(instructions?|prompts?|rules|directions|guidelines)\b",
-    r"\byou are now\b|\bact as (an? )?(unrestricted|jailbroken|different)\b|\bdeveloper mode\b|\bjailbreak",
+    r"\byou are now\b|\bact as (an? )?(unrestricted|jailbroken|different)\b",
+    r"\bdeveloper mode\b|\bjailbreak (mode|prompt)",
     r"\b(reveal|print|repeat|show)\b.{0,20}\b(system prompt|your instructions|hidden instructions)\b",
-    r"\b(if you are|as|attention|note to)( an?| the)? (ai|llm|language model|assistant|chatbot)\b",
+    r"\b(if you are|attention|note to|dear)( an?| the| any)? (ai|llm|language model|ai assistant|chatbot)s?\b",
+    r"\b(note|message|instructions?) (to|for) (the |any )?(assistant|model|bot)s?\b",
     r"\b(ai|llm|language model|assistant|chatbot)s?\b.{0,40}\b(must|should|are instructed to)\b.{0,30}"
     r"\b(tell|say|answer|respond|recommend|claim)\b",
     r"<\|im_start\|>|<\|system\|>|\[/?INST\]|<</?SYS>>|^#+ ?(system|instruction)s?:?",
@@ -46,12 +50,15 @@ _NEGATION = re.compile(r"\b(not|no|never|none|cannot|can't|won't|don't|doesn't|i
 class Thresholds:
     injection: float = 0.5
     duplicate: float = 0.9
+    related: float = 0.4
     outlier_z: float = 4.0
     outlier_min_chunks: int = 20
 
     def __post_init__(self) -> None:
-        if not (0 < self.injection <= 1 and 0 < self.duplicate <= 1 and self.outlier_z > 0):
-            raise ValueError("poisoning thresholds: injection and duplicate in (0, 1], outlier z above 0")
+        if not (0 < self.injection <= 1 and 0 < self.duplicate <= 1 and -1 <= self.related <= 1 and self.outlier_z > 0):
+            raise ValueError(
+                "poisoning thresholds: injection and duplicate in (0, 1], related in [-1, 1], outlier z above 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,13 @@ def sentence_conflicts(texts: list[str], sources: list[str]) -> list[tuple[int, 
 
 
 def contradiction_findings(
-    texts: list[str], sources: list[str], vectors: NDArray[np.float32], duplicate: float
+    texts: list[str], sources: list[str], vectors: NDArray[np.float32], duplicate: float, related: float
 ) -> list[Finding]:
     """Near-duplicate pairs from different documents that disagree on numbers or negation: both flagged."""
     found: dict[int, Finding] = {}
     for i, j in sentence_conflicts(texts, sources):
+        if float(vectors[i] @ vectors[j]) < related:
+            continue
         for me, other in ((i, j), (j, i)):
             found.setdefault(me, Finding(me, "contradiction", 1.0, f"a sentence contradicts {sources[other]}"))
     for start in range(0, len(texts), BLOCK):
@@ -157,7 +166,7 @@ def screen(
     """The first finding for each chunk that must be quarantined, by chunk index."""
     findings = [
         *injection_findings(texts, injection_scores, thresholds.injection),
-        *contradiction_findings(texts, sources, vectors, thresholds.duplicate),
+        *contradiction_findings(texts, sources, vectors, thresholds.duplicate, thresholds.related),
         *outlier_findings(vectors, thresholds.outlier_z, thresholds.outlier_min_chunks),
     ]
     out: dict[int, Finding] = {}

@@ -7,6 +7,7 @@ process at a time, so ingest into an embedded folder while no sidecar holds it, 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from numpy.typing import NDArray
 from qdrant_client import AsyncQdrantClient, models
 
 from .errors import StoreError
-from .versions import VersionRecord, physical_name, registry_name, version_of
+from .versions import VERSION_LENGTH, VersionRecord, physical_name, registry_name, version_of
 
 PAGE = 256
+NAME_PATTERN = r"[a-z0-9][a-z0-9_-]*"
+MAX_NAME = 63 - 1 - VERSION_LENGTH
 _RECORD_NAMESPACE = uuid.UUID("0b6f5d0e-8f7a-4a59-b1a3-2c9e7d4f6a10")
 
 
@@ -49,6 +52,11 @@ class KnowledgeBaseStore:
     """One knowledge base `name` in one Qdrant; every method translates Qdrant errors into StoreError."""
 
     def __init__(self, client: AsyncQdrantClient, name: str) -> None:
+        if not re.fullmatch(NAME_PATTERN, name) or len(name) > MAX_NAME:
+            raise StoreError(
+                f"knowledge base name {name!r}: use lowercase letters, digits, - and _ (at most {MAX_NAME} "
+                "characters, so that <name>-<version> still fits the sidecar's 63)"
+            )
         self.client = client
         self.name = name
 

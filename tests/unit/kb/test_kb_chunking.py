@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from guardrail_kb.chunking import Chunk, ChunkSettings, chunk_documents, chunk_text
 from guardrail_kb.readers import Document
 

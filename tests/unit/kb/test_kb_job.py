@@ -55,6 +55,8 @@ def test_the_job_runs_kb_ingest_on_every_source_into_the_managed_qdrant() -> Non
         "http://support-bot-qdrant.shop.svc:6333",
         "--embedding-url",
         "support-bot-triton-m1.shop.svc:8001",
+        "--embedding-model",
+        "embedding:1",
         "--model-repository",
         "/opt/guardrail/tokenizers",
         "--retain",
@@ -117,3 +119,18 @@ def test_no_sources_means_no_job() -> None:
 def test_a_source_names_exactly_one_valid_place(source: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         KnowledgeSource.model_validate(source)
+
+
+def test_the_job_command_line_is_one_the_cli_accepts() -> None:
+    from guardrail_cli.kb import ingest_command
+
+    external = {"external": {"url": "https://qdrant.acme.dev", "apiKeySecretRef": {"name": "qd", "key": "token"}}}
+    args = _job(_guardrail(SOURCES, **external), pinned=("aaaaaaaaaa",))["spec"]["template"]["spec"]["containers"][0]
+    program, group, command, *rest = args["args"]
+    assert (program, group, command) == ("guardrail", "kb", "ingest")
+    with ingest_command.make_context("ingest", rest) as ctx:
+        assert ctx.params["strict"] is True
+        assert ctx.params["embedding_model"] == "embedding:1"
+        assert ctx.params["keep"] == ("aaaaaaaaaa",)
+        assert ctx.params["api_key_env"] == "GUARDRAIL_QDRANT_API_KEY"
+        assert [str(p) for p in ctx.params["paths"]] == ["/kb/sources/0", "/kb/sources/1", "/kb/sources/2"]

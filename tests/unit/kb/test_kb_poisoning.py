@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
+
 from guardrail_kb.poisoning import (
     Thresholds,
     contradiction_findings,
@@ -37,6 +39,8 @@ def test_instructions_aimed_at_models_are_flagged(text: str) -> None:
         "Customer service answers by phone from 8 a.m. to 8 p.m. every day.",
         "Do not wash the sleeping bag in hot water; follow the care instructions on the label.",
         "Our assistant managers can approve refunds above $500.",
+        "He was then employed by the Carlsberg Laboratory as an assistant to the chemist.",
+        'Their albums include "Let There Be Rock" and "\'74 Jailbreak".',
     ],
 )
 def test_ordinary_support_text_is_not_flagged(text: str) -> None:
@@ -50,16 +54,16 @@ def test_the_injection_model_score_counts_too() -> None:
     assert "injection model" in found[0].detail
 
 
-def _unit(*rows: list[float]) -> np.ndarray:
+def _unit(*rows: list[float]) -> NDArray[np.float32]:
     m = np.asarray(rows, dtype=np.float32)
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
+    return np.asarray(m / np.linalg.norm(m, axis=1, keepdims=True), dtype=np.float32)
 
 
 def test_near_duplicates_that_disagree_are_both_flagged() -> None:
     texts = ["Free shipping from $75.", "Free shipping from $25.", "Free shipping from $75.", "Returns in 60 days."]
     sources = ["shipping.md", "promo.md", "copy.md", "returns.md"]
     vectors = _unit([1, 0.01, 0], [1, 0.02, 0], [1, 0.01, 0], [0, 1, 0])
-    found = contradiction_findings(texts, sources, vectors, duplicate=0.9)
+    found = contradiction_findings(texts, sources, vectors, duplicate=0.9, related=0.4)
     assert [f.index for f in found] == [0, 1, 2]  # the exact copy agrees with 0 but still disagrees with 1
     assert found[1].detail == "contradicts shipping.md"
 
@@ -68,7 +72,7 @@ def test_agreeing_or_same_document_duplicates_are_kept() -> None:
     texts = ["Returns in 60 days.", "Returns in 60 days.", "Returns are not free.", "Returns are free."]
     sources = ["a.md", "b.md", "c.md", "c.md"]
     vectors = _unit([1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0.01])
-    assert contradiction_findings(texts, sources, vectors, duplicate=0.9) == []
+    assert contradiction_findings(texts, sources, vectors, duplicate=0.9, related=0.4) == []
 
 
 def test_outliers_need_a_corpus_and_a_distance() -> None:
@@ -103,3 +107,14 @@ def test_sentences_that_differ_only_in_a_number_or_a_negation_conflict() -> None
     sources = ["shipping.md", "promo.md", "intl.md", "blog.md", "copy.md"]
     assert sentence_conflicts(texts, sources) == [(0, 1), (1, 4), (2, 3)]
     assert sentence_conflicts(texts[:1] + texts[4:], sources[:1] + sources[4:]) == []
+
+
+def test_template_sentences_about_unrelated_subjects_do_not_conflict() -> None:
+    texts = ["Alton is a town in Iowa. The population was 1,063 at the 2010 census.",
+             "Brill is a village in Texas. The population was 7,585 at the 2010 census."]  # fmt: skip
+    sources = ["alton", "brill"]
+    assert sentence_conflicts(texts, sources) == [(0, 1)]
+    unrelated = _unit([1, 0.2, 0], [0.1, 1, 0])
+    assert contradiction_findings(texts, sources, unrelated, duplicate=0.9, related=0.4) == []
+    related = _unit([1, 0.2, 0], [1, 0.6, 0])
+    assert [f.index for f in contradiction_findings(texts, sources, related, duplicate=0.99, related=0.4)] == [0, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from guardrail_kb.errors import UnreadableDocumentError
 from guardrail_kb.ingest import read_all
 from guardrail_kb.readers import html_text, markdown_text, parse

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from guardrail_operator.errors import KubeError
 from guardrail_operator.leader import Action, LeaderElector, decide
 
 
@@ -106,3 +108,30 @@ async def test_hold_calls_on_lost_when_another_replica_took_the_lease(new_kube: 
     lost: list[bool] = []
     await a.hold(lambda: lost.append(True))
     assert lost == [True]
+
+
+async def test_leader_cut_off_from_the_api_server_rides_out_blips_then_stops(new_kube: Any) -> None:
+    kube = new_kube()
+    a = LeaderElector(
+        kube=kube,
+        namespace="ops",
+        name="guardrail-operator",
+        identity="a",
+        duration=0.2,
+        renew_every=0.02,
+        retry_every=0.01,
+    )
+    assert a.try_once() is True
+
+    def unreachable(*_: Any) -> Any:
+        raise KubeError(0, "Unreachable", "connection refused")
+
+    kube.get = unreachable
+    lost_at: list[float] = []
+    started = time.monotonic()
+    await a.hold(lambda: lost_at.append(time.monotonic() - started))
+    assert len(lost_at) == 1
+    # Not on the first failed renewal, but once the renew deadline (duration - renew interval) has passed,
+    # which is before a standby may take over.
+    assert lost_at[0] >= 0.15
+    assert a.is_leader is False

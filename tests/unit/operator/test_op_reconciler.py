@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from guardrail_operator.errors import Invalid
 from guardrail_operator.metrics import Metrics
 from guardrail_operator.observed import ProbeResult
 from guardrail_operator.reconciler import Reconciler
@@ -123,3 +124,41 @@ def test_child_event_path_repairs_by_name_and_never_prunes(kube: Any, reconciler
     full = reconciler.reconcile_by_name("shop", "support-bot")
     assert full is not None
     assert full.pruned == [("Deployment", "stray")]
+
+
+def test_a_rejected_child_is_reported_and_the_others_still_applied(
+    kube: Any, reconciler: Reconciler, body: Any
+) -> None:
+    real_apply = kube.apply
+
+    def apply(manifest: dict[str, Any]) -> dict[str, Any]:
+        if manifest["kind"] == "StatefulSet":
+            raise Invalid(422, "Invalid", "spec: Forbidden: updates to statefulset spec are forbidden")
+        result: dict[str, Any] = real_apply(manifest)
+        return result
+
+    kube.apply = apply
+    outcome = reconciler.reconcile(stored(kube, body))
+    assert outcome is not None
+    assert any(k == "Deployment" for k, _, _ in kube.objects)
+    ready = next(c for c in outcome.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "ChildRejected")
+    assert "StatefulSet support-bot-qdrant" in ready.message
+    assert "Forbidden" in ready.message
+
+
+def test_calls_during_a_reconcile_coalesce_into_one_rerun(kube: Any, reconciler: Reconciler, body: Any) -> None:
+    real_apply = kube.apply
+    inner: list[object] = []
+
+    def apply(manifest: dict[str, Any]) -> dict[str, Any]:
+        if len(inner) < 3:  # three child events arrive while the first reconcile is still applying
+            inner.append(reconciler.reconcile_by_name("shop", "support-bot", prune=False))
+        result: dict[str, Any] = real_apply(manifest)
+        return result
+
+    kube.apply = apply
+    reconciler.reconcile(stored(kube, body))
+    assert inner == [None, None, None]
+    runs = reconciler.metrics.registry.get_sample_value("guardrail_operator_reconciles_total", {"result": "ok"})
+    assert runs == 2  # the first reconcile, then exactly one rerun for the three events

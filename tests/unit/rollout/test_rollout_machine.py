@@ -282,6 +282,32 @@ CASES = [
         expect={"canary": {"state": "Paused", "weight": 10, "step": 0}, "condition": ("True", "Paused")},
     ),
     Case(
+        "paused before the first step stays at 0% even when ready",
+        spec_doc(policy_threshold=0.55, paused=True),
+        with_canary(canary(V2, "WaitingForCanary")),
+        ready=(mrev(V2),),
+        expect={"canary": {"state": "WaitingForCanary", "weight": 0}, "condition": ("True", "Paused")},
+    ),
+    Case(
+        "paused at 100% is not promoted",
+        spec_doc(policy_threshold=0.55, paused=True),
+        with_canary(canary(V2, "Promoting", 100, 2)),
+        expect={"stable": rev(V1), "canary": {"state": "Paused", "weight": 100}},
+    ),
+    Case(
+        "resumed at 100% is promoted",
+        V2,
+        with_canary(canary(V2, "Paused", 100, 2)),
+        expect={"stable": rev(V2), "canary": None, "events": ["Promoted"]},
+    ),
+    Case(
+        "a step without a start time is due, not stuck",
+        V2,
+        with_canary(canary(V2, "Progressing", 10) | {"stepStartedAt": ""}),
+        analysis=PASSED,
+        expect={"canary": {"weight": 50, "stepStartedAt": rfc3339(T0)}},
+    ),
+    Case(
         "resume continues where it paused",
         V2,
         with_canary(canary(V2, "Paused", 10)),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 
 from guardrail_sidecar.canary import bucket, use_canary
-from guardrail_sidecar.k8s_watch import canary_weight
+from guardrail_sidecar.config import SidecarConfig
+from guardrail_sidecar.k8s_watch import status_canary
+from guardrail_sidecar.metrics import Metrics
+from guardrail_sidecar.runtime import Runtime
+from tests.support.fake_scorer import FakeScorer
 
 
 def test_same_request_id_always_gets_the_same_revision() -> None:
@@ -34,9 +38,71 @@ def test_raising_the_weight_keeps_earlier_canary_requests_on_the_canary() -> Non
     assert all(0 <= bucket(i) < 100 for i in ids)
 
 
-def test_weight_comes_from_status_only_for_our_canary_revision() -> None:
-    guardrail = {"status": {"canary": {"revision": "9ab12e4", "weight": 30}}}
-    assert canary_weight(guardrail, "9ab12e4") == 30
-    assert canary_weight(guardrail, "other") == 0
-    assert canary_weight({"status": {}}, "9ab12e4") == 0
-    assert canary_weight(guardrail, None) == 0
+def test_status_canary_reads_revision_and_weight() -> None:
+    assert status_canary({"status": {"canary": {"revision": "9ab12e4", "weight": 30}}}) == ("9ab12e4", 30)
+    assert status_canary({"status": {"canary": {"revision": "9ab12e4", "weight": 300}}}) == ("9ab12e4", 100)
+    assert status_canary({"status": {}}) == (None, 0)
+    assert status_canary({}) == (None, 0)
+
+
+def test_watched_status_decides_the_weight_and_survives_file_reloads() -> None:
+    text = """
+routing:
+  canaryWeight: 5
+  stable: {revision: s1, models: {backend: embedded, embedded: {repository: /unused}}}
+  canary: {revision: c1, models: {backend: embedded, embedded: {repository: /unused}}}
+"""
+    config = SidecarConfig.from_yaml(text)
+    fake = FakeScorer()
+    runtime = Runtime(config, Metrics(), make_scorer=lambda _: fake)
+    runtime.apply(config)
+    assert runtime.weight == 5  # the file's weight until the status is known
+    runtime.follow_status("c1", 40)
+    assert runtime.weight == 40
+    runtime.apply(SidecarConfig.from_yaml(text))  # a ConfigMap update does not reset the watched weight
+    assert runtime.weight == 40
+    runtime.follow_status("other-revision", 50)  # not the canary this sidecar runs: no traffic to it
+    assert runtime.weight == 0
+
+
+REVISION_YAML = "revision: {rev}\nmodels: {{backend: embedded, embedded: {{repository: /unused}}}}\n"
+
+
+def test_revision_configs_come_from_the_operators_configmaps() -> None:
+    from guardrail_sidecar.config import GuardrailRef
+    from guardrail_sidecar.k8s_watch import parse_revision, revision_selector, status_stable
+
+    ref = GuardrailRef(namespace="shop", name="support-bot")
+    assert revision_selector(ref, "9ab12e4") == (
+        "guardrails.dev/guardrail=support-bot,guardrails.dev/revision=9ab12e4,"
+        "app.kubernetes.io/component=scoring-config"
+    )
+    found = parse_revision([{"data": {"revision.yaml": REVISION_YAML.format(rev="9ab12e4")}}], "9ab12e4")
+    assert found is not None
+    assert found.revision == "9ab12e4"
+    assert parse_revision([{"data": {"revision.yaml": "revision: [1]"}}], "9ab12e4") is None
+    assert parse_revision([], "9ab12e4") is None
+    assert status_stable({"status": {"stableRevision": "5d8f0c1"}}) == "5d8f0c1"
+
+
+def test_following_the_guardrail_switches_revisions_live() -> None:
+    from guardrail_sidecar.config import RevisionConfig
+
+    text = "routing:\n  stable: {revision: s1, models: {backend: embedded, embedded: {repository: /unused}}}\n"
+    config = SidecarConfig.from_yaml(text)
+    fake = FakeScorer()
+    runtime = Runtime(config, Metrics(), make_scorer=lambda _: fake)
+    runtime.apply(config)
+    canary = RevisionConfig.from_yaml(REVISION_YAML.format(rev="c9"))
+    runtime.follow_guardrail(None, canary, "c9", 30)  # a canary starts
+    assert runtime.canary is not None
+    assert runtime.canary.revision == "c9"
+    assert runtime.weight == 30
+    runtime.apply(SidecarConfig.from_yaml(text))  # the mounted file (stable only) reloads: canary stays
+    assert runtime.canary is not None
+    assert runtime.weight == 30
+    runtime.follow_guardrail(canary, None, None, 0)  # promoted: c9 is stable, no canary
+    assert runtime.stable is not None
+    assert runtime.stable.revision == "c9"
+    assert runtime.canary is None
+    assert runtime.pick("any").revision == "c9"
