@@ -92,8 +92,11 @@ async def open_loop(url: str, rate: float, seconds: float) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=5)  # a saturated candidate shows up as errors, not a stuck run
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         for _ in range(20):  # warm the connection pool
-            async with session.get(url) as r:
-                await r.read()
+            try:
+                async with session.get(url) as r:
+                    await r.read()
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # a saturated candidate: its errors are counted below
 
         async def one(scheduled: float) -> None:
             nonlocal errors
@@ -134,14 +137,18 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> float:
     """Requests per second with `concurrency` requests always in flight."""
     done = 0
     deadline = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
 
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                async with session.get(url) as r:
-                    await r.read()
-                done += 1
+                try:
+                    async with session.get(url) as r:
+                        await r.read()
+                        done += r.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -17,6 +17,7 @@ import kopf
 from guardrail_operator.builders.common import MANAGED_BY
 from guardrail_operator.errors import KubeError
 from guardrail_operator.models import GROUP, KIND, PLURAL, VERSION
+from guardrail_operator.rollout_actions import rollout_request_pending
 from guardrail_operator.runtime import Runtime
 from guardrail_operator.settings import Settings
 
@@ -61,7 +62,8 @@ def guardrail_changed(
     if type == "DELETED":
         runtime.metrics.set_phase(body.metadata.namespace or "", body.metadata.name or "", None)
         return
-    if not runtime.is_leader or status.get("observedGeneration") == body.metadata.get("generation"):
+    seen = status.get("observedGeneration") == body.metadata.get("generation")
+    if not runtime.is_leader or (seen and not rollout_request_pending(body)):
         return
     try:
         runtime.reconciler.reconcile(body)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+import urllib3
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
@@ -84,7 +85,7 @@ def _call(name: str, target: Target, request: Any) -> Obj:
         if exc.status == 404:
             raise click.ClickException(f'guardrail "{name}" not found in namespace "{target.namespace}"') from exc
         raise click.ClickException(f'guardrail "{name}": {exc.status} {exc.reason}: {exc.body}') from exc
-    except OSError as exc:  # urllib3 connection errors derive from it
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise click.ClickException(f"cannot reach the API server: {exc}") from exc
     return result
 

@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from guardrail_operator import builders, diff
+from guardrail_operator import builders, diff, rollout
+from guardrail_operator.analysis import AnalysisResult, analyse
 from guardrail_operator.builders.common import children_selector
 from guardrail_operator.builders.event import build_event
 from guardrail_operator.builders.qdrant import qdrant_name, qdrant_url
@@ -28,6 +29,9 @@ from guardrail_operator.k8s import KubeClient
 from guardrail_operator.metrics import Metrics
 from guardrail_operator.models import Guardrail, GuardrailStatus
 from guardrail_operator.observed import Observed, ProbeResult, workload_state
+from guardrail_operator.prometheus import Prometheus
+from guardrail_operator.rollout_actions import AnalysisWindow, Decision, Prune
+from guardrail_operator.rollout_children import observe_rollout, rollout_children, served
 from guardrail_operator.status import Event, compute_status, status_patch, transition_events
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,15 @@ def rfc3339(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def analyse_with_prometheus(guardrail: Guardrail, window: AnalysisWindow) -> AnalysisResult:
+    """Canary analysis against the Prometheus named in the spec (`analysis_due` only asks when there is one)."""
+    analysis = guardrail.spec.rollout.analysis
+    if analysis.prometheus is None:
+        raise ValueError("analysis requested without spec.rollout.analysis.prometheus")
+    with Prometheus(analysis.prometheus.url) as prometheus:
+        return analyse(prometheus.query, window, analysis)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one reconcile did."""
@@ -64,6 +77,7 @@ class Outcome:
     pruned: list[Key] = field(default_factory=list)
     status_written: bool = False
     events: list[Event] = field(default_factory=list)
+    requeue_after: timedelta | None = None
 
 
 @dataclass
@@ -74,6 +88,9 @@ class Reconciler:
     metrics: Metrics
     identity: str = "guardrail-operator"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    analyse: Callable[[Guardrail, AnalysisWindow], AnalysisResult] = analyse_with_prometheus
+    # Called with (namespace, name, seconds) when the rollout wants to be reconciled again (a step ends).
+    requeue: Callable[[str, str, float], None] | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict, repr=False)
     _pending: dict[Key, bool] = field(default_factory=dict, repr=False)  # key -> prune wanted
@@ -90,8 +107,8 @@ class Reconciler:
     def reconcile_by_name(self, namespace: str, name: str, prune: bool = True) -> Outcome | None:
         """Read the Guardrail fresh and reconcile it; a call while one runs only schedules one rerun.
 
-        `prune=False` reads only the desired children (by name) and deletes nothing: the cheap path for
-        a child's readiness change, where no child can have become obsolete.
+        `prune=False` deletes nothing: the path for a child's readiness change, where no child can have
+        become obsolete.
         """
         key = (namespace, name)
         lock = self._lock(key)
@@ -147,12 +164,10 @@ class Reconciler:
             guardrail = Guardrail.model_validate(body)
         except ValidationError as exc:
             return self._finish(body, old, generation, Observed(spec_error=describe_validation_error(exc)))
-        revisions = builders.revisions_of(guardrail)
-        desired = builders.desired_children(guardrail, revisions, self.fetcher_image)
-        if prune:
-            observed = self.kube.list_children(namespace, children_selector(guardrail))
-        else:
-            observed = self._get_each(namespace, desired)
+        now = self.clock()
+        observed = self.kube.list_children(namespace, children_selector(guardrail))
+        decision = self._decide(guardrail, observed, now)
+        desired = rollout_children(guardrail, decision.actions, self.fetcher_image)
         plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
         applied: list[Key] = []
         rejected: list[str] = []
@@ -169,25 +184,33 @@ class Reconciler:
         if rejected:
             facts = Observed(spec_error="; ".join(rejected), error_reason="ChildRejected")
             return self._finish(body, old, generation, facts)
-        for kind, child in plan.prune:
+        # Prune only on a full reconcile, and only when the rollout knows what to keep (see `rollout.Prune`).
+        pruned = plan.prune if prune and any(isinstance(a, Prune) for a in decision.actions) else []
+        for kind, child in pruned:
             self.kube.delete(kind, namespace, child)
             observed.pop((kind, child), None)
             self.metrics.writes.labels(action="prune").inc()
-        facts = self._observe(guardrail, revisions, observed)
-        outcome = self._finish(body, old, generation, facts)
-        return Outcome(outcome.status, applied, list(plan.prune), outcome.status_written, outcome.events)
+        facts = self._observe_stable(guardrail, decision, observed)
+        outcome = self._finish(body, old, generation, facts, decision)
+        if decision.requeue_after is not None and self.requeue is not None:
+            self.requeue(namespace, str(meta["name"]), decision.requeue_after.total_seconds())
+        return Outcome(
+            outcome.status, applied, list(pruned), outcome.status_written, outcome.events, decision.requeue_after
+        )
 
-    def _get_each(self, namespace: str, desired: list[dict[str, Any]]) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
-        for manifest in desired:
-            kind, name = diff.key_of(manifest)
-            try:
-                found[(kind, name)] = self.kube.get(kind, namespace, name)
-            except NotFound:
-                continue
-            found[(kind, name)].setdefault("apiVersion", manifest["apiVersion"])
-            found[(kind, name)].setdefault("kind", kind)
-        return found
+    def _decide(self, guardrail: Guardrail, observed: dict[Key, Any], now: datetime) -> Decision:
+        """The rollout's next step; analysis (Prometheus) only when a step interval has ended."""
+        window = rollout.analysis_due(guardrail, now)
+        result = None if window is None else self.analyse(guardrail, window)
+        return rollout.step(guardrail, observe_rollout(observed), result, now)
+
+    def _observe_stable(self, guardrail: Guardrail, decision: Decision, observed: dict[Key, Any]) -> Observed:
+        """Readiness facts of the revision serving stable traffic (a canary's health is the rollout's)."""
+        stable = next((e for e in served(decision.actions) if e.role == "stable"), None)
+        if stable is None:
+            return self._observe(guardrail, builders.revisions_of(guardrail), observed)
+        at_stable = guardrail.model_copy(update={"spec": stable.spec})
+        return self._observe(at_stable, builders.Revisions(stable.revision, stable.model_revision), observed)
 
     def _observe(self, guardrail: Guardrail, revisions: builders.Revisions, observed: dict[Key, Any]) -> Observed:
         triton = triton_name(guardrail, revisions.model_revision)
@@ -207,11 +230,22 @@ class Reconciler:
             external_qdrant_url=qdrant_url(guardrail) or "",
         )
 
-    def _finish(self, body: dict[str, Any], old: GuardrailStatus, generation: int, facts: Observed) -> Outcome:
+    def _finish(
+        self,
+        body: dict[str, Any],
+        old: GuardrailStatus,
+        generation: int,
+        facts: Observed,
+        decision: Decision | None = None,
+    ) -> Outcome:
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         now = self.clock()
-        new = compute_status(old, generation, namespace, facts, rfc3339(now))
+        if decision is None:
+            new = compute_status(old, generation, namespace, facts, rfc3339(now))
+        else:
+            computed = compute_status(decision.status, generation, namespace, facts, rfc3339(now))
+            new = rollout.with_rollout(computed, decision.status)
         patch = status_patch(body.get("status"), new)
         if patch is not None:
             try:
@@ -220,6 +254,8 @@ class Reconciler:
                 return Outcome(new)
             self.metrics.writes.labels(action="status").inc()
         events = transition_events(old, new)
+        if decision is not None:
+            events += [Event(e.type, e.reason, e.message) for e in decision.events]
         for event in events:
             manifest = build_event(
                 namespace,

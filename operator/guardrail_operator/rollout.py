@@ -10,7 +10,8 @@ How the reconciler drives it, once per reconcile (`rollout_children` has the pur
     decision = step(guardrail, rollout_children.observe_rollout(children), result, now)
     desired  = rollout_children.rollout_children(guardrail, decision.actions, fetcher_image)
     plan     = diff.plan(desired, children, uid, field_manager)  -> apply / prune as today
-    status   = compute_status(decision.status, ...)  # conditions for the stable revision; keeps rollout fields
+    status   = with_rollout(compute_status(decision.status, ..., facts about the STABLE revision's Triton),
+                            decision.status)        # rollout-owned fields win, whatever compute_status did
     post decision.events (and transition_events), write status once, requeue after decision.requeue_after
 
 `now` must be timezone-aware. What the actions mean:
@@ -24,8 +25,8 @@ How the reconciler drives it, once per reconcile (`rollout_children` has the pur
 - `PostEvent(type, reason, message)`: post an Event on the Guardrail.
 - `decision.requeue_after`: reconcile again after this long (a step interval ends, analysis retries).
 `decision.status` owns `stableRevision`, `history`, `canary`, `lastRequest`, the `RolloutHealthy`
-condition, and `phase` while a canary is active (Progressing) or rolled back (RolledBack); compute_status
-must therefore stop promoting the spec's revision to stable by itself.
+condition, and `phase` while a canary is active (Progressing) or rolled back (RolledBack); `with_rollout`
+puts them back over compute_status's result (which today promotes the spec's revision by itself).
 
 Manual control is the annotation `guardrails.dev/rollout-action` (promote | promote-full | abort | undo)
 with `guardrails.dev/rollout-request-id`; a handled request is acknowledged in `status.lastRequest`.
@@ -60,8 +61,9 @@ from guardrail_operator.rollout_canary import (
     rejected,
     rfc3339,
 )
+from guardrail_operator.status import merge_conditions
 
-__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "rfc3339", "step"]
+__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "rfc3339", "step", "with_rollout"]
 
 
 def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:
@@ -98,6 +100,22 @@ def step(guardrail: Guardrail, observed: RolloutObserved, analysis: AnalysisResu
         _start(run, request)
     _settle_phase(run)
     return Decision(run.status, _children(run) + run.actions, run.requeue)
+
+
+def with_rollout(computed: GuardrailStatus, rollout: GuardrailStatus) -> GuardrailStatus:
+    """`computed` (compute_status's conditions and phase) with every field the rollout owns taken from `rollout`."""
+    phase = rollout.phase if rollout.canary is not None else computed.phase
+    own = [c for c in rollout.conditions if c.type == ROLLOUT_HEALTHY]
+    return computed.model_copy(
+        update={
+            "stable_revision": rollout.stable_revision,
+            "history": rollout.history,
+            "canary": rollout.canary,
+            "last_request": rollout.last_request,
+            "phase": phase,
+            "conditions": merge_conditions(computed.conditions, own),
+        }
+    )
 
 
 def _entry(status: GuardrailStatus, revision: str) -> HistoryEntry | None:
@@ -203,8 +221,8 @@ def _children(run: Run) -> list[Action]:
     """Level-based: the revisions that must exist now, and the prune that keeps only them."""
     status, spec = run.status, run.g.spec
     rev, model_rev = guardrail_revision(spec), model_revision(spec)
-    if not status.stable_revision:
-        return [EnsureRevision(rev, model_rev, "stable", spec)]
+    if not status.stable_revision:  # nothing serves yet: only the current revision's children may exist
+        return [EnsureRevision(rev, model_rev, "stable", spec), Prune(frozenset({rev}), frozenset({model_rev}))]
     entry = _entry(status, status.stable_revision)
     out: list[Action] = []
     stable_model = entry.model_revision if entry is not None else ""

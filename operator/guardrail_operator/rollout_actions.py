@@ -51,6 +51,17 @@ def pending_request(annotations: Mapping[str, str], last: RolloutRequest | None)
     return Request(request_id, action)
 
 
+def rollout_request_pending(body: Mapping[str, Any]) -> bool:
+    """True when a Guardrail object (as delivered by a watch) carries a request its status has not acknowledged."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    raw = (body.get("status") or {}).get("lastRequest")
+    try:
+        last = RolloutRequest.model_validate(raw) if raw else None
+    except ValueError:
+        last = None
+    return pending_request(annotations, last) is not None
+
+
 @dataclass(frozen=True)
 class RolloutObserved:
     """Facts about the children: which model revisions have a serving Triton Deployment (`Available`)."""

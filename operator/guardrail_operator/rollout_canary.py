@@ -16,8 +16,6 @@ from guardrail_operator.status import HISTORY_LIMIT, merge_conditions
 ROLLOUT_HEALTHY = "RolloutHealthy"
 INCONCLUSIVE_RETRY = timedelta(seconds=30)
 ACTIVE = ("WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting")
-
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -106,8 +104,7 @@ def progress(run: Run, canary: CanaryStatus, analysis: AnalysisResult | None, re
     rollout = run.g.spec.rollout
     steps, interval = rollout.steps, parse_duration(rollout.step_interval)
     action = request.action if request is not None else None
-    if action in ("abort", "undo"):
-        assert request is not None
+    if request is not None and action in ("abort", "undo"):
         reason = "Aborted" if action == "abort" else "Undone"
         run.ack(request, f"rolled back revision {canary.revision}")
         roll_back(run, canary, reason, f"{reason} by request {request.id}")

@@ -12,6 +12,8 @@ import functools
 import logging
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +46,8 @@ class Runtime:
     on_lost: Callable[[], None] = _stop_process
     _server: web.AppRunner | None = field(default=None, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    _timers: dict[tuple[str, str], tuple[float, threading.Timer]] = field(default_factory=dict, repr=False)
+    _timers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -67,7 +71,33 @@ class Runtime:
                 renew_every=settings.lease_renew_seconds,
                 retry_every=settings.lease_retry_seconds,
             )
-        return cls(settings, kube, reconciler, metrics, elector)
+        runtime = cls(settings, kube, reconciler, metrics, elector)
+        reconciler.requeue = runtime.requeue
+        return runtime
+
+    def requeue(self, namespace: str, name: str, seconds: float) -> None:
+        """Reconcile `namespace/name` again in `seconds` (a rollout step ends); keeps only the earliest timer."""
+        key, due = (namespace, name), time.monotonic() + max(seconds, 0.0)
+        with self._timers_lock:
+            pending = self._timers.get(key)
+            if pending is not None and pending[0] <= due and pending[1].is_alive():
+                return
+            if pending is not None:
+                pending[1].cancel()
+            timer = threading.Timer(max(seconds, 0.0) + 0.05, self._requeued, args=(namespace, name))
+            timer.daemon = True
+            self._timers[key] = (due, timer)
+            timer.start()
+
+    def _requeued(self, namespace: str, name: str) -> None:
+        with self._timers_lock:
+            self._timers.pop((namespace, name), None)
+        if not self.is_leader:
+            return
+        try:
+            self.reconciler.reconcile_by_name(namespace, name)
+        except KubeError as exc:
+            log.warning("timed reconcile of %s/%s failed, the drift timer retries: %s", namespace, name, exc)
 
     @property
     def is_leader(self) -> bool:
@@ -115,6 +145,10 @@ class Runtime:
                     log.warning("reconcile of %s/%s failed: %s", meta["namespace"], meta["name"], exc)
 
     async def stop(self) -> None:
+        with self._timers_lock:
+            for _, timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
         for task in self._tasks:
             task.cancel()
         if self.elector is not None:

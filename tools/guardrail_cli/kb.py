@@ -21,7 +21,7 @@ from guardrail_kb.errors import KnowledgeBaseError
 from guardrail_kb.ingest import Options, Report, ingest_documents, read_all
 from guardrail_kb.injection import load_injection
 from guardrail_kb.poisoning import Thresholds
-from guardrail_kb.store import KnowledgeBaseStore, connect
+from guardrail_kb.store import KnowledgeBaseStore, check_name, connect
 from guardrail_models.repository import default_repository
 from guardrail_sidecar.config import KnowledgeBase as KnowledgeBaseConfig
 from guardrail_sidecar.config import QdrantConfig
@@ -59,6 +59,7 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _open(
     collection: str, qdrant_path: str | None, qdrant_url: str | None, api_key_env: str | None
 ) -> KnowledgeBaseStore:
+    check_name(collection)  # before connecting: an embedded folder is created on first use
     path = qdrant_path if qdrant_path or qdrant_url else DEFAULT_PATH
     return KnowledgeBaseStore(connect(path=path, url=qdrant_url, api_key_env=api_key_env), collection)
 
@@ -247,7 +248,7 @@ async def stats(
     store = _open(collection, qdrant_path, qdrant_url, api_key_env)
     try:
         live = await store.live_version()
-        records = sorted(await store.records(), key=lambda r: r.created_at, reverse=True)
+        records = sorted(await store.records(), key=lambda r: r.sequence, reverse=True)
     finally:
         await store.client.close()
     current = next((r for r in records if r.version == live), None)
@@ -296,6 +297,8 @@ async def search(
     store = _open(collection, qdrant_path, qdrant_url, api_key_env)
     embedder = OnnxEmbedder(model_repository)
     try:
+        if await store.live_version() is None:
+            raise click.ClickException(f"{collection} has no live version: run `guardrail kb ingest` first")
         where = QdrantConfig(url=qdrant_url) if qdrant_url else QdrantConfig(path=qdrant_path or DEFAULT_PATH)
         retriever = KnowledgeStore(store.client, KnowledgeBaseConfig(qdrant=where, collection=collection, top_k=top_k))
         hits = await retriever.search((await embedder.embed([query]))[0], top_k)

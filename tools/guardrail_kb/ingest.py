@@ -192,6 +192,7 @@ async def ingest_documents(
         embedding=embedder.identity,
         chunking={"size": options.chunking.size, "overlap": options.chunking.overlap},
         quarantine=quarantine,
+        sequence=1 + max((r.sequence for r in await store.records()), default=0),
     )
     await store.put_record(record)
     await store.switch(version)

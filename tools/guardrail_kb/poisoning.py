@@ -32,10 +32,12 @@ _INSTRUCTION_PATTERNS = [
     r"\b(instructions?|prompts?|rules|directions|guidelines)\b",
     r"\byou are now\b|\bact as (an? )?(unrestricted|jailbroken|different)\b",
     r"\bdeveloper mode\b|\bjailbreak (mode|prompt)",
-    r"\b(reveal|print|repeat|show)\b.{0,20}\b(system prompt|your instructions|hidden instructions)\b",
+    r"\b(reveal|print|repeat|show|share|display|leak)\b.{0,30}\b(system prompt|(initial|original|your) prompt|"
+    r"hidden (instructions|parameters|rules)|your (guidelines|instructions|rules|configuration))\b",
+    r"\b(bypass|disable|circumvent|override)\b.{0,20}\b(safety|filters?|restrictions|guardrails?|content polic)",
     r"\b(if you are|attention|note to|dear)( an?| the| any)? (ai|llm|language model|ai assistant|chatbot)s?\b",
     r"\b(note|message|instructions?) (to|for) (the |any )?(assistant|model|bot)s?\b",
-    r"\b(ai|llm|language model|assistant|chatbot)s?\b.{0,40}\b(must|should|are instructed to)\b.{0,30}"
+    r"\b(ai|llm|language model|chatbot|bot)s?\b.{0,40}\b(must|should|are instructed to)\b.{0,30}"
     r"\b(tell|say|answer|respond|recommend|claim)\b",
     r"<\|im_start\|>|<\|system\|>|\[/?INST\]|<</?SYS>>|^#+ ?(system|instruction)s?:?",
     r"\bdo not (tell|reveal|mention|disclose)\b.{0,20}\b(the )?(user|customer)s?\b",

@@ -33,6 +33,16 @@ class StoredPoint:
     payload: dict[str, Any]
 
 
+def check_name(name: str) -> str:
+    """`name` if the sidecar can search it as a collection once `-<version>` is appended; else StoreError."""
+    if not re.fullmatch(NAME_PATTERN, name) or len(name) > MAX_NAME:
+        raise StoreError(
+            f"knowledge base name {name!r}: use lowercase letters, digits, - and _ (at most {MAX_NAME} "
+            "characters, so that <name>-<version> still fits the sidecar's 63)"
+        )
+    return name
+
+
 def connect(path: str | None = None, url: str | None = None, api_key_env: str | None = None) -> AsyncQdrantClient:
     """A client for an embedded folder (`path`) or a server (`url`, API key read from `api_key_env`)."""
     if (path is None) == (url is None):
@@ -52,13 +62,8 @@ class KnowledgeBaseStore:
     """One knowledge base `name` in one Qdrant; every method translates Qdrant errors into StoreError."""
 
     def __init__(self, client: AsyncQdrantClient, name: str) -> None:
-        if not re.fullmatch(NAME_PATTERN, name) or len(name) > MAX_NAME:
-            raise StoreError(
-                f"knowledge base name {name!r}: use lowercase letters, digits, - and _ (at most {MAX_NAME} "
-                "characters, so that <name>-<version> still fits the sidecar's 63)"
-            )
         self.client = client
-        self.name = name
+        self.name = check_name(name)
 
     async def collections(self) -> set[str]:
         try:

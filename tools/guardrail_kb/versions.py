@@ -67,6 +67,7 @@ class VersionRecord:
     embedding: str
     chunking: dict[str, int]
     quarantine: list[Quarantined] = field(default_factory=list)
+    sequence: int = 0  # 1 + the highest of the store's records when made: orders versions, unlike clocks
 
     def to_payload(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,6 +93,6 @@ class VersionRecord:
 
 def expired(records: list[VersionRecord], live: str | None, retain: int, pinned: frozenset[str]) -> list[str]:
     """Versions to delete: all but the `retain` newest (the live one and pinned ones always kept)."""
-    newest = sorted(records, key=lambda r: (r.created_at, r.version), reverse=True)
+    newest = sorted(records, key=lambda r: (r.sequence, r.created_at), reverse=True)
     kept = {r.version for r in newest[:retain]} | pinned | ({live} if live else set())
     return [r.version for r in newest if r.version not in kept]

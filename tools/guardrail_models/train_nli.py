@@ -221,15 +221,22 @@ def train(
     return model
 
 
-def calibration_pairs(config: Config, groups: list[Group], size: int = 800) -> list[tuple[str, str, int]]:
-    """(evidence, claim, label) from training groups the run never stepped on, for fitting the fusion layer."""
+def calibration_pairs(
+    config: Config, items: list[Item], groups: list[Group], per_task: int = 400
+) -> list[tuple[str, str, int]]:
+    """(evidence, claim, label) for fitting the fusion layer: real right/hallucinated answers of equal length
+    (no length signal) from training items the run never stepped on."""
     batches = make_batches(groups, config.groups_per_step, config.seed)
-    seen = {id(g) for batch in batches[: config.stop_after or config.steps] for g in batch}
-    unseen = [g for g in groups if id(g) not in seen] or groups
-    pairs = []
-    for group in unseen[:size]:
-        pairs.append((group.evidence, group.positive, 1))
-        pairs += [(group.evidence, negative, 0) for negative in group.negatives]
+    seen = {(g.evidence, g.positive) for batch in batches[: config.stop_after or config.steps] for g in batch}
+    pairs: list[tuple[str, str, int]] = []
+    for task in TASKS:
+        chosen = [
+            i
+            for i in items
+            if i.task == task and (i.evidence, i.claim(i.right)) not in seen and length_matched(i.right, i.hallucinated)
+        ][:per_task]
+        for item in chosen:
+            pairs += [(item.evidence, item.claim(item.right), 1), (item.evidence, item.claim(item.hallucinated), 0)]
     return pairs
 
 
@@ -281,7 +288,7 @@ def main() -> None:
         model,
         config,
         dev,
-        calibration_pairs(config, groups),
+        calibration_pairs(config, train_items, groups),
         out,
         repository,
         train_seconds=seconds,

@@ -72,7 +72,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     canaries = {"good": revision("good-b", 0.0), "bad": revision("bad-c", 1.0)}  # 1.0: every answer blocked
     with contextlib.ExitStack() as stack:
         app = [PYTHON, str(REPO / "tests/support/fake_llm.py"), "--port", str(app_port)]
-        stack.enter_context(running(app, f"http://127.0.0.1:{app_port}/_seen", tmp / "llm.log", timeout=30))
+        procs = [stack.enter_context(running(app, f"http://127.0.0.1:{app_port}/_seen", tmp / "llm.log", timeout=30))]
         sidecars, admins = {}, []
         for name, canary in canaries.items():
             listen, admin = free_port(), free_port()
@@ -84,9 +84,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             path = tmp / f"{name}.yaml"
             path.write_text(yaml.safe_dump(config))
             cmd = [PYTHON, "-m", "guardrail_sidecar", "--config", str(path)]
-            stack.enter_context(running(cmd, f"http://127.0.0.1:{admin}/readyz", tmp / f"{name}.log", timeout=90))
+            procs.append(
+                stack.enter_context(running(cmd, f"http://127.0.0.1:{admin}/readyz", tmp / f"{name}.log", timeout=90))
+            )
             sidecars[name] = Sidecar(f"http://127.0.0.1:{listen}", canary["revision"], {})
             admins.append(f"127.0.0.1:{admin}")
+        stack.callback(lambda: [p.terminate() for p in procs if p.poll() is None])  # all stop at once, not in turn
         url = stack.enter_context(prometheus(admins, tmp))
         client = stack.enter_context(httpx.Client(timeout=30))
         for name, sidecar in sidecars.items():

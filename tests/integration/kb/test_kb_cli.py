@@ -67,3 +67,10 @@ def test_a_name_the_sidecar_could_not_search_is_refused(tmp_path: Path) -> None:
     code, out = _kb("stats", "--collection", "Support Facts", "--qdrant-path", str(tmp_path / "q"))
     assert code == 1
     assert "lowercase letters" in out
+    assert not (tmp_path / "q").exists()
+
+
+def test_searching_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
+    code, out = _kb("search", "anything", "--collection", "shop", "--qdrant-path", str(tmp_path / "q"))
+    assert code == 1
+    assert "run `guardrail kb ingest` first" in out

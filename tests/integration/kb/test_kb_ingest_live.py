@@ -186,3 +186,25 @@ async def test_a_corpus_with_nothing_servable_leaves_the_live_version(
         await ingest(store, embedder, [only_poison], Options())
     assert await store.live_version() == first.version
     assert await _search(store, embedder, "Can I pay with bitcoin?")
+
+
+async def test_old_versions_are_collected_except_live_and_pinned(
+    store: KnowledgeBaseStore, embedder: OnnxEmbedder, corpus: Path
+) -> None:
+    versions: list[str] = []
+    for price in ("$6.50", "$7.00", "$7.50", "$8.00"):
+        shipping = corpus / "shipping.md"
+        shipping.write_text(
+            shipping.read_text().replace("$6.50", price).replace("$7.00", price).replace("$7.50", price)
+        )
+        pinned = frozenset(versions[:1])  # the first version stays pinned by a guardrail revision
+        report = await ingest(store, embedder, [corpus], Options(retain=2, pinned=pinned))
+        versions.append(report.version)
+    await store.create_version("0123456789", 384)  # a leftover of an interrupted ingestion (no record)
+    report = await ingest(store, embedder, [corpus], Options(retain=2, pinned=frozenset(versions[:1])))
+    assert report.unchanged  # nothing to ingest, so nothing is collected either
+    (corpus / "returns.md").unlink()
+    last = await ingest(store, embedder, [corpus], Options(retain=2, pinned=frozenset(versions[:1])))
+    assert await store.versions() == {versions[0], versions[3], last.version}
+    assert {r.version for r in await store.records()} == {versions[0], versions[3], last.version}
+    assert set(last.deleted_versions) == {versions[2], "0123456789"}

@@ -12,7 +12,7 @@ from guardrail_kb.embedding import OnnxEmbedder, ServerEmbedder
 from guardrail_kb.ingest import Options, ingest
 from guardrail_kb.store import KnowledgeBaseStore
 from guardrail_models.repository import default_repository
-from support.processes import PYTHON, free_port, running
+from tests.support.processes import PYTHON, free_port, running
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,12 @@ pytestmark = pytest.mark.integration
 StartOperator = Callable[[str], OperatorProcess]
 
 
+# A changed revision goes through a canary; one 1 s step without Prometheus analysis promotes it quickly.
+QUICK_ROLLOUT = {"steps": [100], "stepInterval": "1s", "analysis": {}}
+
+
 def without_knowledge_base(namespace: str, **spec: Any) -> dict[str, Any]:
-    body = example_guardrail(namespace, **spec)
+    body = example_guardrail(namespace, **{"rollout": QUICK_ROLLOUT, **spec})
     del body["spec"]["knowledgeBase"]
     return body
 

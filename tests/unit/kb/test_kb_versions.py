@@ -27,12 +27,13 @@ def test_physical_names_round_trip_and_reject_other_collections() -> None:
     assert version_of("shop", "shop__kb_versions") is None
 
 
-def _record(version: str, day: int) -> VersionRecord:
-    return VersionRecord("shop", version, f"2026-11-{day:02d}T00:00:00+00:00", 1, 1, 0, "onnx:1", {})
+def _record(version: str, sequence: int) -> VersionRecord:
+    created = "2026-11-22T10:00:00+00:00"  # all in the same second: the sequence orders them
+    return VersionRecord("shop", version, created, 1, 1, 0, "onnx:1", {}, sequence=sequence)
 
 
 def test_retention_keeps_newest_live_and_pinned() -> None:
-    records = [_record(f"{i:010x}", i) for i in range(1, 7)]  # day 6 is the newest
+    records = [_record(f"{i:010x}", i) for i in (4, 1, 6, 2, 5, 3)]  # 6 is the newest
     doomed = expired(records, live="0000000001", retain=2, pinned=frozenset({"0000000003"}))
     assert doomed == ["0000000004", "0000000002"]
 

@@ -13,7 +13,7 @@ from guardrail_cases import example
 from guardrail_operator.analysis import CheckValue, Failed, Inconclusive, Passed
 from guardrail_operator.models import Guardrail, GuardrailStatus
 from guardrail_operator.revision import guardrail_revision, model_revision, scoring_fields
-from guardrail_operator.rollout import ROLLOUT_HEALTHY, analysis_due, rfc3339, step
+from guardrail_operator.rollout import ROLLOUT_HEALTHY, analysis_due, rfc3339, step, with_rollout
 from guardrail_operator.rollout_actions import (
     ACTION_ANNOTATION,
     REQUEST_ID_ANNOTATION,
@@ -541,3 +541,22 @@ def test_events_are_typed_post_event_actions() -> None:
     decision = step(g, RolloutObserved(), None, T0)
     assert all(isinstance(e, PostEvent) for e in decision.events)
     assert GuardrailStatus.model_validate(decision.status.model_dump(by_alias=True)) == decision.status
+
+
+def test_rollout_fields_win_over_compute_status() -> None:
+    """compute_status promotes the spec's revision when its Triton is ready; during a canary that is undone."""
+    g = Guardrail.model_validate({"spec": V2, "status": with_canary(canary(V2, "Progressing", 10))})
+    decision = step(g, RolloutObserved(), None, WITHIN_STEP)
+    ready = {"type": "Ready", "status": "True", "reason": "GuardrailReady"}
+    computed = decision.status.model_copy(
+        update={
+            "phase": "Healthy",
+            "stable_revision": rev(V2),
+            "canary": None,
+            "conditions": [GuardrailStatus.model_validate({"conditions": [ready]}).conditions[0]],
+        }
+    )
+    merged = with_rollout(computed, decision.status)
+    assert (merged.phase, merged.stable_revision) == ("Progressing", rev(V1))
+    assert merged.canary == decision.status.canary
+    assert {c.type for c in merged.conditions} == {"Ready", ROLLOUT_HEALTHY}

@@ -304,3 +304,14 @@ def test_compressed_answers_are_decoded_not_passed_unchecked() -> None:
         decode(gzip.compress(body), "gzip", 20)
     with pytest.raises(UpstreamError, match="br"):
         decode(body, "br", 10_000)
+
+
+@pytest.mark.parametrize(("hold_back", "chunks"), [(1, 3), (2, 2), (3, 1)])
+async def test_hold_back_releases_sentences_in_groups(stack: Stack, hold_back: int, chunks: int) -> None:
+    client, _, _ = await stack(policy={"streaming": {"holdBackSentences": hold_back}})
+    text = "Refunds are paid within 14 days. Shipping is free above 50 euros. Refunds are paid within 14 days."
+    response = await client.post("/v1/chat/completions", json=chat(stream=True), headers=answer(text))
+    events = await sse_events(response)
+    content = [e for e in events if e.get("choices") and e["choices"][0]["delta"].get("content")]
+    assert len(content) == chunks
+    assert "".join(e["choices"][0]["delta"]["content"] for e in content) == text

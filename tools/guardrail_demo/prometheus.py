@@ -1,0 +1,55 @@
+"""Prometheus scraping the local sidecar (Debian's `prometheus` binary; `make system-deps` installs it)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import yaml
+
+from guardrail_demo.errors import DemoError
+
+SCRAPE_INTERVAL = "1s"  # canary windows in the demo are seconds long
+
+
+def config(sidecar_admin: str, operator_metrics: str | None) -> str:
+    """prometheus.yml scraping the sidecar's admin port (and the operator's metrics when given)."""
+    jobs = [{"job_name": "guardrail-sidecar", "static_configs": [{"targets": [sidecar_admin]}]}]
+    if operator_metrics:
+        jobs.append({"job_name": "guardrail-operator", "static_configs": [{"targets": [operator_metrics]}]})
+    body = {
+        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "scrape_configs": jobs,
+    }
+    return yaml.safe_dump(body, sort_keys=False)
+
+
+def command(binary: str, config_file: Path, data_dir: Path, port: int) -> list[str]:
+    return [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=1h",
+        "--log.level=warn",
+    ]
+
+
+def find_binary() -> str:
+    found = shutil.which("prometheus")
+    if found is None:
+        raise DemoError("prometheus is not installed: run `make system-deps` (Debian's prometheus package)")
+    return found
+
+
+def query(url: str, promql: str) -> float | None:
+    """One instant query's single value (None when empty or unreachable)."""
+    try:
+        answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=3).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    result = (answer.get("data") or {}).get("result") or []
+    if not result:
+        return None
+    return float(result[0]["value"][1])

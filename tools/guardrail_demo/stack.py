@@ -1,0 +1,127 @@
+"""The local processes standing in for what kwok only pretends to run, plus the operator itself.
+
+Every process is started through the `Supervisor` (its log under `<work>/logs/`), on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from guardrail_demo import prometheus
+from guardrail_demo.errors import DemoError
+from guardrail_demo.supervisor import Managed, Supervisor, free_port, http_ok
+
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Ports:
+    operator_metrics: int = field(default_factory=free_port)
+    v2_http: int = field(default_factory=free_port)
+    v2_grpc: int = field(default_factory=free_port)
+    app: int = field(default_factory=free_port)
+    sidecar: int = field(default_factory=free_port)
+    sidecar_admin: int = field(default_factory=free_port)
+    prometheus: int = field(default_factory=free_port)
+
+
+def start_operator(sup: Supervisor, env: Mapping[str, str], namespace: str, port: int) -> Managed:
+    """The operator, the same code the chart deploys, watching the demo's namespace."""
+    operator_env = {
+        **env,
+        "GUARDRAIL_WATCH_NAMESPACES": namespace,
+        "GUARDRAIL_LEADER_ELECTION": "false",
+        "GUARDRAIL_METRICS_HOST": "127.0.0.1",
+        "GUARDRAIL_METRICS_PORT": str(port),
+        "GUARDRAIL_RESYNC_SECONDS": "2",  # the demo's rollout steps are seconds long
+    }
+    url = f"http://127.0.0.1:{port}"
+    return sup.start(
+        "operator",
+        [PYTHON, "-m", "guardrail_operator.main"],
+        lambda: http_ok(f"{url}/healthz"),
+        env=operator_env,
+        url=f"{url}/metrics",
+    )
+
+
+def start_v2server(sup: Supervisor, repository: Path, ports: Ports) -> Managed:
+    """The KServe v2 server with the project's models, standing in for Triton."""
+    url = f"http://127.0.0.1:{ports.v2_http}"
+    return sup.start(
+        "v2server",
+        [
+            PYTHON,
+            "-m",
+            "guardrail_v2server",
+            "--repository",
+            str(repository),
+            "--http-port",
+            str(ports.v2_http),
+            "--grpc-port",
+            str(ports.v2_grpc),
+        ],
+        lambda: http_ok(f"{url}/v2/health/ready"),
+        timeout=180,
+        url=f"{url} (gRPC 127.0.0.1:{ports.v2_grpc})",
+    )
+
+
+def start_app(sup: Supervisor, port: int) -> Managed:
+    url = f"http://127.0.0.1:{port}"
+    return sup.start(
+        "llm-app",
+        [PYTHON, "-m", "guardrail_demo.llm_app", "--port", str(port)],
+        lambda: http_ok(f"{url}/healthz"),
+        url=url,
+    )
+
+
+def start_sidecar(sup: Supervisor, config: Path, ports: Ports) -> Managed:
+    admin = f"http://127.0.0.1:{ports.sidecar_admin}"
+    return sup.start(
+        "sidecar",
+        [PYTHON, "-m", "guardrail_sidecar", "--config", str(config)],
+        lambda: http_ok(f"{admin}/readyz"),
+        timeout=180,
+        url=f"http://127.0.0.1:{ports.sidecar} (admin {admin})",
+    )
+
+
+def start_prometheus(sup: Supervisor, work: Path, ports: Ports) -> Managed:
+    binary = prometheus.find_binary()
+    config_file = work / "prometheus.yml"
+    config_file.write_text(prometheus.config(f"127.0.0.1:{ports.sidecar_admin}", f"127.0.0.1:{ports.operator_metrics}"))
+    data = work / "prometheus-data"
+    url = f"http://127.0.0.1:{ports.prometheus}"
+    return sup.start(
+        "prometheus",
+        prometheus.command(binary, config_file, data, ports.prometheus),
+        lambda: http_ok(f"{url}/-/ready"),
+        url=url,
+    )
+
+
+def ingest_kb(kb_dir: Path, collection: str, qdrant_path: Path, log: Path) -> str:
+    """`guardrail kb ingest` of the bundled example into the embedded Qdrant folder; its report."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(BIN / "guardrail"),
+        "kb",
+        "ingest",
+        str(kb_dir),
+        "--collection",
+        collection,
+        "--qdrant-path",
+        str(qdrant_path),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise DemoError(f"knowledge base ingestion failed (log: {log}):\n{result.stderr[-2000:]}")
+    return result.stdout
