@@ -99,7 +99,7 @@ async def build_kb(kb: Path) -> None:
     runtime = Runtime(cfg, Metrics())
     runtime.apply(cfg)
     pipeline = runtime.pick(None)
-    client = runtime._client(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
+    client = runtime.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
     await upsert_passages(
         client, "facts", list(FACTS), list(FACTS.values()), await pipeline.scorer.embed(list(FACTS.values()))
     )

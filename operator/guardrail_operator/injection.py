@@ -14,6 +14,7 @@ from typing import Any
 import jsonpatch
 
 from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, SIDECAR_KEY, config_name
+from guardrail_operator.kb_ingestion import pin
 from guardrail_operator.models import Guardrail, LabelSelector
 from guardrail_operator.revision import guardrail_revision
 from guardrail_sidecar.config import SidecarConfig
@@ -49,7 +50,10 @@ class Target:
     def from_guardrail(cls, guardrail: Guardrail) -> Target:
         """The stable revision's config (the current spec's before anything is stable)."""
         spec = guardrail.spec
-        revision = guardrail.status.stable_revision or guardrail_revision(spec)
+        # Before anything is stable: the current spec's revision, with its ingested knowledge-base version pinned.
+        revision = guardrail.status.stable_revision or guardrail_revision(
+            pin(guardrail, guardrail.status.knowledge_base).spec
+        )
         qdrant = spec.knowledge_base.qdrant if spec.knowledge_base else None
         server = (qdrant.external or qdrant.managed) if qdrant else None
         ref = server.api_key_secret_ref if server else None

@@ -32,7 +32,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "Guardrail": (f"/apis/{GROUP}/{VERSION}", PLURAL),
     "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
     "Event": ("/api/v1", "events"),
+    "Job": ("/apis/batch/v1", "jobs"),  # knowledge-base ingestion (`kb_job`), not a diffed child
 }
+# Kinds the operator only reads: the Pods of ingestion Jobs, for their termination message.
+READ_KINDS: dict[str, tuple[str, str]] = {"Pod": ("/api/v1", "pods")}
 CHILD_KINDS = ("Role", "RoleBinding", "ConfigMap", "Service", "StatefulSet", "Deployment")
 _ERRORS: dict[int, type[KubeError]] = {404: NotFound, 409: Conflict, 422: Invalid}
 
@@ -54,7 +57,7 @@ def load_api_client(kubeconfig: str | None = None) -> kclient.ApiClient:
 
 
 def _path(kind: str, namespace: str | None, name: str | None = None, subresource: str = "") -> str:
-    prefix, plural = KINDS[kind]
+    prefix, plural = KINDS[kind] if kind in KINDS else READ_KINDS[kind]
     path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
     if name:
         path += f"/{name}"

@@ -1,7 +1,7 @@
 """The knowledge-base ingestion Job: `spec.knowledgeBase.sources` → a batch/v1 Job running `guardrail kb ingest`.
 Pure: no clock, environment or API calls; the reconciler supplies everything observed.
 
-API for the reconciler (wiring is not done here):
+API for the reconciler (wired by `kb_sync`, decided by `kb_ingestion`):
 
     digest = sources_digest(guardrail, observed)   # observed: {"configmap/<name>": <hash of its data>, ...}
     job = build_kb_ingest_job(guardrail, image=..., model_rev=..., digest=digest, fetcher_image=...,

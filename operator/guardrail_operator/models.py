@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 JsonDict = dict[str, Any]
 GROUP = "guardrails.dev"
@@ -360,7 +361,24 @@ class KnowledgeSource(_Model):
         return self
 
 
+# Ingested versions live in `<collection>-<10 hex digits>`, which must still be a valid collection name.
+MAX_INGESTED_COLLECTION = 52
+
+
 class KnowledgeBase(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    f"!has(self.sources) || size(self.sources) == 0 || size(self.collection) <= "
+                    f"{MAX_INGESTED_COLLECTION}",
+                    f"with sources, knowledgeBase.collection may have at most {MAX_INGESTED_COLLECTION} characters "
+                    "(versions are stored as <collection>-<version>)",
+                    ".collection",
+                )
+            ]
+        }
+    )
     qdrant: Qdrant = Field(description="The Qdrant store holding the knowledge base.")
     sources: list[KnowledgeSource] = Field(
         default_factory=list,
@@ -378,6 +396,18 @@ class KnowledgeBase(_Model):
     score_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Drop retrieved passages with a similarity below this."
     )
+    # Not part of the resource (absent from the CRD, so the API server prunes it): the operator sets it from
+    # `status.knowledgeBase.version` when `sources` are ingested, so the version is in the revision hash and
+    # the revision reads the physical collection `<collection>-<version>` instead of the alias.
+    version: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _versioned_name_fits(self) -> KnowledgeBase:
+        if self.sources and len(self.collection) > MAX_INGESTED_COLLECTION:
+            raise ValueError(
+                f"with sources, spec.knowledgeBase.collection may have at most {MAX_INGESTED_COLLECTION} characters"
+            )
+        return self
 
 
 class PrometheusRef(_Model):
@@ -533,6 +563,17 @@ class RolloutRequest(_Model):
     handled_at: str = Field(default="", description="When it was handled (RFC 3339).")
 
 
+class KnowledgeBaseStatus(_Model):
+    collection: str = Field(default="", description="Physical collection the newest ingestion wrote.")
+    version: str = Field(default="", description="Knowledge-base version of the newest successful ingestion.")
+    documents: int = Field(default=0, ge=0, description="Documents in that version.")
+    chunks: int = Field(default=0, ge=0, description="Chunks served from that version.")
+    quarantined: int = Field(default=0, ge=0, description="Chunks quarantined by the poisoning checks.")
+    last_ingestion_time: str = Field(default="", description="When that version was ingested (RFC 3339).")
+    sources_digest: str = Field(default="", description="Digest of the sources that version was ingested from.")
+    job: str = Field(default="", description="The ingestion Job that produced it.")
+
+
 class GuardrailStatus(_Model):
     phase: Phase = Field(default="Pending", description="Pending, Progressing, Healthy, Degraded or RolledBack.")
     observed_generation: int = Field(default=0, description="Spec generation the status describes.")
@@ -546,6 +587,9 @@ class GuardrailStatus(_Model):
     history: list[HistoryEntry] = Field(default_factory=list, description="Revisions promoted, newest last.")
     last_request: RolloutRequest | None = Field(
         default=None, description="The last manual rollout request (annotation) handled, acknowledged here."
+    )
+    knowledge_base: KnowledgeBaseStatus | None = Field(
+        default=None, description="The knowledge base ingested from spec.knowledgeBase.sources, if any."
     )
 
 

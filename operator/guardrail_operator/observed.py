@@ -46,6 +46,8 @@ class Observed:
     qdrant: WorkloadState | None = None  # managed Qdrant
     external_qdrant: ProbeResult | None = None
     external_qdrant_url: str = ""
+    # (reason, message) when knowledge-base ingestion failed (`kb_ingestion`): the live version keeps serving.
+    ingestion_failure: tuple[str, str] | None = None
     spec_error: str | None = None
     error_reason: str = "InvalidSpec"  # or ChildRejected: the API server refused a child built from the spec
 

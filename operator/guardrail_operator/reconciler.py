@@ -4,6 +4,8 @@ Level-based and idempotent: the same observed state always yields the same write
 an unchanged cluster writes nothing. All decisions come from pure modules (`builders`, `diff`, `status`);
 this module only sequences them around the `KubeClient`, the Qdrant probe and the clock it is given.
 Calls for the same Guardrail are serialised, and calls arriving while one runs are coalesced into one rerun.
+Knowledge-base ingestion (`kb_sync` at the edge, `kb_ingestion` deciding) is observed before the rollout
+step, because a newly ingested version changes the revision the rollout sees.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from guardrail_operator import builders, diff, rollout
+from guardrail_operator import builders, diff, kb_ingestion, kb_sync, rollout
 from guardrail_operator.analysis import AnalysisResult, analyse
 from guardrail_operator.builders.common import children_selector
 from guardrail_operator.builders.event import build_event
@@ -32,10 +34,12 @@ from guardrail_operator.observed import Observed, ProbeResult, workload_state
 from guardrail_operator.prometheus import Prometheus
 from guardrail_operator.rollout_actions import AnalysisWindow, Decision, Prune
 from guardrail_operator.rollout_children import observe_rollout, rollout_children, served
+from guardrail_operator.settings import KB_IMAGE
 from guardrail_operator.status import Event, compute_status, status_patch, transition_events
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
+INGESTION_POLL = timedelta(seconds=10)  # how often a running ingestion Job is looked at
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -91,6 +95,7 @@ class Reconciler:
     analyse: Callable[[Guardrail, AnalysisWindow], AnalysisResult] = analyse_with_prometheus
     # Called with (namespace, name, seconds) when the rollout wants to be reconciled again (a step ends).
     requeue: Callable[[str, str, float], None] | None = None
+    kb_image: str = KB_IMAGE  # image of knowledge-base ingestion Jobs (`guardrail kb ingest`)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict, repr=False)
     _pending: dict[Key, bool] = field(default_factory=dict, repr=False)  # key -> prune wanted
@@ -166,6 +171,8 @@ class Reconciler:
             return self._finish(body, old, generation, Observed(spec_error=describe_validation_error(exc)))
         now = self.clock()
         observed = self.kube.list_children(namespace, children_selector(guardrail))
+        ingestion = kb_sync.observe_ingestion(self.kube, guardrail, observed)
+        guardrail = kb_ingestion.pin(guardrail, None if ingestion is None else ingestion.plan.status)
         decision = self._decide(guardrail, observed, now)
         desired = rollout_children(guardrail, decision.actions, self.fetcher_image)
         plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
@@ -190,13 +197,27 @@ class Reconciler:
             self.kube.delete(kind, namespace, child)
             observed.pop((kind, child), None)
             self.metrics.writes.labels(action="prune").inc()
-        facts = self._observe_stable(guardrail, decision, observed)
+        failure = None if ingestion is None else self._ingest(guardrail, ingestion, decision, prune)
+        facts = replace(self._observe_stable(guardrail, decision, observed), ingestion_failure=failure)
         outcome = self._finish(body, old, generation, facts, decision)
-        if decision.requeue_after is not None and self.requeue is not None:
-            self.requeue(namespace, str(meta["name"]), decision.requeue_after.total_seconds())
-        return Outcome(
-            outcome.status, applied, list(pruned), outcome.status_written, outcome.events, decision.requeue_after
+        requeue_after = decision.requeue_after
+        if ingestion is not None and ingestion.plan.poll:  # Jobs are not watched: look again soon
+            requeue_after = min(requeue_after or INGESTION_POLL, INGESTION_POLL)
+        if requeue_after is not None and self.requeue is not None:
+            self.requeue(namespace, str(meta["name"]), requeue_after.total_seconds())
+        return Outcome(outcome.status, applied, list(pruned), outcome.status_written, outcome.events, requeue_after)
+
+    def _ingest(
+        self, guardrail: Guardrail, ingestion: kb_sync.Ingestion, decision: Decision, prune: bool
+    ) -> tuple[str, str] | None:
+        """Carry out the ingestion plan (`prune=False`: no old Job is deleted); the failure to report."""
+        plan = ingestion.plan if prune else replace(ingestion.plan, delete=())
+        failure = kb_sync.carry_out(
+            self.kube, guardrail, replace(ingestion, plan=plan), decision, self.kb_image, self.fetcher_image
         )
+        self.metrics.writes.labels(action="apply").inc(plan.start and failure is None)
+        self.metrics.writes.labels(action="prune").inc(len(plan.delete))
+        return failure
 
     def _decide(self, guardrail: Guardrail, observed: dict[Key, Any], now: datetime) -> Decision:
         """The rollout's next step; analysis (Prometheus) only when a step interval has ended."""

@@ -1,10 +1,12 @@
 """Revision hashing: a short hash of exactly the spec fields that change scoring.
 
-A guardrail revision covers `models`, `policy` and the knowledge base's `collection`, `topK` and
-`scoreThreshold`; a model revision covers `models` alone and names the Triton Deployment serving them, so a
-policy-only change reuses the running Triton. Rollout settings, Triton replicas/resources and the Qdrant
-server's location are not part of either: changing them is not a new revision. Defaults are included in the
-canonical form because they change scoring just as much as explicit values.
+A guardrail revision covers `models`, `policy` and the knowledge base's `collection`, `topK`,
+`scoreThreshold` and, when the operator ingests `sources`, the ingested knowledge-base `version` (so new
+knowledge goes through the canary like a new model; without sources the hash is as before). A model
+revision covers `models` alone and names the Triton Deployment serving them, so a policy-only change reuses
+the running Triton. Rollout settings, Triton replicas/resources and the Qdrant server's location are not
+part of either: changing them is not a new revision. Defaults are included in the canonical form because
+they change scoring just as much as explicit values.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ def short_hash(value: Any) -> str:
 def scoring_fields(spec: GuardrailSpec) -> dict[str, Any]:
     """Exactly the fields a guardrail revision covers, in wire (camelCase) form."""
     kb = spec.knowledge_base
+    knowledge_base: dict[str, Any] | None = None
+    if kb is not None:
+        knowledge_base = {"collection": kb.collection, "topK": kb.top_k, "scoreThreshold": kb.score_threshold}
+        if kb.version is not None:
+            knowledge_base["version"] = kb.version
     return {
         "models": spec.models.model_dump(mode="json", by_alias=True),
         "policy": spec.policy.model_dump(mode="json", by_alias=True),
-        "knowledgeBase": None
-        if kb is None
-        else {"collection": kb.collection, "topK": kb.top_k, "scoreThreshold": kb.score_threshold},
+        "knowledgeBase": knowledge_base,
     }
 
 

@@ -56,6 +56,7 @@ class Runtime:
         reconciler = Reconciler(
             kube=kube,
             fetcher_image=settings.fetcher_image,
+            kb_image=settings.kb_image,
             probe=functools.partial(check_qdrant, timeout=settings.probe_timeout_seconds),
             metrics=metrics,
             identity=settings.identity,

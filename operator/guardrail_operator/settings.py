@@ -18,6 +18,7 @@ This module is the one place the variables are documented; the Helm chart's Depl
 | `GUARDRAIL_METRICS_PORT` | `8080` | Port of that server; `0` disables it. |
 | `GUARDRAIL_PROBE_TIMEOUT_SECONDS` | `2` | Timeout of the health check of an external Qdrant. |
 | `GUARDRAIL_FETCHER_IMAGE` | `rclone/rclone:1.71.2` | Init image copying models into Triton pods. |
+| `GUARDRAIL_SIDECAR_IMAGE` | `ghcr.io/guardrails-dev/guardrail-sidecar:0.1.0` | Image of KB ingestion Jobs. |
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# The sidecar image (the webhook's default too) carries the `guardrail` CLI that ingestion Jobs run.
+KB_IMAGE = "ghcr.io/guardrails-dev/guardrail-sidecar:0.1.0"
 
 
 class SettingsError(ValueError):
@@ -48,6 +52,7 @@ class Settings:
     metrics_port: int = 8080
     probe_timeout_seconds: float = 2.0
     fetcher_image: str = "rclone/rclone:1.71.2"
+    kb_image: str = KB_IMAGE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +76,7 @@ class Settings:
             metrics_port=int(_number(env, "GUARDRAIL_METRICS_PORT", cls.metrics_port)),
             probe_timeout_seconds=_number(env, "GUARDRAIL_PROBE_TIMEOUT_SECONDS", cls.probe_timeout_seconds),
             fetcher_image=env.get("GUARDRAIL_FETCHER_IMAGE", cls.fetcher_image),
+            kb_image=env.get("GUARDRAIL_SIDECAR_IMAGE") or cls.kb_image,
         )
         if settings.lease_renew_seconds >= settings.lease_duration_seconds:
             raise SettingsError(

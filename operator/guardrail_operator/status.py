@@ -58,6 +58,14 @@ def triton_verdict(state: WorkloadState, model_revision: str, namespace: str) ->
 
 
 def knowledge_base_verdict(observed: Observed) -> Verdict:
+    """The store first (nothing is served without it), then the latest ingestion of `sources`."""
+    store = _store_verdict(observed)
+    if store.ok and observed.ingestion_failure is not None:
+        return Verdict(False, *observed.ingestion_failure)
+    return store
+
+
+def _store_verdict(observed: Observed) -> Verdict:
     if observed.qdrant is not None:
         state = observed.qdrant
         if not state.found:

@@ -44,6 +44,7 @@ class _Model(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str) -> Self:
+        """Parse and validate; a `ConfigError` names each offending field by its wire (camelCase) path."""
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -278,14 +279,46 @@ class Audit(_Model):
 
 
 class SidecarConfig(_Model):
+    """One sidecar process: the proxy, its admin port, audit logging, and which revisions score traffic."""
+
     proxy: Proxy = Field(default_factory=Proxy)
     admin_port: int = Field(default=9901, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     audit: Audit = Field(default_factory=Audit)
     routing: Routing
     watch: GuardrailRef | None = Field(
-        default=None, description="In Kubernetes: the Guardrail whose status.canary.weight is followed live."
+        default=None,
+        description="In Kubernetes: the Guardrail whose status (stable and canary revisions, canary weight) is "
+        "followed live.",
     )
+    models_override: Models | None = Field(
+        default=None,
+        description="Outside the cluster (demos, tests): serve every revision's models through this backend and "
+        "tokenizer folder instead of the ones its config names (in-cluster Triton addresses); model names and "
+        "versions still come from each revision.",
+    )
+    qdrant_override: QdrantConfig | None = Field(
+        default=None,
+        description="Outside the cluster: search this Qdrant (e.g. an embedded folder) instead of the one each "
+        "revision names; collections still come from each revision.",
+    )
+
+    def localise(self, revision: RevisionConfig) -> RevisionConfig:
+        """`revision` with this process's overrides applied; unchanged when there are none (as in a pod)."""
+        update: dict[str, object] = {}
+        if self.models_override is not None:
+            local = self.models_override
+            update["models"] = revision.models.model_copy(
+                update={
+                    "backend": local.backend,
+                    "triton": local.triton,
+                    "embedded": local.embedded,
+                    "tokenizer_repository": local.tokenizer_repository,
+                }
+            )
+        if self.qdrant_override is not None and revision.knowledge_base is not None:
+            update["knowledge_base"] = revision.knowledge_base.model_copy(update={"qdrant": self.qdrant_override})
+        return revision.model_copy(update=update) if update else revision
 
     @classmethod
     def load(cls, path: str | Path) -> SidecarConfig:

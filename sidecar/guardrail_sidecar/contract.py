@@ -18,6 +18,7 @@ ATTENTION_MASK: Final = "attention_mask"  # INT64 [batch, seq]
 TOKEN_TYPE_IDS: Final = "token_type_ids"  # noqa: S105 (a tensor name, not a secret); INT64 [batch, seq]; cross-encoder (premise, hypothesis) pairs
 
 EMBEDDING_OUTPUT: Final = "embedding"  # FP32 [batch, dim], L2-normalised
+INJECTION_INPUT: Final = "embedding"  # FP32 [batch, 384]: the injection model is a head on the embedding output
 SCORE_OUTPUT: Final = "score"  # FP32 [batch]; nli: P(claim supported by evidence); injection: P(injection)
 
 TOKEN_DTYPE: Final = "INT64"  # noqa: S105 (a tensor dtype, not a secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 import numpy as np
@@ -16,7 +17,9 @@ from .protocols import ScoringRequest
 from .scorer import ScoringModels
 from .verdict import Assessment, ClaimScore, Evidence, aggregate, on_backend_error
 
+log = logging.getLogger("guardrail.sidecar")
 MAX_REQUEST_PASSAGES = 64
+MAX_INJECTION_PASSAGES = 8
 _WORD = re.compile(r"\w")
 
 
@@ -43,6 +46,7 @@ class Pipeline:
         self.scorer = scorer
         self.knowledge = knowledge
         self.metrics = metrics
+        self._warned_no_injection = False
 
     async def ready(self) -> bool:
         if not await self.scorer.ready():
@@ -50,11 +54,23 @@ class Pipeline:
         return self.knowledge is None or await self.knowledge.ready()
 
     async def injection_score(self, request: ScoringRequest) -> float | None:
-        """P(injection) of the question, or None when detection is off (or the model is not deployed)."""
-        injection = self.config.models.injection.name
-        if not self.policy.prompt_injection.enabled or not self.scorer.has(injection) or not request.question:
+        """Highest P(injection) over the question and (indirect injection) the first passages of documents and
+        tool output in the request; None when detection is off or the model is not deployed."""
+        if not self.policy.prompt_injection.enabled:
             return None
-        return (await self.scorer.injection([request.question[-4000:]]))[0]
+        if not await self.scorer.injection_available():
+            if not self._warned_no_injection:
+                self._warned_no_injection = True
+                log.warning(
+                    "prompt-injection detection is enabled but the injection model is not deployed",
+                    extra={"fields": {"revision": self.revision, "model": self.config.models.injection.name}},
+                )
+            return None
+        texts = [request.question[-4000:]] if request.question.strip() else []
+        texts += [p for doc in request.untrusted for p in claims_mod.passages(doc)][:MAX_INJECTION_PASSAGES]
+        if not texts:
+            return None
+        return max(await self.scorer.injection(texts))
 
     def is_injection(self, score: float | None) -> bool:
         return score is not None and score >= self.policy.prompt_injection.threshold

@@ -26,6 +26,7 @@ class ScoringRequest:
     context: tuple[str, ...]
     stream: bool = False
     model: str = ""
+    untrusted: tuple[str, ...] = ()  # documents and tool output: checked for indirect prompt injection
 
 
 def _text_of(content: Any, where: str) -> str:
@@ -44,7 +45,7 @@ def parse_openai_request(body: Any) -> ScoringRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(400, "invalid_request", "`messages` must be a non-empty list")
-    question, question_at, context = "", -1, []
+    question, question_at, context, untrusted = "", -1, [], []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise RequestError(400, "invalid_request", f"messages[{i}] must be an object with a `role`")
@@ -53,6 +54,8 @@ def parse_openai_request(body: Any) -> ScoringRequest:
             question, question_at = text, i
         if message["role"] in CONTEXT_ROLES and text.strip():
             context.append((i, text))
+        if message["role"] == "tool" and text.strip():
+            untrusted.append(text)
     # The question itself is not evidence (an answer restating it would look grounded).
     context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
@@ -61,7 +64,8 @@ def parse_openai_request(body: Any) -> ScoringRequest:
     if stream and body.get("n", 1) != 1:
         raise RequestError(400, "invalid_request", "streaming with n > 1 cannot be checked; use n = 1")
     model = body.get("model")
-    return ScoringRequest(question, tuple(t for _, t in context), stream, model if isinstance(model, str) else "")
+    model_name = model if isinstance(model, str) else ""
+    return ScoringRequest(question, tuple(t for _, t in context), stream, model_name, tuple(untrusted))
 
 
 def openai_answers(body: Any) -> list[str]:
@@ -165,7 +169,8 @@ def parse_json_request(body: Any, fields: JsonFields) -> ScoringRequest:
         passages = tuple(context)
     else:
         raise RequestError(400, "invalid_request", f"`{fields.context_path}` must be a string or list of strings")
-    return ScoringRequest(question, tuple(p for p in passages if p.strip()))
+    documents = tuple(p for p in passages if p.strip())
+    return ScoringRequest(question, documents, untrusted=documents)
 
 
 def json_answer(body: Any, fields: JsonFields) -> str | None:

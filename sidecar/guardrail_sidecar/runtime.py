@@ -55,13 +55,15 @@ class Runtime:
                 self._backends[key] = EmbeddedBackend(models.embedded.repository, models.embedded.threads)
         return self._backends[key]
 
-    def _client(self, qdrant: QdrantConfig) -> AsyncQdrantClient:
+    def qdrant(self, qdrant: QdrantConfig) -> AsyncQdrantClient:
+        """The (shared) client for a Qdrant: embedded Qdrant allows one per folder, so reuse this one."""
         key = qdrant.model_dump_json()
         if key not in self._qdrant:
             self._qdrant[key] = connect(qdrant)
         return self._qdrant[key]
 
     def _pipeline(self, revision: RevisionConfig) -> Pipeline:
+        revision = self.config.localise(revision)
         key = revision.model_dump_json()
         if key not in self._pipelines:
             scorer = (
@@ -76,7 +78,7 @@ class Runtime:
                 )
             )
             kb = revision.knowledge_base
-            store = KnowledgeStore(self._client(kb.qdrant), kb) if kb is not None else None
+            store = KnowledgeStore(self.qdrant(kb.qdrant), kb) if kb is not None else None
             self._pipelines[key] = Pipeline(revision, scorer, store, self.metrics)
         return self._pipelines[key]
 
@@ -89,11 +91,10 @@ class Runtime:
         routing = config.routing
         if config.proxy != self.config.proxy or config.admin_port != self.config.admin_port:
             log.warning("proxy and admin port settings apply at the next restart; routing applies now")
-        stable = self._pipeline(routing.stable)
-        canary = self._pipeline(routing.canary) if routing.canary is not None else None
-        live = {routing.stable.model_dump_json()}
-        if routing.canary is not None:
-            live.add(routing.canary.model_dump_json())
+        served = [config.localise(r) for r in (routing.stable, routing.canary) if r is not None]
+        stable = self._pipeline(served[0])
+        canary = self._pipeline(served[1]) if len(served) > 1 else None
+        live = {r.model_dump_json() for r in served}
         for key in [k for k in self._pipelines if k not in live]:
             del self._pipelines[key]
         self.config, self.stable, self.canary = config, stable, canary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -16,11 +18,13 @@ from .encoder import Encoder
 from .errors import BackendError
 from .metrics import Metrics
 
+INJECTION_RECHECK = 30.0  # seconds between checks whether the injection model is deployed
+
 
 class ScoringModels(Protocol):
     """What the pipeline needs from the models (a seam: tests substitute a deterministic fake)."""
 
-    def has(self, model: str) -> bool: ...
+    async def injection_available(self) -> bool: ...
 
     async def ready(self) -> bool: ...
 
@@ -35,13 +39,19 @@ class Scorer:
     """`ScoringModels` over an inference backend, with the models' own tokenizers and bounded caches."""
 
     def __init__(
-        self, backend: InferenceBackend, models: Models, cache: Cache, metrics: Metrics, revision: str
+        self,
+        backend: InferenceBackend,
+        models: Models,
+        cache: Cache,
+        metrics: Metrics,
+        revision: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self._models = models
         root = Path(models.tokenizers)
         self._encoders: dict[str, Encoder] = {}
-        for ref in (models.embedding, models.nli, models.injection):
+        for ref in (models.embedding, models.nli):  # the injection model is a head on the embedding
             path = root / ref.name / ref.version / contract.TOKENIZER_FILE
             if path.is_file():
                 self._encoders[ref.name] = Encoder(path, models.max_length)
@@ -50,13 +60,20 @@ class Scorer:
         self._scores: TTLCache[tuple[str, str], float] = TTLCache(cache.max_entries, ttl)
         self._metrics = metrics
         self._revision = revision
-
-    def has(self, model: str) -> bool:
-        return model in self._encoders
+        self._injection_checked: tuple[float, bool] | None = None  # (when, deployed)
+        self._clock = clock
 
     def model_refs(self) -> list[tuple[str, str]]:
-        refs = (self._models.embedding, self._models.nli, self._models.injection)
-        return [(r.name, r.version) for r in refs if r.name in self._encoders]
+        """The models readiness requires (the injection model is optional)."""
+        return [(r.name, r.version) for r in (self._models.embedding, self._models.nli) if r.name in self._encoders]
+
+    async def injection_available(self) -> bool:
+        """Whether the backend serves the injection model (asked again every INJECTION_RECHECK seconds)."""
+        now = self._clock()
+        if self._injection_checked is None or now - self._injection_checked[0] >= INJECTION_RECHECK:
+            ref = self._models.injection
+            self._injection_checked = (now, await self.backend.ready([(ref.name, ref.version)]))
+        return self._injection_checked[1]
 
     async def ready(self) -> bool:
         """The backend serves every model we have a tokenizer for (embedding and NLI are required)."""
@@ -104,8 +121,10 @@ class Scorer:
         return [found[p] for p in pairs]
 
     async def injection(self, texts: list[str]) -> list[float]:
-        """P(prompt injection) for each text."""
+        """P(prompt injection) for each text: a head on the (cached) embeddings of the texts."""
         ref = self._models.injection
-        inputs = self._encoder(ref.name).encode(texts)
-        out = await self.backend.infer(ref.name, ref.version, inputs, contract.SCORE_OUTPUT)
+        vectors = (await self.embed(texts)).astype(np.float32)
+        out = await self.backend.infer(
+            ref.name, ref.version, {contract.INJECTION_INPUT: vectors}, contract.SCORE_OUTPUT
+        )
         return [float(s) for s in out.reshape(-1)]

@@ -15,7 +15,6 @@ from aiohttp import web
 
 from . import sse
 from .claims import Piece, SentenceBuffer
-from .errors import UpstreamError
 from .outcome import record
 from .pipeline import Pipeline, claims_of
 from .protocols import ScoringRequest, guardrail_field
@@ -115,6 +114,8 @@ async def gate_stream(
                     trailing.append(event.raw)  # e.g. the usage chunk: sent after the final verdict
                     continue
                 choice = choices[0]
+                if not isinstance(choice, dict) or not isinstance(choice.get("delta") or {}, dict):
+                    raise ValueError("malformed chat.completion.chunk")
                 delta = choice.get("delta") or {}
                 content = delta.get("content")
                 if choice.get("finish_reason"):
@@ -136,7 +137,7 @@ async def gate_stream(
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         # Unreadable or broken stream: nothing unchecked was sent; end it well-formed, saying why.
         proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
-        gate.failed = Assessment("block", 0.0, (), f"the app's stream failed: {UpstreamError(502, str(exc))}")
+        gate.failed = Assessment("block", 0.0, (), f"the app's stream failed: {exc}")
         stopped = True
     verdict = gate.failed if stopped and gate.failed is not None else gate.overall()
     record(proxy, pipeline, verdict, request_id, "stream")

@@ -65,6 +65,10 @@ async def chat(request: web.Request) -> web.StreamResponse:
         await out.write(_chunk({"content": answer[i : i + step]}))
         if delay:
             await asyncio.sleep(delay)
+    if request.headers.get("x-fake-garbage"):  # a broken stream: an unreadable event, then the end
+        await out.write(b"data: {not json\n\n")
+        await out.write_eof()
+        return out
     await out.write(_chunk({}, finish="stop"))
     await out.write(_chunk({}, usage=True))
     await out.write(b"data: [DONE]\n\n")

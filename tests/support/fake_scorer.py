@@ -51,7 +51,7 @@ class FakeScorer:
         self.fail = fail
         self.calls = 0
 
-    def has(self, model: str) -> bool:
+    async def injection_available(self) -> bool:
         return True
 
     async def ready(self) -> bool:

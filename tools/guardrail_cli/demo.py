@@ -31,8 +31,15 @@ from guardrail_devcluster.cluster import REPO_ROOT
 @click.option(
     "--require-canary", is_flag=True, help="Fail (instead of warning) when the operator has no canary support."
 )
+@click.option("--strict", is_flag=True, help="Also fail when the models misjudge an answer, not only the product.")
 def demo(
-    once: bool, local: bool, namespace: str, cluster_dir: Path, work_dir: Path | None, require_canary: bool
+    once: bool,
+    local: bool,
+    namespace: str,
+    cluster_dir: Path,
+    work_dir: Path | None,
+    require_canary: bool,
+    strict: bool,
 ) -> None:
     """Run the guardrail product on this machine: operator, sidecar, models, knowledge base, canary."""
     options = Options(
@@ -42,5 +49,6 @@ def demo(
         cluster_dir=cluster_dir.resolve(),
         work_dir=(work_dir or cluster_dir / "demo").resolve(),
         require_canary=require_canary,
+        strict=strict,
     )
     sys.exit(run(options))

@@ -9,7 +9,3 @@ class DemoError(Exception):
 
 class ProcessFailed(DemoError):
     """A process the demo started exited or never became ready."""
-
-
-class ExpectationFailed(DemoError):
-    """The product ran but did not behave as the demo expects (a wrong verdict, no promotion, ...)."""

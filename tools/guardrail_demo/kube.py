@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Mapping
 from typing import Any
@@ -69,8 +70,35 @@ class Kube:
                 "spec": {
                     "capacity": {"storage": size},
                     "accessModes": ["ReadWriteOnce"],
-                    "hostPath": {"path": f"/tmp/guardrail-demo/{name}"},
+                    "hostPath": {"path": f"/var/lib/guardrail-demo/{name}"},
                     "claimRef": {"namespace": namespace, "name": claim},
                 },
             }
         )
+
+    def events(self, namespace: str, name: str, uid: str) -> list[tuple[str, str, str]]:
+        """(event uid, reason, message) of the Events about that Guardrail object, oldest first."""
+        found = self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
+        items = [e for e in found.items if e.involved_object.uid == uid]
+        items.sort(key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp, e.metadata.name))
+        return [(str(e.metadata.uid), str(e.reason or ""), str(e.message or "")) for e in items]
+
+    def has_default_storage_class(self) -> bool:
+        """Whether claims without a storage class get a volume provisioned (no: they wait for a bound volume)."""
+        classes = self.kubectl("get", "storageclass", "-o", "json", check=False)
+        if classes.returncode != 0:
+            return False
+        items = json.loads(classes.stdout).get("items") or []
+        key = "storageclass.kubernetes.io/is-default-class"
+        return any(((c.get("metadata") or {}).get("annotations") or {}).get(key) == "true" for c in items)
+
+    def rendered_sidecar_yaml(self, namespace: str, name: str, revision: str) -> str | None:
+        """`sidecar.yaml` of the operator's ConfigMap for that revision of the Guardrail (None until it exists)."""
+        selector = (
+            f"guardrails.dev/guardrail={name},guardrails.dev/revision={revision},"
+            "app.kubernetes.io/component=scoring-config"
+        )
+        for data in self.configmap_data(namespace, selector):
+            if "sidecar.yaml" in data:
+                return data["sidecar.yaml"]
+        return None

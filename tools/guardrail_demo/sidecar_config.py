@@ -1,17 +1,18 @@
-"""The local sidecar's config, made from what the operator rendered. Pure.
+"""The local sidecar's config: the operator's rendered `sidecar.yaml` plus the sidecar's local overrides. Pure.
 
-In a cluster the sidecar reads the revision ConfigMaps and reaches Triton and Qdrant through Services. kwok
-runs no pods, so the demo runs those as local processes and rewrites exactly the endpoints: the Triton URL
-(to the local v2 server), the tokenizer folder (to the project's model repository), the Qdrant server (to the
-embedded folder loaded with the example knowledge base) and the ports (free loopback ports). Policy, models,
-collection, top-K and the canary split are the operator's, unchanged.
+In a cluster the sidecar reaches Triton and Qdrant through Services. kwok runs no pods, so the demo runs them
+as local processes and sets exactly the sidecar's out-of-cluster overrides: `modelsOverride` (the local v2
+server over gRPC, tokenizers from the project's model repository) and `qdrantOverride` (the embedded folder
+loaded with the example knowledge base), plus free loopback ports. Everything else is the operator's: the
+policy, models, collection and top-K of every revision, and `watch`, with which the sidecar follows the
+Guardrail's status (stable revision, canary and weight) through the API server itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guardrail_sidecar.config import QdrantConfig, RevisionConfig, Routing, SidecarConfig
+from guardrail_sidecar.config import Models, QdrantConfig, SidecarConfig, TritonBackend
 
 
 @dataclass(frozen=True)
@@ -24,29 +25,8 @@ class LocalEndpoints:
     admin_port: int
 
 
-def localize(revision: RevisionConfig, local: LocalEndpoints) -> RevisionConfig:
-    """The revision with its backend endpoints pointed at the local processes."""
-    models = revision.models
-    triton = models.triton.model_copy(update={"url": local.triton_grpc}) if models.triton is not None else None
-    models = models.model_copy(update={"triton": triton, "tokenizer_repository": local.tokenizers})
-    kb = revision.knowledge_base
-    if kb is not None:
-        kb = kb.model_copy(update={"qdrant": QdrantConfig(path=local.qdrant_path)})
-    return revision.model_copy(update={"models": models, "knowledge_base": kb})
-
-
-def local_config(
-    rendered: SidecarConfig,
-    stable: RevisionConfig,
-    canary: RevisionConfig | None,
-    weight: int,
-    local: LocalEndpoints,
-) -> SidecarConfig:
-    """A sidecar config routing like the Guardrail's status says, with local endpoints and no API watch.
-
-    The demo itself follows the status and rewrites this file (the sidecar reloads it), because the in-cluster
-    watch would read the revisions' cluster endpoints.
-    """
+def local_config(rendered: SidecarConfig, local: LocalEndpoints) -> SidecarConfig:
+    """`rendered` with local ports and the overrides that send every revision to the local processes."""
     proxy = rendered.proxy.model_copy(
         update={
             "listen_host": "127.0.0.1",
@@ -55,29 +35,33 @@ def local_config(
             "upstream_port": local.upstream_port,
         }
     )
-    routing = Routing(
-        stable=localize(stable, local),
-        canary=None if canary is None or canary.revision == stable.revision else localize(canary, local),
-        canary_weight=weight if canary is not None and canary.revision != stable.revision else 0,
+    models = Models(
+        backend="triton",
+        triton=TritonBackend(url=local.triton_grpc, protocol="grpc"),
+        tokenizer_repository=local.tokenizers,
     )
     return rendered.model_copy(
-        update={"proxy": proxy, "admin_port": local.admin_port, "routing": routing, "watch": None}
+        update={
+            "proxy": proxy,
+            "admin_port": local.admin_port,
+            "models_override": models,
+            "qdrant_override": QdrantConfig(path=local.qdrant_path),
+        }
     )
 
 
 def overrides(rendered: SidecarConfig, local: LocalEndpoints) -> list[tuple[str, str, str]]:
-    """(setting, what the operator rendered, what the demo uses) for the output."""
+    """(setting, what the operator rendered, what the demo's sidecar uses) for the output."""
     rev = rendered.routing.stable
     triton = rev.models.triton.url if rev.models.triton is not None else "-"
     qdrant = "-"
     if rev.knowledge_base is not None:
         qdrant = rev.knowledge_base.qdrant.url or rev.knowledge_base.qdrant.path or "-"
     return [
-        ("models.triton.url", triton, local.triton_grpc),
+        ("models.triton.url", triton, f"{local.triton_grpc} (modelsOverride)"),
         ("models.tokenizerRepository", rev.models.tokenizer_repository or "-", local.tokenizers),
-        ("knowledgeBase.qdrant", qdrant, f"path {local.qdrant_path}"),
+        ("knowledgeBase.qdrant", qdrant, f"path {local.qdrant_path} (qdrantOverride)"),
         ("proxy.listenPort", str(rendered.proxy.listen_port), str(local.listen_port)),
         ("proxy.upstreamPort", str(rendered.proxy.upstream_port), str(local.upstream_port)),
         ("adminPort", str(rendered.admin_port), str(local.admin_port)),
-        ("watch", "the Guardrail, via the API", "the demo follows the status and rewrites this file"),
     ]

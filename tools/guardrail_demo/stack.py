@@ -82,12 +82,14 @@ def start_app(sup: Supervisor, port: int) -> Managed:
     )
 
 
-def start_sidecar(sup: Supervisor, config: Path, ports: Ports) -> Managed:
+def start_sidecar(sup: Supervisor, config: Path, ports: Ports, env: Mapping[str, str]) -> Managed:
+    """The sidecar; `env` carries KUBECONFIG, with which it follows the Guardrail's status."""
     admin = f"http://127.0.0.1:{ports.sidecar_admin}"
     return sup.start(
         "sidecar",
         [PYTHON, "-m", "guardrail_sidecar", "--config", str(config)],
         lambda: http_ok(f"{admin}/readyz"),
+        env=env,
         timeout=180,
         url=f"http://127.0.0.1:{ports.sidecar} (admin {admin})",
     )

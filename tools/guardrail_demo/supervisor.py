@@ -112,7 +112,7 @@ class Supervisor:
         return [(m.name, m.url, m.log) for m in self.processes]
 
 
-def tail(log: Path, lines: int = 15) -> str:
+def tail(log: Path, lines: int = 5) -> str:
     """The last lines of a log file (empty when unreadable)."""
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

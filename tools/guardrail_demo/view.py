@@ -95,6 +95,14 @@ class LiveView:
             self.console.print(outcome_text(outcome))
         self._refresh()
 
+    def per_revision(self) -> dict[str, int]:
+        """Answers seen so far per revision that scored them."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            for (revision, _), n in self.tally.items():
+                counts[revision] = counts.get(revision, 0) + n
+        return counts
+
     def set_status(self, guardrail: dict[str, Any] | None) -> None:
         self._status = guardrail
         self._refresh()

@@ -10,6 +10,11 @@ from guardrail_models.repository import CONFIG_FILE, INFO_FILE, ModelInfo, read_
 from guardrail_sidecar import contract
 
 
+def _copy(source: Path, target: Path) -> None:
+    if source.resolve() != target.resolve():  # packaging a repository onto itself only re-renders configs
+        shutil.copyfile(source, target)
+
+
 def write_model(
     repository: Path,
     info: ModelInfo,
@@ -24,10 +29,9 @@ def write_model(
         raise RepositoryError(f"model {info.name!r} takes tokens: pass its tokenizer.json (--tokenizer)")
     version_dir = repository / info.name / str(version)
     version_dir.mkdir(parents=True, exist_ok=True)
-    if onnx_file.resolve() != (version_dir / contract.MODEL_FILE).resolve():
-        shutil.copyfile(onnx_file, version_dir / contract.MODEL_FILE)
+    _copy(onnx_file, version_dir / contract.MODEL_FILE)
     if tokenizer_file is not None and info.max_length:
-        shutil.copyfile(tokenizer_file, version_dir / contract.TOKENIZER_FILE)
+        _copy(tokenizer_file, version_dir / contract.TOKENIZER_FILE)
     (version_dir / INFO_FILE).write_text(info.to_json())
     (repository / info.name / CONFIG_FILE).write_text(render_config(info))
     return version_dir

@@ -100,7 +100,7 @@ class InjectionModel:
     def score_embeddings(self, vectors: FloatArray) -> FloatArray:
         if len(vectors) == 0:
             return np.zeros(0, dtype=np.float32)
-        feeds = {contract.EMBEDDING_OUTPUT: vectors.astype(np.float32)}
+        feeds = {contract.INJECTION_INPUT: vectors.astype(np.float32)}
         return np.asarray(self.session.run([contract.SCORE_OUTPUT], feeds)[0], dtype=np.float32)
 
     def score(self, texts: list[str]) -> FloatArray:

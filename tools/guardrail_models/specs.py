@@ -45,7 +45,7 @@ def injection_info(precision: str = "fp32") -> ModelInfo:
     return ModelInfo(
         name=contract.INJECTION_MODEL,
         kind="injection",
-        inputs=[Tensor(contract.EMBEDDING_OUTPUT, "FP32", [EMBEDDING_DIM])],
+        inputs=[Tensor(contract.INJECTION_INPUT, "FP32", [EMBEDDING_DIM])],
         output=Tensor(contract.SCORE_OUTPUT, "FP32"),
         precision=precision,
         max_batch_size=256,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def head_graph(classifier: Any) -> Any:
         layers = [(classifier.coef_.T, classifier.intercept_)]
     else:
         layers = list(zip(classifier.coefs_, classifier.intercepts_, strict=True))
-    nodes, inits, current = [], [], contract.EMBEDDING_OUTPUT
+    nodes, inits, current = [], [], contract.INJECTION_INPUT
     for index, (weight, bias) in enumerate(layers):
         inits += [
             numpy_helper.from_array(np.asarray(weight, dtype=np.float32), f"w{index}"),
@@ -65,7 +66,7 @@ def head_graph(classifier: Any) -> Any:
     graph = helper.make_graph(
         nodes,
         "injection_head",
-        [helper.make_tensor_value_info(contract.EMBEDDING_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
+        [helper.make_tensor_value_info(contract.INJECTION_INPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
         [helper.make_tensor_value_info(contract.SCORE_OUTPUT, TensorProto.FLOAT, ["batch"])],
         inits,
     )
@@ -133,6 +134,8 @@ def main() -> None:
         ]
     )
     threshold = float(np.quantile(validation_negatives, 0.99))
+    info = injection_info()
+    write_model(repository, replace(info, extra={**info.extra, "threshold_at_1pct_fpr": threshold}), onnx_file, None)
     multilingual = detector.score(data.multilingual_injections())
     indirect, benign_docs = detector.score(data.INDIRECT_INJECTIONS), detector.score(data.BENIGN_DOCUMENTS)
     report["held_out"] = {

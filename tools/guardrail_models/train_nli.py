@@ -240,7 +240,7 @@ def calibration_pairs(
     return pairs
 
 
-def parse_args() -> tuple[Config, Path, Path | None, bool]:
+def parse_args() -> tuple[Config, Path, Path | None, bool, bool]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = Config()
     for name, value in vars(defaults).items():
@@ -248,15 +248,17 @@ def parse_args() -> tuple[Config, Path, Path | None, bool]:
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
     parser.add_argument("--repository", type=Path, default=None, help="write the INT8 model here (default: models/)")
     parser.add_argument("--release-only", action="store_true", help="reuse OUT/nli.pt instead of training")
+    parser.add_argument("--no-release", action="store_true", help="train and save OUT/nli.pt only (determinism checks)")
     args = vars(parser.parse_args())
     out, repository, release_only = args.pop("out"), args.pop("repository"), args.pop("release_only")
-    return Config(**args), out, repository, release_only
+    no_release = args.pop("no_release")
+    return Config(**args), out, repository, release_only, no_release
 
 
 def main() -> None:
     from guardrail_models.nli_release import release
 
-    config, out, repository, release_only = parse_args()
+    config, out, repository, release_only, no_release = parse_args()
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     random.seed(config.seed)
@@ -284,6 +286,8 @@ def main() -> None:
         seconds = time.monotonic() - started
         torch.save(model.state_dict(), checkpoint)
         (out / "nli_train.json").write_text(json.dumps({"seconds": seconds, **asdict(config)}))
+    if no_release:
+        return
     report = release(
         model,
         config,

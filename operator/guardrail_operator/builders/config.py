@@ -3,7 +3,8 @@
 `guardrail_sidecar.config` is the single source of the schema. The ConfigMap carries two keys:
 `revision.yaml` (a `RevisionConfig`: what the revision hash covers, with its backend addresses) and
 `sidecar.yaml` (a complete `SidecarConfig` routing all traffic to this revision and following the Guardrail's
-status, so the webhook can mount it as is).
+status, so the webhook can mount it as is). A revision pinned to an ingested knowledge-base version reads that
+version's physical collection, so stable and canary each read their own knowledge.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import yaml
 from guardrail_operator.builders.common import REVISION_LABEL, Manifest, child_name, labels, metadata
 from guardrail_operator.builders.qdrant import qdrant_url
 from guardrail_operator.builders.triton import triton_grpc_url
-from guardrail_operator.models import Guardrail, Qdrant, SecretKeyRef
+from guardrail_operator.models import Guardrail, KnowledgeBase, Qdrant, SecretKeyRef
 from guardrail_sidecar import config as sidecar
 
 QDRANT_API_KEY_ENV = "GUARDRAIL_QDRANT_API_KEY"
@@ -25,6 +26,11 @@ SIDECAR_KEY = "sidecar.yaml"
 
 def config_name(guardrail: Guardrail, revision: str) -> str:
     return child_name(guardrail, "config", revision)
+
+
+def served_collection(kb: KnowledgeBase) -> str:
+    """The collection a revision reads: the pinned version's physical `<collection>-<version>`, else the alias."""
+    return kb.collection if kb.version is None else f"{kb.collection}-{kb.version}"
 
 
 def _api_key_ref(qdrant: Qdrant) -> SecretKeyRef | None:
@@ -44,7 +50,7 @@ def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> side
             qdrant=sidecar.QdrantConfig(
                 url=qdrant_url(guardrail), api_key_env=QDRANT_API_KEY_ENV if ref is not None else None
             ),
-            collection=kb.collection,
+            collection=served_collection(kb),
             top_k=kb.top_k,
             score_threshold=kb.score_threshold,
         )

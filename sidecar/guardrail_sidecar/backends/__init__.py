@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 
 class InferenceBackend(Protocol):
-    """Runs one model on named INT64 token tensors and returns its one FP32 output."""
+    """Runs one model on named tensors (INT64 tokens, or FP32 embeddings) and returns its one FP32 output."""
 
     name: str
 
     async def infer(
-        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+        self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]: ...
 
     async def ready(self, models: list[tuple[str, str]]) -> bool: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -36,7 +37,7 @@ class EmbeddedBackend:
                 raise BackendError(self.name, f"cannot load {path}: {exc}") from exc
         return self._sessions[key]
 
-    def run(self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str) -> NDArray[np.float32]:
+    def run(self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str) -> NDArray[np.float32]:
         session = self.session(model, version)
         feed = {i.name: inputs[i.name] for i in session.get_inputs() if i.name in inputs}
         try:
@@ -46,7 +47,7 @@ class EmbeddedBackend:
         return np.asarray(result, dtype=np.float32)
 
     async def infer(
-        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+        self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
         return await asyncio.to_thread(self.run, model, version, inputs, output)
 

@@ -19,6 +19,16 @@ from ..config import TritonBackend as TritonConfig
 from ..config import parse_duration
 from ..errors import BackendError, CircuitOpenError
 
+_DATATYPES = {np.dtype(np.int64): contract.TOKEN_DTYPE, np.dtype(np.float32): contract.OUTPUT_DTYPE}
+
+
+def _datatype(array: NDArray[Any]) -> str:
+    """The v2 datatype of an input: INT64 tokens or FP32 embeddings (the injection head's input)."""
+    try:
+        return _DATATYPES[array.dtype]
+    except KeyError:
+        raise BackendError("triton", f"unsupported input dtype {array.dtype}") from None
+
 
 class TritonBackend:
     name = "triton"
@@ -55,14 +65,14 @@ class TritonBackend:
         return self._inputs[key]
 
     async def _infer_once(
-        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+        self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
         names = await self._input_names(model, version)
         if self._config.protocol == "grpc":
             g_inputs = []
             for name, array in inputs.items():
                 if name in names:
-                    item = grpcclient.InferInput(name, list(array.shape), contract.TOKEN_DTYPE)
+                    item = grpcclient.InferInput(name, list(array.shape), _datatype(array))
                     item.set_data_from_numpy(array)
                     g_inputs.append(item)
             result = await self._client().infer(
@@ -76,7 +86,7 @@ class TritonBackend:
             h_inputs = []
             for name, array in inputs.items():
                 if name in names:
-                    item = httpclient.InferInput(name, list(array.shape), contract.TOKEN_DTYPE)
+                    item = httpclient.InferInput(name, list(array.shape), _datatype(array))
                     item.set_data_from_numpy(array, binary_data=False)
                     h_inputs.append(item)
             call = self._client().infer(
@@ -92,7 +102,7 @@ class TritonBackend:
         return np.asarray(array, dtype=np.float32)
 
     async def infer(
-        self, model: str, version: str, inputs: dict[str, NDArray[np.int64]], output: str
+        self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
         delay = self._backoff
         last: BaseException | None = None

@@ -84,7 +84,7 @@ async def _build_kb(path: Path) -> Calibration:
     runtime = Runtime(config, Metrics())
     runtime.apply(config)
     pipeline = runtime.pick(None)
-    client = runtime._client(config.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set
+    client = runtime.qdrant(config.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set
     vectors = await pipeline.scorer.embed(list(FACTS.values()))
     await upsert_passages(client, COLLECTION, list(FACTS), list(FACTS.values()), vectors)
     request = parse_openai_request(chat_body())
@@ -151,7 +151,7 @@ class Stack:
     app: str
     v2_http: str
     v2_grpc: str
-    main: Sidecar  # enforce, gRPC to the v2 server; canary revision in monitor mode over HTTP, weight 0
+    main: Sidecar  # enforce, gRPC to the v2 server; canary revision: monitor mode, embedded models, weight 0
     failover: Sidecar  # its own v2 server (killable): stable fail-closed, canary fail-open at 50 %
     failover_backend: Any
     calibration: Calibration
@@ -184,7 +184,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "canary": revision(
                 "canary-b",
                 policy | {"mode": "monitor"},
-                models_section("triton", f"127.0.0.1:{ports['v2h']}", "http"),
+                models_section("embedded"),  # the in-process scorer, as used without Triton
                 kb,
             ),
             "canaryWeight": 0,

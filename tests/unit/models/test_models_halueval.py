@@ -62,11 +62,14 @@ def test_number_swap_changes_the_number_only() -> None:
     swapped = swap_number("It was released in 1999 by them", random.Random(0))
     assert swapped is not None
     assert swapped != "It was released in 1999 by them"
-    assert swapped.startswith("It was released in ") and swapped.endswith(" by them")
+    assert swapped.startswith("It was released in ")
+    assert swapped.endswith(" by them")
 
 
 def test_entity_swap_uses_an_entity_from_the_evidence() -> None:
-    swapped = swap_entity("Jake Gyllenhaal starred as well", "Zodiac is starring Jake Gyllenhaal and Robert", random.Random(0))
+    swapped = swap_entity(
+        "Jake Gyllenhaal starred as well", "Zodiac is starring Jake Gyllenhaal and Robert", random.Random(0)
+    )
     assert swapped is not None
     assert swapped.split(" starred")[0] in {"Zodiac", "Robert"}
 

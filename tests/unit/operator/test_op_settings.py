@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from guardrail_operator.injection import SidecarSettings
 from guardrail_operator.settings import Settings, SettingsError
 
 
@@ -32,6 +33,11 @@ def test_variables_override_defaults() -> None:
     assert settings.leader_election is False
     assert settings.lease_duration_seconds == 4
     assert settings.metrics_port == 0
+
+
+def test_ingestion_jobs_run_the_sidecar_image() -> None:
+    assert Settings.from_env({}).kb_image == SidecarSettings().image, "the same default as the webhook's sidecar"
+    assert Settings.from_env({"GUARDRAIL_SIDECAR_IMAGE": "reg/sidecar:2"}).kb_image == "reg/sidecar:2"
 
 
 @pytest.mark.parametrize(
