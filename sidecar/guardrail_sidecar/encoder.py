@@ -17,9 +17,12 @@ MAX_CLAIM_CHARS = 1000
 class Encoder:
     """Wraps a model's own `tokenizer.json`: truncates to `max_length`, pads each batch to its longest row."""
 
-    def __init__(self, tokenizer_file: str | Path, max_length: int) -> None:
+    def __init__(self, tokenizer_file: str | Path, max_length: int, evidence_first: bool = True) -> None:
+        """`evidence_first`: truncate the evidence of a pair before the claim (else the longer of the two),
+        as the model was trained (`extra.truncation` in its model.json)."""
         self._tok = Tokenizer.from_file(str(tokenizer_file))
         self._max_length = max_length
+        self._pair_strategy = "only_first" if evidence_first else "longest_first"
         self._tok.enable_truncation(max_length)
         pad_id = self._tok.token_to_id("[PAD]")
         if pad_id is None:
@@ -34,8 +37,8 @@ class Encoder:
         return self._tensors(self._tok.encode_batch(texts))
 
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> Tensors:
-        """(evidence, claim) pairs as one cross-encoder input each; the evidence is truncated first."""
-        self._tok.enable_truncation(self._max_length, strategy="only_first")
+        """(evidence, claim) pairs as one cross-encoder input each, truncated as the model was trained."""
+        self._tok.enable_truncation(self._max_length, strategy=self._pair_strategy)
         try:
             clipped = [(e, c[:MAX_CLAIM_CHARS]) for e, c in pairs]
             return self._tensors(self._tok.encode_batch(clipped))

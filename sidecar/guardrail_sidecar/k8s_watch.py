@@ -1,8 +1,8 @@
 """In Kubernetes: follow the Guardrail's status so rollouts apply without a pod restart.
 
 `status.stableRevision` and `status.canary.{revision, weight}` say which revisions score traffic and in what
-shares; each revision's config is read from the operator's ConfigMap for it (labels `guardrails.dev/guardrail`,
-`guardrails.dev/revision`, key `revision.yaml`). Pure helpers here; the API calls run in a thread.
+shares; each revision's config is read from the operator's ConfigMap for it (by name, `naming.revision_configmap_name`;
+key `revision.yaml`). Pure helpers here; the API calls run in a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from .config import ConfigError, GuardrailRef, RevisionConfig
+from .naming import revision_configmap_name
 from .runtime import Runtime
 
 log = logging.getLogger("guardrail.sidecar")
@@ -34,11 +35,6 @@ def status_stable(guardrail: dict[str, Any]) -> str | None:
     return stable if isinstance(stable, str) and stable else None
 
 
-def revision_selector(ref: GuardrailRef, revision: str) -> str:
-    """Label selector of the operator's ConfigMap for one revision of this Guardrail."""
-    return f"{GROUP}/guardrail={ref.name},{GROUP}/revision={revision},app.kubernetes.io/component=scoring-config"
-
-
 def parse_revision(configmaps: list[dict[str, Any]], revision: str) -> RevisionConfig | None:
     """The revision config in the first matching ConfigMap, or None when absent or invalid."""
     for item in configmaps:
@@ -57,6 +53,7 @@ def parse_revision(configmaps: list[dict[str, Any]], revision: str) -> RevisionC
 
 def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
     from kubernetes import client, config, watch
+    from kubernetes.client.exceptions import ApiException
 
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]  # kubernetes is untyped
@@ -69,9 +66,13 @@ def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractE
         if revision is None:
             return None
         if revision not in known:
-            found = core.list_namespaced_config_map(ref.namespace, label_selector=revision_selector(ref, revision))
-            items = [{"data": cm.data} for cm in found.items]
-            parsed = parse_revision(items, revision)
+            try:  # by name: the operator's Role grants exactly these ConfigMaps (resourceNames), no list
+                found = core.read_namespaced_config_map(revision_configmap_name(ref.name, revision), ref.namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            parsed = parse_revision([{"data": found.data}], revision)
             if parsed is None:
                 return None
             known[revision] = parsed

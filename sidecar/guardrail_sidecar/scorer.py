@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,17 @@ from .errors import BackendError
 from .metrics import Metrics
 
 INJECTION_RECHECK = 30.0  # seconds between checks whether the injection model is deployed
+MODEL_INFO = "model.json"  # written beside the model by the model build: `extra.truncation`
+
+
+def _evidence_first(folder: Path) -> bool:
+    """How the model was trained to truncate pairs: evidence first unless model.json says longest_first."""
+    try:
+        info = json.loads((folder / MODEL_INFO).read_text())
+    except (OSError, ValueError):
+        return True
+    extra = info.get("extra") if isinstance(info, dict) else None
+    return not (isinstance(extra, dict) and extra.get("truncation") == "longest_first")
 
 
 class ScoringModels(Protocol):
@@ -54,7 +66,7 @@ class Scorer:
         for ref in (models.embedding, models.nli):  # the injection model is a head on the embedding
             path = root / ref.name / ref.version / contract.TOKENIZER_FILE
             if path.is_file():
-                self._encoders[ref.name] = Encoder(path, models.max_length)
+                self._encoders[ref.name] = Encoder(path, models.max_length, _evidence_first(path.parent))
         ttl = parse_duration(cache.ttl)
         self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(cache.max_entries, ttl)
         self._scores: TTLCache[tuple[str, str], float] = TTLCache(cache.max_entries, ttl)

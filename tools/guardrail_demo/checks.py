@@ -45,6 +45,23 @@ def model_misses(outcome: Outcome, injection_model: bool) -> list[str]:
     ]
 
 
+def separation_miss(outcomes: Iterable[Outcome]) -> str | None:
+    """A grounded answer scoring at or below a hallucinated one (the models cannot tell them apart), or None."""
+    scored = [o for o in outcomes if o.score is not None]
+    grounded = [o for o in scored if o.scenario.kind == "grounded"]
+    made_up = [o for o in scored if o.scenario.kind == "hallucinated"]
+    if not grounded or not made_up:
+        return None
+    low = min(grounded, key=lambda o: o.score or 0.0)
+    high = max(made_up, key=lambda o: o.score or 0.0)
+    if (low.score or 0.0) > (high.score or 0.0):
+        return None
+    return (
+        f"grounded {low.scenario.name} scored {low.score:.3f}, "
+        f"not above hallucinated {high.scenario.name} ({high.score:.3f})"
+    )
+
+
 @dataclass(frozen=True)
 class ScoreRange:
     kind: str

@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from guardrail_demo import phases, stack
+from guardrail_demo import phases, prometheus, stack
 from guardrail_demo.errors import DemoError
 from guardrail_demo.kube import Kube
 from guardrail_demo.report import Report
@@ -68,7 +68,7 @@ class Demo:
         self.cluster: LocalCluster | None = None
         self.cluster_started_here = False
         self.injection_model = (MODELS / "injection" / "1" / "model.onnx").exists()
-        self.outcome = {"misjudged answers": "-", "changed revision": "not run", "bad revision": "not run"}
+        self.outcome = {"model shortfalls": "-", "changed revision": "not run", "bad revision": "not run"}
 
     def control_plane(self) -> Kube:
         r = self.report
@@ -80,7 +80,8 @@ class Demo:
         self.cluster_started_here = not self.cluster.is_running()
         started = time.monotonic()
         self.cluster.start()
-        r.note(f"API server {self.cluster.server} ({time.monotonic() - started:.0f}s); logs in {self.cluster.logs}")
+        took = f"started in {time.monotonic() - started:.0f}s" if self.cluster_started_here else "already running"
+        r.note(f"API server {self.cluster.server} ({took}); logs in {self.cluster.logs}")
         return Kube(str(build.binary("kubectl")), self.cluster.env)
 
     def install(self, kube: Kube) -> None:
@@ -168,7 +169,7 @@ class Demo:
         r = self.report
         r.step("6. grounded, hallucinated and prompt-injection requests (JSON and streaming)")
         misses = phases.requests(r, target, revision, self.injection_model, self.o.strict)
-        self.outcome["misjudged answers"] = str(misses)
+        self.outcome["model shortfalls"] = str(misses)
         r.step("7. a changed revision (examples/guardrail-canary.yaml): canary 10 → 50 → 100, promoted")
         good = EXAMPLES / "guardrail-canary.yaml"
         self.outcome["changed revision"] = phases.rollout(r, target, self.sup, good, "promoted", self.o.require_canary)
@@ -198,17 +199,19 @@ class Demo:
         for what, result in self.outcome.items():
             r.note(f"{what}: {result}")
         if r.failures:
-            r.console.print(f"[bold red]demo FAILED: {len(r.failures)} problem(s)[/]")
+            r.verdict(False, f"demo FAILED: {len(r.failures)} problem(s)")
             for failure in r.failures:
                 r.note(f"- {failure}")
             return 1
-        r.console.print("[bold green]demo OK[/]")
+        r.verdict(True, "demo OK")
         return 0
 
     def stop(self) -> None:
-        self.sup.stop_all()
+        self.report.note(", ".join(self.sup.stop_all()) or "nothing was running")
         if self.cluster is not None and self.cluster_started_here:
+            started = time.monotonic()
             self.cluster.stop()
+            self.report.note(f"local control plane stopped in {time.monotonic() - started:.1f}s")
 
 
 def run(options: Options, console: Console | None = None) -> int:
@@ -220,19 +223,20 @@ def run(options: Options, console: Console | None = None) -> int:
         try:
             return _steps(demo, options, stop)
         except DemoError as exc:
-            console.print(f"[bold red]demo FAILED: {exc}[/]")
+            demo.report.verdict(False, f"demo FAILED: {exc}")
             return 1
         except KeyboardInterrupt:
-            console.print("\n[bold]interrupted[/]")
+            demo.report.verdict(False, "\ninterrupted")
             return 130
         finally:
             stop.set()  # from here on Ctrl-C and SIGTERM are ignored: cleaning up must finish
-            console.print("stopping every process the demo started", highlight=False)
+            demo.report.note("stopping every process the demo started")
             demo.stop()
 
 
 def _steps(demo: Demo, options: Options, stop: threading.Event) -> int:
     started = time.monotonic()
+    prometheus.find_binary()  # fail before starting anything when it is missing
     kube = demo.control_plane()
     demo.install(kube)
     demo.stand_ins()
@@ -250,7 +254,7 @@ def _steps(demo: Demo, options: Options, stop: threading.Event) -> int:
     demo.report.note(f"wall time {time.monotonic() - started:.0f}s")
     if not options.once:
         demo.instructions()
-        demo.report.console.print("\n[bold]everything keeps running; press Ctrl-C to stop it all[/]")
+        demo.report.step("everything keeps running; press Ctrl-C to stop it all")
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return code

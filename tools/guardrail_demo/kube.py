@@ -80,7 +80,7 @@ class Kube:
         """(event uid, reason, message) of the Events about that Guardrail object, oldest first."""
         found = self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
         items = [e for e in found.items if e.involved_object.uid == uid]
-        items.sort(key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp, e.metadata.name))
+        items.sort(key=lambda e: _version(e.metadata.resource_version))  # creation order; timestamps are seconds
         return [(str(e.metadata.uid), str(e.reason or ""), str(e.message or "")) for e in items]
 
     def has_default_storage_class(self) -> bool:
@@ -102,3 +102,8 @@ class Kube:
             if "sidecar.yaml" in data:
                 return data["sidecar.yaml"]
         return None
+
+
+def _version(resource_version: str | None) -> int:
+    """etcd's revision behind a resourceVersion (opaque to clients, but increasing), 0 when not a number."""
+    return int(resource_version) if resource_version and resource_version.isdigit() else 0

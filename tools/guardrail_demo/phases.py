@@ -60,14 +60,19 @@ def requests(report: Report, target: Target, revision: str, injection_model: boo
     for r in checks.score_ranges(outcomes):
         report.note(f"{r.kind:<12} answers scored {r.low:.3f} to {r.high:.3f} ({r.count})")
     misses = [m for o in outcomes for m in checks.model_misses(o, injection_model)]
+    if (apart := checks.separation_miss(outcomes)) is not None:
+        misses.append(apart)
     if not misses:
-        report.ok("the models caught every hallucination and injection and passed every grounded answer")
+        report.ok(
+            "the models let every grounded answer through, scored it above every hallucination, "
+            "marked every hallucination and blocked every injection"
+        )
     elif strict:
         for miss in misses:
             report.fail(miss)
     else:
         report.warn(
-            f"the models in models/repository misjudged {len(misses)} of {len(outcomes)} answers "
+            f"the models in models/repository fell short {len(misses)} time(s) on {len(outcomes)} answers "
             "(their quality, not the product's plumbing; --strict makes this fail):"
         )
         for miss in misses:

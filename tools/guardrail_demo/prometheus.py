@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import httpx
 import yaml
 
 from guardrail_demo.errors import DemoError
@@ -41,15 +40,3 @@ def find_binary() -> str:
     if found is None:
         raise DemoError("prometheus is not installed: run `make system-deps` (Debian's prometheus package)")
     return found
-
-
-def query(url: str, promql: str) -> float | None:
-    """One instant query's single value (None when empty or unreachable)."""
-    try:
-        answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=3).json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    result = (answer.get("data") or {}).get("result") or []
-    if not result:
-        return None
-    return float(result[0]["value"][1])

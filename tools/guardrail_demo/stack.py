@@ -5,6 +5,7 @@ Every process is started through the `Supervisor` (its log under `<work>/logs/`)
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -90,6 +91,7 @@ def start_sidecar(sup: Supervisor, config: Path, ports: Ports, env: Mapping[str,
         [PYTHON, "-m", "guardrail_sidecar", "--config", str(config)],
         lambda: http_ok(f"{admin}/readyz"),
         env=env,
+        grace=3.0,  # with `watch` it does not exit on SIGTERM yet (its blocking API watch thread is joined)
         timeout=180,
         url=f"http://127.0.0.1:{ports.sidecar} (admin {admin})",
     )
@@ -100,6 +102,7 @@ def start_prometheus(sup: Supervisor, work: Path, ports: Ports) -> Managed:
     config_file = work / "prometheus.yml"
     config_file.write_text(prometheus.config(f"127.0.0.1:{ports.sidecar_admin}", f"127.0.0.1:{ports.operator_metrics}"))
     data = work / "prometheus-data"
+    shutil.rmtree(data, ignore_errors=True)  # a fresh TSDB: revision hashes repeat across runs
     url = f"http://127.0.0.1:{ports.prometheus}"
     return sup.start(
         "prometheus",

@@ -41,6 +41,7 @@ class Managed:
     process: subprocess.Popen[bytes]
     log: Path
     url: str = ""
+    grace: float = 10.0  # seconds between SIGTERM and SIGKILL
 
 
 class Supervisor:
@@ -59,6 +60,7 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         timeout: float = 90.0,
         url: str = "",
+        grace: float = 10.0,
     ) -> Managed:
         """Start `args` logging to `<log_dir>/<name>.log` and wait until `ready()`; ProcessFailed otherwise."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,7 @@ class Supervisor:
                 env=dict(env if env is not None else os.environ),
                 start_new_session=True,
             )
-        managed = Managed(name, process, log, url)
+        managed = Managed(name, process, log, url, grace)
         self.processes.append(managed)
         deadline = time.monotonic() + timeout
         while not ready():
@@ -94,18 +96,25 @@ class Supervisor:
                     f"(log: {managed.log})"
                 )
 
-    def stop_all(self, grace: float = 10.0) -> None:
-        """SIGTERM every process (newest first), SIGKILL what is still running after `grace` seconds."""
+    def stop_all(self) -> list[str]:
+        """SIGTERM every process (newest first), SIGKILL what still runs after its grace period; what happened."""
+        stopped = []
         while self.processes:
             managed = self.processes.pop()
             process = managed.process
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            if process.poll() is not None:
+                continue
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=managed.grace)
+                how = "stopped"
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                how = "killed"
+            stopped.append(f"{managed.name} {how} in {time.monotonic() - started:.1f}s")
+        return stopped
 
     def describe(self) -> list[tuple[str, str, Path]]:
         """(name, url, log) of every running process."""

@@ -16,6 +16,8 @@ from guardrail_models.repository import default_repository
 _GROUNDING_SCORERS = (
     ("nli_int8", "guardrail nli (ONNX INT8)"),
     ("nli_fp32", "guardrail nli (ONNX FP32)"),
+    ("encoder_only", "ablation: encoder logit only (torch FP32)"),
+    ("lexical_only", "ablation: lexical overlap features only"),
     ("length_only", "length only"),
     ("director_ai", "director-ai `score` (offline)"),
     ("director_ai_lite", "director-ai-lite `guard`"),

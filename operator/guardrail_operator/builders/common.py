@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from guardrail_operator.models import GROUP, KIND, VERSION, Guardrail
+from guardrail_sidecar.naming import fit
 
 Manifest = dict[str, Any]
 
@@ -15,15 +15,6 @@ GUARDRAIL_LABEL = f"{GROUP}/guardrail"
 REVISION_LABEL = f"{GROUP}/revision"
 MODEL_REVISION_LABEL = f"{GROUP}/model-revision"
 APPLIED_HASH_ANNOTATION = f"{GROUP}/applied-hash"
-MAX_NAME = 63
-
-
-def fit(name: str, limit: int = MAX_NAME) -> str:
-    """`name` if it fits in `limit` characters, else a truncated prefix plus a short hash (still unique)."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-.')}-{digest}"
 
 
 def child_name(guardrail: Guardrail, *parts: str) -> str:

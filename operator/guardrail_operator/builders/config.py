@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import yaml
 
-from guardrail_operator.builders.common import REVISION_LABEL, Manifest, child_name, labels, metadata
+from guardrail_operator.builders.common import REVISION_LABEL, Manifest, guardrail_name, labels, metadata
 from guardrail_operator.builders.qdrant import qdrant_url
 from guardrail_operator.builders.triton import triton_grpc_url
 from guardrail_operator.models import Guardrail, KnowledgeBase, Qdrant, SecretKeyRef
 from guardrail_sidecar import config as sidecar
+from guardrail_sidecar.naming import revision_configmap_name
 
 QDRANT_API_KEY_ENV = "GUARDRAIL_QDRANT_API_KEY"
 # Where the sidecar finds <model>/<version>/tokenizer.json (it tokenises; Triton serves plain ONNX).
@@ -25,7 +26,7 @@ SIDECAR_KEY = "sidecar.yaml"
 
 
 def config_name(guardrail: Guardrail, revision: str) -> str:
-    return child_name(guardrail, "config", revision)
+    return revision_configmap_name(guardrail_name(guardrail), revision)
 
 
 def served_collection(kb: KnowledgeBase) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guardrail_demo.checks import model_misses, product_problems, score_ranges
+from guardrail_demo.checks import model_misses, product_problems, score_ranges, separation_miss
 from guardrail_demo.scenarios import SCENARIOS, Scenario
 from guardrail_demo.traffic import Outcome
 
@@ -41,6 +41,22 @@ def test_a_hallucination_that_passes_is_a_model_miss_not_a_product_problem() -> 
     assert product_problems(passed, "r1") == []
     assert len(model_misses(passed, injection_model=True)) == 1
     assert model_misses(outcome(HALLUCINATED, "block", "refused"), injection_model=True) == []
+    assert model_misses(outcome(HALLUCINATED, "flag", HALLUCINATED.answer), injection_model=True) == []
+
+
+def test_a_grounded_answer_that_is_blocked_is_a_model_miss() -> None:
+    assert len(model_misses(outcome(GROUNDED, "block", "refused"), injection_model=True)) == 1
+
+
+def test_grounded_answers_must_score_above_every_hallucination() -> None:
+    apart = [outcome(GROUNDED, "pass", "", score=0.7), outcome(HALLUCINATED, "flag", "", score=0.55)]
+    assert separation_miss(apart) is None
+    overlapping = [outcome(GROUNDED, "flag", "", score=0.6), outcome(HALLUCINATED, "flag", "", score=0.62)]
+    miss = separation_miss(overlapping)
+    assert miss is not None
+    assert "0.600" in miss
+    assert "0.620" in miss
+    assert separation_miss([outcome(GROUNDED, "pass", "", score=0.7)]) is None
 
 
 def test_injections_are_only_expected_to_be_blocked_when_the_injection_model_is_deployed() -> None:

@@ -70,13 +70,14 @@ REVISION_YAML = "revision: {rev}\nmodels: {{backend: embedded, embedded: {{repos
 
 def test_revision_configs_come_from_the_operators_configmaps() -> None:
     from guardrail_sidecar.config import GuardrailRef
-    from guardrail_sidecar.k8s_watch import parse_revision, revision_selector, status_stable
+    from guardrail_sidecar.k8s_watch import parse_revision, status_stable
+    from guardrail_sidecar.naming import revision_configmap_name
 
     ref = GuardrailRef(namespace="shop", name="support-bot")
-    assert revision_selector(ref, "9ab12e4") == (
-        "guardrails.dev/guardrail=support-bot,guardrails.dev/revision=9ab12e4,"
-        "app.kubernetes.io/component=scoring-config"
-    )
+    assert revision_configmap_name(ref.name, "9ab12e4") == "support-bot-config-9ab12e4"
+    long_name = revision_configmap_name("g" * 70, "9ab12e4")
+    assert len(long_name) == 63
+    assert long_name != revision_configmap_name("g" * 71, "9ab12e4")
     found = parse_revision([{"data": {"revision.yaml": REVISION_YAML.format(rev="9ab12e4")}}], "9ab12e4")
     assert found is not None
     assert found.revision == "9ab12e4"
