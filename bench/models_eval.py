@@ -17,13 +17,15 @@ from guardrail_models.evalset import read_jsonl
 from guardrail_models.evaluation import length_run, rank, run
 from guardrail_models.repository import default_repository
 
+# where `python -m guardrail_models.train_nli` leaves the FP32 export (not committed: size budget)
+DEFAULT_FP32 = Path.home() / ".cache" / "guardrail-train" / "build-full" / "nli.fp32.onnx"
 RESULTS = Path(__file__).parent / "results" / "models_eval.json"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="first 120 pairs, 100 resamples")
-    parser.add_argument("--fp32", type=Path, default=None)
+    parser.add_argument("--fp32", type=Path, default=DEFAULT_FP32 if DEFAULT_FP32.is_file() else None)
     args = parser.parse_args()
     dataset = default_repository().parent / "eval" / "halueval_dev.jsonl"
     data = read_jsonl(dataset, limit=120 if args.quick else None)

@@ -23,6 +23,8 @@ from guardrail_models.evalset import read_jsonl
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding, load_injection
 
+# where `python -m guardrail_models.train_nli` leaves the FP32 export (not committed: size budget)
+DEFAULT_FP32 = Path.home() / ".cache" / "guardrail-train" / "build-full" / "nli.fp32.onnx"
 RESULTS = Path(__file__).parent / "results" / "models_latency.json"
 
 
@@ -39,7 +41,7 @@ def per_pair_ms(score: Callable[[list[Any]], object], pairs: Sequence[Any], batc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--fp32", type=Path, default=None)
+    parser.add_argument("--fp32", type=Path, default=DEFAULT_FP32 if DEFAULT_FP32.is_file() else None)
     args = parser.parse_args()
     data = read_jsonl(default_repository().parent / "eval" / "halueval_dev.jsonl", limit=64 if args.quick else 256)
     pairs = data.pairs
