@@ -233,6 +233,8 @@ def test_good_canary_is_promoted_and_bad_one_rolled_back(
         killed_at = time.monotonic()
         operators.append(OperatorProcess(cluster, namespace, "op-b", stack["tmp"]))
         wait_for("the good revision promoted", lambda: stable_revision(cluster, namespace) == good, 120)
+        # the status poller, not just this check, must have seen the promotion before windows are cut from it
+        wait_for("the poller to see the promotion", lambda: any(r != good for t, r, _, _ in seen.statuses[-3:]), 10)
         after_restart = [w for t, r, w, _ in seen.statuses if t > killed_at and r == good]
         assert 10 not in after_restart, "the restarted operator began the canary again"
 
@@ -257,7 +259,9 @@ def test_good_canary_is_promoted_and_bad_one_rolled_back(
         bad = revision_of(bad_spec)
         apply(cluster, namespace, bad_spec)
         wait_for(
-            "the bad canary rolled back", lambda: guardrail(cluster, namespace)["status"]["phase"] == "RolledBack", 90
+            "the poller to see the bad canary rolled back",
+            lambda: any(r == bad and phase == "RolledBack" for _, r, _, phase in seen.statuses),
+            90,
         )
         status = guardrail(cluster, namespace)["status"]
         assert status["stableRevision"] == good
