@@ -310,18 +310,22 @@ class LocalCluster:
             "--audit-log-mode=blocking",
         ]
 
-    def _component_kubeconfig(self) -> str:
-        return str(self.kubeconfig)
-
-    def _kcm_args(self, state: State) -> list[str]:
-        kc = self._component_kubeconfig()
+    def _component_args(self, port: int) -> list[str]:
+        """Flags the controller-manager and the scheduler share: the admin kubeconfig, loopback serving, no
+        leader election (one of each)."""
+        kc = str(self.kubeconfig)
         return [
             f"--kubeconfig={kc}",
             f"--authentication-kubeconfig={kc}",
             f"--authorization-kubeconfig={kc}",
             "--bind-address=127.0.0.1",
-            f"--secure-port={state.ports['kcm']}",
+            f"--secure-port={port}",
             "--leader-elect=false",
+        ]
+
+    def _kcm_args(self, state: State) -> list[str]:
+        return [
+            *self._component_args(state.ports["kcm"]),
             f"--service-account-private-key-file={self.pki.sa_key}",
             f"--root-ca-file={self.pki.ca_cert}",
             "--use-service-account-credentials=true",
@@ -330,15 +334,7 @@ class LocalCluster:
         ]
 
     def _scheduler_args(self, state: State) -> list[str]:
-        kc = self._component_kubeconfig()
-        return [
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={state.ports['scheduler']}",
-            "--leader-elect=false",
-        ]
+        return self._component_args(state.ports["scheduler"])
 
     def _kwok_args(self, state: State) -> list[str]:
         return [
