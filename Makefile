@@ -49,7 +49,7 @@ cluster: install ## build (if needed) and start the local control plane; writes 
 cluster-down: install ## stop the local control plane
 	$(BIN)/guardrail-devcluster down
 
-demo: install ## the main job: control plane, CRD, example Guardrail
+demo: install system-deps ## the main job: the whole product on this machine (`make demo -- --once` exits when done)
 	$(BIN)/guardrail demo $(filter-out $@,$(MAKECMDGOALS))
 
 bench: install ## benchmarks; JSON results under bench/results/

@@ -8,7 +8,9 @@ key `revision.yaml`). Pure helpers here; the API calls run in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from typing import Any
 
 from .config import ConfigError, GuardrailRef, RevisionConfig
@@ -97,11 +99,41 @@ def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractE
 
 
 async def watch_guardrail(ref: GuardrailRef, runtime: Runtime) -> None:
-    """Runs the (blocking) kubernetes watch in a thread; errors are logged and the watch restarted."""
+    """Runs the (blocking) kubernetes watch in a daemon thread; errors are logged and the watch restarted.
+
+    A daemon thread rather than `asyncio.to_thread`: the default executor is joined at shutdown, so a watch
+    blocked on the API server would keep the process from exiting on SIGTERM until the pod is killed."""
     loop = asyncio.get_running_loop()
     while True:
+        ended: asyncio.Future[None] = loop.create_future()
+        thread = threading.Thread(target=_watch_thread, args=(ref, runtime, loop, ended), name="guardrail-watch")
+        thread.daemon = True
+        thread.start()
         try:
-            await asyncio.to_thread(_watch_blocking, ref, runtime, loop)
+            await ended
         except Exception as exc:  # API errors, expired resource versions: retry after a pause
             log.warning("guardrail watch failed; retrying", extra={"fields": {"error": str(exc)}})
             await asyncio.sleep(5)
+
+
+def _watch_thread(
+    ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]
+) -> None:
+    """The watch, reporting how it ended to the event loop (unless the loop is already gone at shutdown)."""
+    try:
+        _watch_blocking(ref, runtime, loop)
+    except Exception as exc:
+        outcome: BaseException | None = exc
+    else:
+        outcome = None
+    with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
+        loop.call_soon_threadsafe(_settle, ended, outcome)
+
+
+def _settle(ended: asyncio.Future[None], outcome: BaseException | None) -> None:
+    if ended.done():
+        return
+    if outcome is None:
+        ended.set_result(None)
+    else:
+        ended.set_exception(outcome)

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from guardrail_demo.flow import Options, run
 
+from guardrail_demo.flow import Options, run
 from guardrail_devcluster.cluster import REPO_ROOT
 
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from guardrail_demo import manifests
 
+from guardrail_demo import manifests
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster
 from guardrail_sidecar.config import SidecarConfig
 

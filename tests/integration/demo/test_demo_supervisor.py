@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from guardrail_demo.errors import ProcessFailed
 from guardrail_demo.supervisor import Supervisor
 

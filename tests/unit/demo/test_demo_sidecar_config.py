@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from guardrail_demo import manifests
 from guardrail_demo.sidecar_config import LocalEndpoints, local_config, overrides
-
 from guardrail_operator.builders.config import build_revision_configmap
 from guardrail_operator.models import Guardrail
 from guardrail_operator.revision import guardrail_revision, model_revision
