@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 from guardrail_cases import INVALID, example
 from guardrail_devcluster.cluster import LocalCluster
 from guardrail_devcluster.errors import CommandError
+from tests.integration.operator.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +54,6 @@ def test_get_gr_shows_printer_columns(cluster: LocalCluster, namespace: str) -> 
     assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "READY", "AGE"]
     categories = cluster.kubectl("get", "guardrails", "-n", namespace, "-o", "name").stdout
     assert "guardrail.guardrails.dev/support-bot" in categories
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_deployment_becomes_available_on_kwok_nodes(cluster: LocalCluster, namespace: str) -> None:
@@ -117,8 +108,9 @@ def test_deleting_an_owner_garbage_collects_its_dependents(cluster: LocalCluster
     }
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(dependent))
     cluster.kubectl("delete", "configmap", "owner", "-n", namespace)
-    _wait(
-        lambda: cluster.kubectl("get", "configmap", "dependent", "-n", namespace, check=False).returncode != 0,
-        60,
+    wait_for(
         "the garbage collector to delete the dependent",
+        lambda: cluster.kubectl("get", "configmap", "dependent", "-n", namespace, check=False).returncode != 0,
+        timeout=60,
+        interval=0.5,
     )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from guardrail_demo import prometheus
 from guardrail_demo.errors import DemoError
-from guardrail_demo.supervisor import Managed, Supervisor, free_port, http_ok
+from guardrail_demo.supervisor import Managed, Supervisor, http_ok
+from guardrail_devcluster.cluster import free_port
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent

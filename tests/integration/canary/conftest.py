@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from guardrail_devcluster.cluster import free_port
 from tests.integration.canary.promtools import prometheus, wait_until
 from tests.integration.canary.traffic import PROFILE
-from tests.support.processes import PYTHON, free_port, running
+from tests.support.processes import PYTHON, running
 
 EXPORTER = Path(__file__).with_name("traffic_exporter.py")
 

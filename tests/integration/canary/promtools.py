@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from guardrail_devcluster.cluster import free_port
 from guardrail_operator.prometheus import Prometheus
-from tests.support.processes import free_port, running
+from tests.support.processes import running
 
 SCRAPE_INTERVAL_S = 1
 

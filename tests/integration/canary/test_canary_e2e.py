@@ -22,13 +22,13 @@ import pytest
 import yaml
 
 from guardrail_cases import example
-from guardrail_devcluster.cluster import LocalCluster
+from guardrail_devcluster.cluster import LocalCluster, free_port
 from guardrail_operator.models import GuardrailSpec
 from guardrail_operator.revision import guardrail_revision
 from guardrail_sidecar import contract
 from tests.integration.canary.promtools import prometheus
 from tests.integration.operator.helpers import OperatorProcess, wait_for
-from tests.support.processes import PYTHON, REPO, free_port, running
+from tests.support.processes import PYTHON, REPO, running
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,14 @@ import httpx
 import pytest
 import yaml
 
+from guardrail_devcluster.cluster import free_port
 from guardrail_operator.analysis import Failed, Passed, analyse
 from guardrail_operator.models import Analysis
 from guardrail_operator.prometheus import Prometheus
 from guardrail_operator.rollout_actions import AnalysisWindow
 from guardrail_sidecar import contract
 from tests.integration.canary.promtools import prometheus, wait_until
-from tests.support.processes import PYTHON, REPO, free_port, running
+from tests.support.processes import PYTHON, REPO, running
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from guardrail_devcluster.cluster import free_port
 from guardrail_kb.embedding import OnnxEmbedder, ServerEmbedder
 from guardrail_kb.ingest import Options, ingest
 from guardrail_kb.store import KnowledgeBaseStore
 from guardrail_models.repository import default_repository
-from tests.support.processes import PYTHON, free_port, running
+from tests.support.processes import PYTHON, running
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,9 @@ _ROOT = Path(__file__).resolve().parents[3]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from guardrail_devcluster.cluster import free_port  # noqa: E402
 from guardrail_sidecar import contract  # noqa: E402 - after the sys.path line above
-from tests.support.processes import PYTHON, free_port, running  # noqa: E402
+from tests.support.processes import PYTHON, running  # noqa: E402
 
 REPOSITORY = _ROOT / "models" / "repository"
 COLLECTION = "support-facts"
