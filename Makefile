@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 lint: install ## ruff and mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*)
+	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*) bench
 
 crds: install ## regenerate crds/ from the typed model
 	$(BIN)/python -m guardrail_operator.crd > crds/guardrails.dev_guardrails.yaml

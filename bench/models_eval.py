@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = default_repository().parent / "eval" / "halueval_dev.jsonl"
     data = read_jsonl(dataset, limit=120 if args.quick else None)
-    specs = [Spec("nli-int8", None, 0.5)] + ([Spec("nli-fp32", args.fp32, 0.5)] if args.fp32 else [])
+    specs = [Spec("nli-int8", "", 0.5)] + ([Spec("nli-fp32", str(args.fp32), 0.5)] if args.fp32 else [])
     results = [run(load_configuration(spec), data, batch_size=1) for spec in specs] + [length_run(data)]
     ranking = rank(results, data.labels, samples=100 if args.quick else 1000, seed=0)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,9 @@ def main() -> None:
     args = parser.parse_args()
     data = read_jsonl(default_repository().parent / "eval" / "halueval_dev.jsonl", limit=64 if args.quick else 256)
     pairs = data.pairs
-    configs = {"nli_int8": Spec("nli_int8", None, 0.5)}
+    configs = {"nli_int8": Spec("nli_int8", "", 0.5)}
     if args.fp32 is not None:
-        configs["nli_fp32"] = Spec("nli_fp32", args.fp32, 0.5)
+        configs["nli_fp32"] = Spec("nli_fp32", str(args.fp32), 0.5)
     scorers = {name: load_configuration(spec).scorer for name, spec in configs.items()}
     for scorer in scorers.values():
         scorer(pairs[:8])  # warm-up

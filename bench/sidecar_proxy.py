@@ -28,15 +28,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from guardrail_devcluster.cluster import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "sidecar_proxy.json"
 PAYLOAD = json.dumps({"ok": True, "text": "x" * 512}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- server roles (this file re-launched as a subprocess)

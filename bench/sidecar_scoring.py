@@ -27,12 +27,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from guardrail_sidecar.config import SidecarConfig  # noqa: E402 - after sys.path
+from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
+from guardrail_sidecar.config import SidecarConfig  # noqa: E402
 from guardrail_sidecar.knowledge import upsert_passages  # noqa: E402
 from guardrail_sidecar.metrics import Metrics  # noqa: E402
 from guardrail_sidecar.protocols import parse_openai_request  # noqa: E402
 from guardrail_sidecar.runtime import Runtime  # noqa: E402
-from tests.support.processes import free_port, running  # noqa: E402
+from tests.support.processes import running  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
 RESULTS = REPO / "bench" / "results" / "sidecar_scoring.json"

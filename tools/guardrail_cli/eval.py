@@ -17,7 +17,7 @@ from rich.table import Table
 from guardrail_models.configs import Spec, load_configuration, parse_spec
 from guardrail_models.errors import ModelError
 from guardrail_models.evalset import read_jsonl
-from guardrail_models.evaluation import Run, length_run, rank, run
+from guardrail_models.evaluation import Configuration, Run, length_run, rank, run
 
 
 def _advance(progress: Progress, task: TaskID, count: int) -> None:
@@ -98,8 +98,9 @@ def plot_roc(results: list[Run], labels: np.ndarray, path: Path) -> None:
     "--compare",
     "specs",
     multiple=True,
-    metavar="NAME=PATH[@THR]",
-    help="a configuration: model repository, version dir or .onnx file, optional threshold. Repeatable.",
+    metavar="NAME=TARGET[@THR]",
+    help="a configuration, repeatable: a model repository, version dir or .onnx file (embedded scorer), a v2 "
+    "server (grpc://HOST:PORT, http://HOST:PORT) or sidecar:CONFIG.yaml (the sidecar end to end); optional @THRESHOLD.",
 )
 @click.option("--threshold", default=0.5, show_default=True, help="block below this score (default for each config)")
 @click.option("--limit", type=int, default=None, help="only the first N rows of the dataset")
@@ -124,17 +125,22 @@ def eval_command(
     Without --compare the default model repository is evaluated. The length-only baseline is always shown.
     """
     console = Console(stderr=True)
+    configurations: list[Configuration] = []
     try:
         data = read_jsonl(dataset, limit)
-        parsed = [parse_spec(s, threshold) for s in specs] or [Spec("default", None, threshold)]
-        configurations = [load_configuration(spec) for spec in parsed]
+        for spec in [parse_spec(s) for s in specs] or [Spec("default", "", None)]:
+            configurations.append(load_configuration(spec, threshold))
+        results = []
+        with Progress(console=console, transient=True, disable=as_json) as progress:
+            for config in configurations:
+                task = progress.add_task(f"scoring {config.name}", total=len(data))
+                results.append(run(config, data, batch_size, functools.partial(_advance, progress, task)))
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    results = []
-    with Progress(console=console, transient=True, disable=as_json) as progress:
+    finally:
         for config in configurations:
-            task = progress.add_task(f"scoring {config.name}", total=len(data))
-            results.append(run(config, data, batch_size, functools.partial(_advance, progress, task)))
+            if config.close is not None:
+                config.close()
     results.append(length_run(data))
     ranked = rank(results, data.labels, samples, seed)
     if plot is not None:

@@ -1,4 +1,9 @@
-"""Turn `NAME=PATH[@THRESHOLD]` specs into evaluation configurations backed by the embedded ONNX scorer."""
+"""Turn `NAME=TARGET[@THRESHOLD]` specs into evaluation configurations.
+
+TARGET is a model repository, a version folder or an `.onnx` file (the embedded onnxruntime scorer), a v2
+server (`grpc://HOST:PORT`, `http://HOST:PORT`) or a sidecar config (`sidecar:FILE.yaml`, end to end); see
+`guardrail_models.served` for the last two.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +14,34 @@ from guardrail_models.errors import ModelError, RepositoryError
 from guardrail_models.evaluation import Configuration
 from guardrail_models.repository import INFO_FILE, default_repository, model_dir, read_info
 from guardrail_models.runtime import NliModel, load_tokenizer, open_session
+from guardrail_models.served import is_served, served_configuration
 from guardrail_sidecar import contract
+
+SPEC_FORMS = "NAME=PATH, NAME=grpc://HOST:PORT, NAME=http://HOST:PORT or NAME=sidecar:FILE.yaml (optional @THRESHOLD)"
 
 
 @dataclass(frozen=True)
 class Spec:
     name: str
-    path: Path | None  # None: the default repository
-    threshold: float
+    target: str  # "" for the default repository
+    threshold: float | None  # None: the target's own (a sidecar's policy threshold) or the command's default
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.target in ("", "default") else Path(self.target)
 
 
-def parse_spec(text: str, default_threshold: float) -> Spec:
-    """`int8=models/repository@0.6` → Spec('int8', Path('models/repository'), 0.6)."""
+def parse_spec(text: str) -> Spec:
+    """`int8=models/repository@0.6` → Spec('int8', 'models/repository', 0.6)."""
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
-        raise ModelError(f"--compare {text!r}: write NAME=PATH or NAME=PATH@THRESHOLD (PATH: repository or .onnx)")
-    path_text, at, threshold_text = rest.rpartition("@") if "@" in rest else (rest, "", "")
+        raise ModelError(f"--compare {text!r}: write {SPEC_FORMS}")
+    target, at, threshold_text = rest.rpartition("@") if "@" in rest else (rest, "", "")
     try:
-        threshold = float(threshold_text) if at else default_threshold
+        threshold = float(threshold_text) if at else None
     except ValueError as exc:
         raise ModelError(f"--compare {text!r}: threshold {threshold_text!r} is not a number") from exc
-    path = None if path_text in ("default", "") else Path(path_text)
-    return Spec(name, path, threshold)
+    return Spec(name, target, threshold)
 
 
 def resolve_nli(path: Path | None) -> tuple[Path, Path]:
@@ -50,8 +61,11 @@ def resolve_nli(path: Path | None) -> tuple[Path, Path]:
     return version_dir, version_dir / contract.MODEL_FILE
 
 
-def load_configuration(spec: Spec, threads: int = 0) -> Configuration:
+def load_configuration(spec: Spec, default_threshold: float = 0.5, threads: int = 0) -> Configuration:
+    if is_served(spec.target):
+        return served_configuration(spec.name, spec.target, spec.threshold, default_threshold)
     version_dir, onnx_file = resolve_nli(spec.path)
     info = read_info(version_dir)
     model = NliModel(open_session(onnx_file, threads), load_tokenizer(version_dir, info), info)
-    return Configuration(spec.name, model.score, spec.threshold)
+    threshold = default_threshold if spec.threshold is None else spec.threshold
+    return Configuration(spec.name, model.score, threshold)

@@ -28,6 +28,7 @@ class Configuration:
     name: str
     scorer: Scorer
     threshold: float = 0.5
+    close: Callable[[], None] | None = None  # stops what the configuration started (a server, a process)
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,14 @@ def summarise(result: Run, labels: Array, samples: int = 500, seed: int = 0) -> 
 
 
 def paired_win_share(a: Array, b: Array, labels: Array, samples: int = 500, seed: int = 0) -> float:
-    """Share of paired bootstrap resamples in which `a` has the higher AUROC than `b` (same items for both)."""
+    """Share of paired bootstrap resamples in which `a` has the higher AUROC than `b` (same items for both);
+    a tie counts half, so two identical configurations get 0.5."""
     rng = np.random.default_rng(seed)
-    wins = 0
+    wins = 0.0
     for _ in range(samples):
         index = rng.integers(0, len(labels), len(labels))
-        if auroc(labels[index], a[index]) > auroc(labels[index], b[index]):
-            wins += 1
+        first, second = auroc(labels[index], a[index]), auroc(labels[index], b[index])
+        wins += 1.0 if first > second else 0.5 if first == second else 0.0
     return wins / samples
 
 

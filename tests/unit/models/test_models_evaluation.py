@@ -48,12 +48,17 @@ def test_read_jsonl_reports_the_bad_line(tmp_path: Path) -> None:
 
 
 def test_spec_parsing() -> None:
-    spec = parse_spec("int8=models/repository@0.6", 0.5)
+    spec = parse_spec("int8=models/repository@0.6")
     assert (spec.name, str(spec.path), spec.threshold) == ("int8", "models/repository", 0.6)
-    assert parse_spec("fp32=build/nli.onnx", 0.5).threshold == 0.5
-    assert parse_spec("base=default", 0.4).path is None
+    assert parse_spec("fp32=build/nli.onnx").threshold is None  # the command's --threshold applies
+    assert parse_spec("base=default").path is None
+    v2 = parse_spec("triton=grpc://127.0.0.1:8001@0.4")
+    assert (v2.target, v2.threshold) == ("grpc://127.0.0.1:8001", 0.4)
+    assert parse_spec("e2e=sidecar:examples/sidecar.yaml").target == "sidecar:examples/sidecar.yaml"
     with pytest.raises(ModelError, match="NAME=PATH"):
-        parse_spec("just-a-path", 0.5)
+        parse_spec("just-a-path")
+    with pytest.raises(ModelError, match="not a number"):
+        parse_spec("x=models/repository@high")
 
 
 def test_rank_puts_the_better_configuration_first_with_intervals() -> None:
