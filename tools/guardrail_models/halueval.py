@@ -116,14 +116,36 @@ def to_item(task: Task, row: int, raw: dict[str, str]) -> Item:
     return Item(task, row, raw["document"], "", raw["right_summary"], raw["hallucinated_summary"])
 
 
-def read_rows(task: Task, folder: Path | None = None) -> Iterator[Item]:
-    """Every usable row of a task, in file order; dialogue stops before the reserved rows."""
+def read_raw(task: Task, folder: Path | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row index, raw JSON object) of every usable row, in file order; dialogue stops before the reserved rows."""
     path = (folder or data_dir()) / f"dataset_halueval_{task}.jsonl"
     with path.open() as handle:
         for row, line in enumerate(handle):
             if task == "dialogue" and row >= RESERVED_DIALOGUE_FROM:
                 return
-            yield to_item(task, row, json.loads(line))
+            yield row, json.loads(line)
+
+
+def read_rows(task: Task, folder: Path | None = None) -> Iterator[Item]:
+    """Every usable row of a task as an Item, in file order; dialogue stops before the reserved rows."""
+    for row, raw in read_raw(task, folder):
+        yield to_item(task, row, raw)
+
+
+_HUMAN_TURN = re.compile(r"\[Human\]:\s*(.*?)\s*(?=\[Assistant\]:|$)", re.DOTALL)
+
+
+def user_turns(task: Task, rows: range, folder: Path | None = None) -> list[str]:
+    """Benign user text from rows in `rows`: the [Human] turns of dialogue histories, the questions of qa."""
+    out: list[str] = []
+    for row, raw in read_raw(task, folder):
+        if row not in rows:
+            continue
+        if task == "dialogue":
+            out += [turn for turn in _HUMAN_TURN.findall(raw["dialogue_history"]) if turn]
+        elif task == "qa":
+            out.append(raw["question"].strip())
+    return out
 
 
 def split(items: list[Item], dev_size: int, seed: int) -> tuple[list[Item], list[Item]]:

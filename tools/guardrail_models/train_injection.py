@@ -2,15 +2,19 @@
 
 Training environment only (scikit-learn, pandas, onnx):  python -m guardrail_models.train_injection
 
-Train on the train splits of s-labs + neuralchemy, select the head on their validation splits (mean AUROC +
-recall at 1% FPR), report on both test splits, on multilingual injections never trained on, and on a few
-hand-written indirect injections inside documents. The head becomes a tiny ONNX graph taking `embedding`.
+Train on the train splits of s-labs + neuralchemy plus benign chat turns (HaluEval user turns and questions:
+the attack corpora's benign side is mostly long text, so short ordinary requests such as "Tell me more." looked
+like attacks), select the head on the corpora's validation splits (mean AUROC + recall at 1% FPR), report on both
+test splits, on multilingual injections never trained on, on a few hand-written indirect injections inside
+documents, and the false-positive rate on held-out chat turns and on short hand-written requests. The head
+becomes a tiny ONNX graph taking `embedding`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -87,11 +91,26 @@ def scores_report(labels: list[int], scores: np.ndarray, texts: list[str]) -> di
     }
 
 
+def false_positives(detector: Any, threshold: float) -> dict[str, float]:
+    """Share of benign chat text flagged at 0.5 (the sidecar's default) and at the 1%-FPR threshold."""
+    out: dict[str, float] = {}
+    for name, texts in (
+        ("chat_turns", data.conversation_turns("held_out")),
+        ("short_requests", data.SHORT_BENIGN_PROMPTS),
+    ):
+        scores = detector.score(texts)
+        out[f"{name}_n"] = len(texts)
+        out[f"{name}_flagged_at_0.5"] = float(np.mean(scores >= 0.5))
+        out[f"{name}_flagged_at_threshold"] = float(np.mean(scores >= threshold))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
     parser.add_argument("--repository", type=Path, default=None)
+    parser.add_argument("--chat-turns", type=int, default=6000, help="benign chat turns added to training (0: none)")
     args = parser.parse_args()
     repository = args.repository or default_repository()
     encoder = load_embedding(repository)
@@ -101,8 +120,11 @@ def main() -> None:
         for split in ("train", "validation", "test")
     }
     vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
-    x_train = np.concatenate([vectors[(n, "train")] for n in ("s-labs", "neuralchemy")])
-    y_train = np.concatenate([sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")])
+    turns = data.conversation_turns("train")
+    chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
+    chat_vectors = encoder.embed(chat) if chat else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), chat_vectors])
+    y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(chat))])
     selection: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for name, make in CANDIDATES.items():
@@ -123,7 +145,13 @@ def main() -> None:
     onnx.save(head_graph(fitted[chosen]), str(onnx_file))
     write_model(repository, injection_info(), onnx_file, None)
     detector = load_injection(repository)
-    report: dict[str, Any] = {"chosen": chosen, "selection": selection, "seed": args.seed, "test": {}}
+    report: dict[str, Any] = {
+        "chosen": chosen,
+        "selection": selection,
+        "seed": args.seed,
+        "chat_turns_trained": len(chat),
+        "test": {},
+    }
     for corpus in ("s-labs", "neuralchemy"):
         test = sets[(corpus, "test")]
         report["test"][corpus] = scores_report(test.labels, detector.score(test.texts), test.texts)
@@ -146,6 +174,7 @@ def main() -> None:
         "indirect_auroc_vs_benign_documents": auroc(
             [1] * len(indirect) + [0] * len(benign_docs), np.concatenate([indirect, benign_docs])
         ),
+        **false_positives(detector, threshold),
     }
     (args.out / "injection_report.json").write_text(json.dumps(report, indent=2))
     write_manifest(repository.parent, {"injection": report})

@@ -16,6 +16,7 @@ from guardrail_models.halueval import (
     swap_entity,
     swap_number,
     synthetic_negative,
+    user_turns,
 )
 
 
@@ -31,6 +32,17 @@ def test_reserved_dialogue_rows_are_never_read(tmp_path: Path) -> None:
     items = list(read_rows("dialogue", tmp_path))
     assert len(items) == RESERVED_DIALOGUE_FROM
     assert max(item.row for item in items) == RESERVED_DIALOGUE_FROM - 1
+
+
+def test_user_turns_parse_human_turns_and_skip_reserved_rows(tmp_path: Path) -> None:
+    history = "[Human]: Do you like Iron Man? [Assistant]: Sure do! [Human]: Tell me more about him. "
+    line = {"knowledge": "k", "dialogue_history": history, "right_response": "r", "hallucinated_response": "x"}
+    with (tmp_path / "dataset_halueval_dialogue.jsonl").open("w") as handle:
+        for _ in range(RESERVED_DIALOGUE_FROM + 3):
+            handle.write(json.dumps(line) + "\n")
+    assert user_turns("dialogue", range(2), tmp_path) == ["Do you like Iron Man?", "Tell me more about him."] * 2
+    # asking for reserved rows gives nothing: they are never read
+    assert user_turns("dialogue", range(RESERVED_DIALOGUE_FROM, RESERVED_DIALOGUE_FROM + 3), tmp_path) == []
 
 
 def test_split_is_seeded_and_disjoint() -> None:
