@@ -53,6 +53,11 @@ def v2_configuration(name: str, url: str, threshold: float, tokenizers: Path | N
     runner = asyncio.Runner()
     backend = TritonBackend(triton)
     scorer = Scorer(backend, models, Cache(max_entries=0), Metrics(), name)
+
+    def close() -> None:
+        runner.run(backend.close())
+        runner.close()
+
     try:
         ready = runner.run(backend.ready([(models.nli.name, models.nli.version)]))
     except BackendError as exc:
@@ -61,8 +66,7 @@ def v2_configuration(name: str, url: str, threshold: float, tokenizers: Path | N
     else:
         reason = "model nli is not ready"
     if not ready:
-        runner.run(backend.close())
-        runner.close()
+        close()
         raise ModelError(f"--compare {name}={url}: the v2 server is not usable ({reason})")
 
     def score(pairs: list[tuple[str, str]]) -> list[float]:
@@ -70,10 +74,6 @@ def v2_configuration(name: str, url: str, threshold: float, tokenizers: Path | N
             return runner.run(scorer.nli(pairs))
         except BackendError as exc:
             raise ModelError(f"{name} ({url}): {exc}") from exc
-
-    def close() -> None:
-        runner.run(backend.close())
-        runner.close()
 
     return Configuration(name, score, threshold, close)
 
