@@ -220,3 +220,40 @@ def synthetic_negative(item: Item, rng: random.Random) -> str | None:
         if made is not None and made != item.right:
             return made
     return None
+
+
+_PROMPT_ROLES = (
+    "support bot",
+    "customer service assistant",
+    "helpful assistant",
+    "shopping assistant",
+    "travel assistant",
+    "virtual concierge",
+    "FAQ bot",
+    "sales assistant",
+)
+_PROMPT_ORGS = (
+    "Northwind Traders",
+    "Acme Corporation",
+    "Blue Harbor Bank",
+    "Summit Telecom",
+    "Maple Leaf Insurance",
+    "Orbit Airlines",
+    "Cedar Health",
+    "Lumen Books",
+)
+_PROMPT_TEMPLATES = (
+    "You are the {org} {role}.",
+    "You are a {role} for {org}. Be friendly and concise.",
+    "You are {org}'s {role}. Answer the customer's questions.",
+    "You are a {role}. Answer politely.",
+    "Answer the user's questions about {org}.",
+)
+
+
+def system_prompt_evidence(claim: str, rng: random.Random) -> str:
+    """A short system prompt that supports nothing in `claim`: what a guardrail sees when retrieval finds no
+    passage. Half the time it names an entity of the claim, so a shared name alone is not support."""
+    entities = [m.group(0) for m in _ENTITY.finditer(claim) if m.group(0) not in _NOT_ENTITIES]
+    org = rng.choice(entities) if entities and rng.random() < 0.5 else rng.choice(_PROMPT_ORGS)
+    return rng.choice(_PROMPT_TEMPLATES).format(org=org, role=rng.choice(_PROMPT_ROLES))

@@ -68,11 +68,35 @@ def torch_features(fused: Fused, tokenizer: Any, pairs: list[tuple[str, str]], m
     return np.concatenate(out)
 
 
+# logistic fits over the fusion features (encoder logit, overlap share, log1p unsupported), reported as ablations;
+# the config's `fusion` picks the exported one ("encoder" → encoder_only, "all" → all_features)
+FUSIONS = {"encoder_only": [0], "lexical_only": [1, 2], "all_features": [0, 1, 2]}
+SYSTEM_PROMPT_PROBE = "You are the Pebble & Pine Outfitters support bot."  # never a training template
+
+
+def unrelated_evidence(items: list[Item], model: NliModel) -> dict[str, float]:
+    """Each right answer against its own evidence, the next dev row's (unrelated) evidence and a bare system
+    prompt: the share passing at 0.5 for each, and the AUROC of own over unrelated."""
+    from guardrail_models.metrics import auroc
+
+    rotated = items[1:] + items[:1]
+    own = np.array(model.score([(i.evidence, i.claim(i.right)) for i in items]))
+    other = np.array(model.score([(o.evidence, i.claim(i.right)) for i, o in zip(items, rotated, strict=True)]))
+    labels = np.array([1] * len(own) + [0] * len(other))
+    prompt = np.array(model.score([(SYSTEM_PROMPT_PROBE, i.claim(i.right)) for i in items]))
+    return {
+        "system_prompt_pass_rate": float((prompt >= 0.5).mean()),
+        "own_pass_rate": float((own >= 0.5).mean()),
+        "unrelated_pass_rate": float((other >= 0.5).mean()),
+        "auroc_own_vs_unrelated": auroc(labels, np.concatenate([own, other])),
+    }
+
+
 def fit_fusion(features: np.ndarray, labels: np.ndarray, columns: list[int]) -> tuple[list[float], float]:
     """Logistic regression on the chosen feature columns; weights for all three columns (0 where unused)."""
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-not-found, unused-ignore]
 
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[:, columns], labels)
+    fitted = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced").fit(features[:, columns], labels)
     weights = [0.0, 0.0, 0.0]
     for column, weight in zip(columns, fitted.coef_[0], strict=True):
         weights[column] = float(weight)
@@ -95,12 +119,11 @@ def release(
     probe = Fused(model, lexical, [1.0, 0.0, 0.0], 0.0).eval()
     cal_features = torch_features(probe, tokenizer, [(e, c) for e, c, _ in calibration], config.max_length)
     cal_labels = np.array([y for _, _, y in calibration])
-    weights, bias = fit_fusion(cal_features, cal_labels, [0, 1, 2])
-    fused = Fused(model, lexical, weights, bias).eval()
     ablations: dict[str, tuple[list[float], float]] = {
-        "encoder_only": fit_fusion(cal_features, cal_labels, [0]),
-        "lexical_only": fit_fusion(cal_features, cal_labels, [1, 2]),
+        name: fit_fusion(cal_features, cal_labels, columns) for name, columns in FUSIONS.items()
     }
+    weights, bias = ablations["all_features" if config.fusion == "all" else "encoder_only"]
+    fused = Fused(model, lexical, weights, bias).eval()
     sample = tokenizer(["evidence text here"], ["a claim"], return_tensors="pt")
     inputs = {name: sample[name] for name in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)}
     fp32 = export_onnx(fused, inputs, contract.SCORE_OUTPUT, out / "nli.fp32.onnx")
@@ -121,6 +144,7 @@ def release(
         for name, (w, b) in ablations.items():
             scores = 1.0 / (1.0 + np.exp(-(dev_features @ np.array(w) + b)))
             metrics[task][name] = evaluate_items(items, scores)
+        metrics[task]["unrelated_evidence_int8"] = unrelated_evidence(items, models["int8"])
     dialogue_pairs = [(r["premise"], r["claim"]) for r in pair_rows(dev["dialogue"][:100])]
     latency = latency_ms(models, dialogue_pairs)
     eval_file = write_eval_file(dev["dialogue"][:EVAL_FILE_ROWS], repository.parent / "eval" / "halueval_dev.jsonl")
@@ -129,6 +153,7 @@ def release(
         "fusion": {
             "weights": dict(zip(["encoder_logit", "overlap_share", "log1p_unsupported"], weights, strict=True)),
             "bias": bias,
+            "features": config.fusion,
             "calibration_pairs": len(calibration),
         },
         "data": {

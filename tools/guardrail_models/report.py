@@ -17,6 +17,7 @@ _GROUNDING_SCORERS = (
     ("nli_int8", "guardrail nli (ONNX INT8)"),
     ("nli_fp32", "guardrail nli (ONNX FP32)"),
     ("encoder_only", "ablation: encoder logit only (torch FP32)"),
+    ("all_features", "ablation: encoder logit + lexical overlap (torch FP32)"),
     ("lexical_only", "ablation: lexical overlap features only"),
     ("length_only", "length only"),
     ("director_ai", "director-ai `score` (offline)"),
@@ -50,6 +51,25 @@ def grounding_table(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+def unrelated_evidence_table(manifest: dict[str, Any]) -> list[str]:
+    """Right answers against their own evidence and against another dev row's (a grounding model tells them apart)."""
+    metrics = manifest.get("nli", {}).get("metrics", {})
+    rows = {task: m["unrelated_evidence_int8"] for task, m in metrics.items() if "unrelated_evidence_int8" in m}
+    if not rows:
+        return []
+    lines = [
+        "| task | right answer passes (own evidence) | passes (another row's evidence) | passes (a system prompt only) "
+        "| AUROC own vs another row's |",
+        "|---|---|---|---|---|",
+    ]
+    for task, values in rows.items():
+        lines.append(
+            f"| {task} | {_num(values['own_pass_rate'])} | {_num(values['unrelated_pass_rate'])} "
+            f"| {_num(values.get('system_prompt_pass_rate'))} | {_num(values['auroc_own_vs_unrelated'])} |"
+        )
+    return lines
+
+
 def injection_table(manifest: dict[str, Any]) -> list[str]:
     report = manifest.get("injection", {})
     director = manifest.get("director_ai", {}).get("injection", {})
@@ -78,7 +98,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args()
     manifest = read_manifest(args.root or default_repository().parent)
-    print("\n".join([*grounding_table(manifest), "", *injection_table(manifest), "", latency_line(manifest)]))
+    tables = [grounding_table(manifest), unrelated_evidence_table(manifest), injection_table(manifest)]
+    print("\n".join([line for table in tables if table for line in [*table, ""]] + [latency_line(manifest)]))
 
 
 if __name__ == "__main__":

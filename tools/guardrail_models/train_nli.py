@@ -5,10 +5,14 @@ Training environment only (torch, transformers; see docs/models.md). Seeded and 
     python -m guardrail_models.train_nli --seed 13 --out ~/.cache/guardrail-train/build
 
 Data: qa, summarization and dialogue rows 0-7999 (never the reserved dialogue rows 8000-9999), a seeded dev
-split per task held out. Each training group is one evidence with its right answer and negatives that carry no
-length signal: the hallucinated answer only when its length is close, plus one synthetic negative made from the
-right answer (entity swap, number swap, negation). Loss = BCE per pair + a pairwise term (right above each
-negative of its group). The head learns at a higher rate than the encoder.
+split per task held out, and a calibration split per task (never trained on) for the fusion layer. Each training
+group is one evidence with its right answer and negatives that carry no length signal: the hallucinated answer
+only when its length is close, one synthetic negative made from the right answer (entity swap, number swap,
+negation), and the right answer against unrelated evidence: another row's evidence, or (a third of the time) a
+short system prompt such as "You are the Acme Corporation support bot." (HaluEval never pairs a claim with
+unrelated evidence; without these the model scores fluent answers as supported by anything, and a guardrail
+whose retrieval finds nothing passes them). Loss = BCE per pair + a
+pairwise term (right above each negative of its group). The head learns at a higher rate than the encoder.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ import torch  # type: ignore[import-not-found, unused-ignore]  # training venv o
 from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
 from guardrail_models.grounding_eval import evaluate_items, pair_rows
-from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split, synthetic_negative
+from guardrail_models.halueval import (
+    TASKS,
+    Item,
+    length_matched,
+    read_rows,
+    split,
+    synthetic_negative,
+    system_prompt_evidence,
+)
 from guardrail_models.torch_export import base_model_path
 
 TRAIN_LENGTH_TOLERANCE = 0.3
@@ -34,16 +46,24 @@ TRAIN_LENGTH_TOLERANCE = 0.3
 
 @dataclass(frozen=True)
 class Group:
+    """One claim supported by `evidence`, the claims it does not support, and unrelated evidence for the claim."""
+
     evidence: str
     positive: str
     negatives: tuple[str, ...]
+    foreign: tuple[str, ...] = ()
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(evidence, claim) rows, the positive first."""
+        own = [(self.evidence, claim) for claim in (self.positive, *self.negatives)]
+        return own + [(evidence, self.positive) for evidence in self.foreign]
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 13
     layers: int = 4
-    steps: int = 700
+    steps: int = 4000
     groups_per_step: int = 4
     max_length: int = 256
     encoder_lr: float = 5e-5
@@ -52,22 +72,51 @@ class Config:
     dev_rows: int = 600
     pooling: str = "pair"
     summarization_items: int = 1000
+    calibration_items: int = 400  # per task, held out of training for the fusion layer
+    foreign_evidence: int = 1  # negatives per group: the right answer against unrelated evidence
+    fusion: str = "all"  # features of the exported score: "encoder" (calibrated logit) or "all" (+ lexical)
     stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
 
 
-def load_splits(config: Config) -> tuple[list[Item], dict[str, list[Item]]]:
+@dataclass(frozen=True)
+class Splits:
+    train: list[Item]
+    calibration: list[Item]
+    dev: dict[str, list[Item]]
+
+
+def load_splits(config: Config) -> Splits:
+    """Per task: a seeded dev split, then `calibration_items` held out of the rest, the remainder to train on."""
     train: list[Item] = []
+    calibration: list[Item] = []
     dev: dict[str, list[Item]] = {}
     for index, task in enumerate(TASKS):
         task_train, task_dev = split(list(read_rows(task)), config.dev_rows, config.seed + index)
+        held, task_train = task_train[: config.calibration_items], task_train[config.calibration_items :]
         train += task_train[: config.summarization_items] if task == "summarization" else task_train
+        calibration += held
         dev[task] = task_dev
-    return train, dev
+    return Splits(train, calibration, dev)
 
 
-def make_groups(items: list[Item], seed: int) -> list[Group]:
-    """Training groups in a seeded order; items without any length-neutral negative are dropped."""
+def foreign_evidence(item: Item, pool: list[Item], rng: random.Random) -> str:
+    """Evidence that does not support the item's right answer (seeded): a third of the time a short system prompt,
+    otherwise the evidence of another row of `pool` whose text differs from the item's."""
+    if rng.random() < 1 / 3:
+        return system_prompt_evidence(item.claim(item.right), rng)
+    while True:
+        other = pool[rng.randrange(len(pool))]
+        if other.evidence != item.evidence:
+            return other.evidence
+
+
+def make_groups(items: list[Item], seed: int, foreign: int = 1) -> list[Group]:
+    """Training groups in a seeded order; items without any length-neutral negative are dropped.
+
+    Foreign evidence comes from the same task, so a group's rows stay of similar length (little padding).
+    """
     rng = random.Random(seed)  # noqa: S311 - seeded data order, not security
+    by_task = {task: [i for i in items if i.task == task] for task in TASKS}
     groups = []
     for item in items:
         negatives = []
@@ -77,7 +126,8 @@ def make_groups(items: list[Item], seed: int) -> list[Group]:
         if synthetic is not None:
             negatives.append(item.claim(synthetic))
         if negatives:
-            groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives)))
+            others = tuple(foreign_evidence(item, by_task[item.task], rng) for _ in range(foreign))
+            groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives), others))
     rng.shuffle(groups)
     return groups
 
@@ -185,18 +235,17 @@ def train(
     started, running = time.monotonic(), 0.0
     for step in range(config.stop_after or config.steps):
         batch = batches[step % len(batches)]
-        evidence = [g.evidence for g in batch for _ in range(1 + len(g.negatives))]
-        claims = [c for g in batch for c in (g.positive, *g.negatives)]
+        rows = [row for g in batch for row in g.pairs()]
         encoded = tokenizer(
-            evidence,
-            claims,
+            [evidence for evidence, _ in rows],
+            [claim for _, claim in rows],
             truncation="longest_first",
             max_length=config.max_length,
             padding=True,
             return_tensors="pt",
         )
         logits = model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
-        loss = group_loss(logits, [1 + len(g.negatives) for g in batch], config.pairwise_weight)
+        loss = group_loss(logits, [len(g.pairs()) for g in batch], config.pairwise_weight)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -221,22 +270,19 @@ def train(
     return model
 
 
-def calibration_pairs(
-    config: Config, items: list[Item], groups: list[Group], per_task: int = 400
-) -> list[tuple[str, str, int]]:
-    """(evidence, claim, label) for fitting the fusion layer: real right/hallucinated answers of equal length
-    (no length signal) from training items the run never stepped on."""
-    batches = make_batches(groups, config.groups_per_step, config.seed)
-    seen = {(g.evidence, g.positive) for batch in batches[: config.stop_after or config.steps] for g in batch}
+def calibration_pairs(items: list[Item], seed: int) -> list[tuple[str, str, int]]:
+    """(evidence, claim, label) for fitting the fusion layer, from the held-out calibration split: the right answer
+    (1); the hallucinated one when its length is close (0: no length signal); the right answer against another
+    calibration row's evidence (0)."""
+    rng = random.Random(seed + 1)  # noqa: S311 - seeded pairing, not security
     pairs: list[tuple[str, str, int]] = []
     for task in TASKS:
-        chosen = [
-            i
-            for i in items
-            if i.task == task and (i.evidence, i.claim(i.right)) not in seen and length_matched(i.right, i.hallucinated)
-        ][:per_task]
-        for item in chosen:
-            pairs += [(item.evidence, item.claim(item.right), 1), (item.evidence, item.claim(item.hallucinated), 0)]
+        pool = [i for i in items if i.task == task]
+        for item in pool:
+            pairs.append((item.evidence, item.claim(item.right), 1))
+            if length_matched(item.right, item.hallucinated):
+                pairs.append((item.evidence, item.claim(item.hallucinated), 0))
+            pairs.append((foreign_evidence(item, pool, rng), item.claim(item.right), 0))
     return pairs
 
 
@@ -263,10 +309,12 @@ def main() -> None:
     torch.use_deterministic_algorithms(True)
     random.seed(config.seed)
     np.random.seed(config.seed)
-    train_items, dev = load_splits(config)
-    groups = make_groups(train_items, config.seed)
+    splits = load_splits(config)
+    dev = splits.dev
+    groups = make_groups(splits.train, config.seed, config.foreign_evidence)
     print(
-        f"{len(train_items)} training items → {len(groups)} groups; dev {[len(v) for v in dev.values()]}",
+        f"{len(splits.train)} training items → {len(groups)} groups; calibration {len(splits.calibration)}; "
+        f"dev {[len(v) for v in dev.values()]}",
         flush=True,
     )
     checkpoint = out / "nli.pt"
@@ -292,7 +340,7 @@ def main() -> None:
         model,
         config,
         dev,
-        calibration_pairs(config, train_items, groups),
+        calibration_pairs(splits.calibration, config.seed),
         out,
         repository,
         train_seconds=seconds,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from guardrail_models.inspect_onnx import signature
 from guardrail_models.manifest import verify
+from guardrail_models.metrics import auroc
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.runtime import load_embedding, load_injection, load_nli
 from guardrail_sidecar import contract
@@ -85,3 +88,19 @@ def test_injection_detector_flags_obvious_injections() -> None:
     scores = detector.score(injections + benign)
     assert scores[:3].min() > scores[3:].max()
     assert scores[:3].min() > 0.5 > scores[3:].max()
+
+
+def test_nli_gives_no_support_from_unrelated_evidence() -> None:
+    """A right answer scored against only a system prompt, or against another conversation's knowledge, must score
+    below its own evidence: otherwise a guardrail whose retrieval finds nothing waves answers through."""
+    model = load_nli()
+    rows = [json.loads(line) for line in (default_repository().parent / "eval" / "halueval_dev.jsonl").open()]
+    right = [r["claim"] for r in rows if r["label"] == 1][:120]
+    own_evidence = [r["premise"] for r in rows if r["label"] == 1][:120]
+    system_prompt = "You are the Pebble & Pine Outfitters support bot."
+    assert model.score([(system_prompt, c) for c in SUPPORTED]).max() < 0.5
+    assert np.mean(model.score([(system_prompt, c) for c in right]) >= 0.5) <= 0.05
+    own = model.score(list(zip(own_evidence, right, strict=True)))
+    unrelated = model.score(list(zip(own_evidence[7:] + own_evidence[:7], right, strict=True)))
+    assert auroc([1] * len(own) + [0] * len(unrelated), np.concatenate([own, unrelated])) >= 0.7
+    assert np.mean(own > unrelated) >= 0.75

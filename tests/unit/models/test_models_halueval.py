@@ -16,6 +16,7 @@ from guardrail_models.halueval import (
     swap_entity,
     swap_number,
     synthetic_negative,
+    system_prompt_evidence,
     user_turns,
 )
 
@@ -91,3 +92,15 @@ def test_synthetic_negative_differs_from_the_right_answer() -> None:
     made = synthetic_negative(item, random.Random(1))
     assert made is not None
     assert made != item.right
+
+
+def test_system_prompt_evidence_is_short_seeded_and_sometimes_names_the_claims_entity() -> None:
+    claim = "Zodiac stars Jake Gyllenhaal and was directed by David Fincher in 2007."
+    first = [system_prompt_evidence(claim, random.Random(3)) for _ in range(2)]
+    assert first[0] == first[1]
+    rng = random.Random(5)
+    prompts = [system_prompt_evidence(claim, rng) for _ in range(200)]
+    assert all(len(p.split()) <= 16 for p in prompts)
+    assert not any("2007" in p or "directed" in p for p in prompts)  # only a name may be shared, never the fact
+    named = [p for p in prompts if any(e in p for e in ("Zodiac", "Jake Gyllenhaal", "David Fincher"))]
+    assert 0.1 < len(named) / len(prompts) < 0.5
