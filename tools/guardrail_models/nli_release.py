@@ -19,6 +19,7 @@ from guardrail_models.grounding_eval import evaluate_items, length_baseline, pai
 from guardrail_models.halueval import Item
 from guardrail_models.lexical import Fused, LexicalOverlap
 from guardrail_models.manifest import write_manifest
+from guardrail_models.metrics import auroc
 from guardrail_models.onnx_tools import neutral_tokenizer, quantize_int8
 from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
@@ -77,8 +78,6 @@ SYSTEM_PROMPT_PROBE = "You are the Pebble & Pine Outfitters support bot."  # nev
 def unrelated_evidence(items: list[Item], model: NliModel) -> dict[str, float]:
     """Each right answer against its own evidence, the next dev row's (unrelated) evidence and a bare system
     prompt: the share passing at 0.5 for each, and the AUROC of own over unrelated."""
-    from guardrail_models.metrics import auroc
-
     rotated = items[1:] + items[:1]
     own = np.array(model.score([(i.evidence, i.claim(i.right)) for i in items]))
     other = np.array(model.score([(o.evidence, i.claim(i.right)) for i, o in zip(items, rotated, strict=True)]))
