@@ -11,8 +11,8 @@ only when its length is close, one synthetic negative made from the right answer
 negation), and the right answer against unrelated evidence: another row's evidence, or (a third of the time) a
 short system prompt such as "You are the Acme Corporation support bot." (HaluEval never pairs a claim with
 unrelated evidence; without these the model scores fluent answers as supported by anything, and a guardrail
-whose retrieval finds nothing passes them). Loss = BCE per pair + a
-pairwise term (right above each negative of its group). The head learns at a higher rate than the encoder.
+whose retrieval finds nothing passes them). Loss = BCE per pair + a pairwise term (right above each negative of
+its group). The head learns at a higher rate than the encoder.
 """
 
 from __future__ import annotations
@@ -235,7 +235,8 @@ def train(
     started, running = time.monotonic(), 0.0
     for step in range(config.stop_after or config.steps):
         batch = batches[step % len(batches)]
-        rows = [row for g in batch for row in g.pairs()]
+        grouped = [g.pairs() for g in batch]
+        rows = [row for pairs in grouped for row in pairs]
         encoded = tokenizer(
             [evidence for evidence, _ in rows],
             [claim for _, claim in rows],
@@ -245,7 +246,7 @@ def train(
             return_tensors="pt",
         )
         logits = model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
-        loss = group_loss(logits, [len(g.pairs()) for g in batch], config.pairwise_weight)
+        loss = group_loss(logits, [len(pairs) for pairs in grouped], config.pairwise_weight)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
