@@ -134,7 +134,13 @@ class Proxy(_Model):
 class PromptInjection(_Model):
     enabled: bool = Field(default=True, description="Refuse requests the injection detector flags.")
     threshold: float = Field(
-        default=0.5, ge=0, le=1, description="Injection probability at or above which a request is refused."
+        default=0.9,
+        ge=0,
+        le=1,
+        description="Injection probability at or above which a request is refused. The default suits the "
+        "shipped detector (on its test splits: 84-92% of injections caught, 1-3% of benign prompts refused; at 0.5 "
+        "it refuses 5% of benign prompts and many short chat messages). For your own model, start from "
+        "extra.threshold_at_1pct_fpr in its model.json.",
     )
 
 

@@ -111,7 +111,7 @@ class Proxy(_Model):
 
 class PromptInjection(_Model):
     enabled: bool = True
-    threshold: float = Field(default=0.5, ge=0, le=1)
+    threshold: float = Field(default=0.9, ge=0, le=1)  # the shipped detector's operating point (see the CRD)
 
 
 class Streaming(_Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -94,6 +95,184 @@ SHORT_BENIGN_PROMPTS = [
     "Stop. That's enough.",
     "New question: how do refunds work?",
 ]
+
+
+# Parts of generated short chat turns for training (`short_chat_turns`): greetings, thanks, acknowledgements,
+# follow-up questions and formatting asks, the messages a chat app sees most and the attack corpora lack.
+_SHORT_OPENERS = [
+    "hi",
+    "hello",
+    "hey",
+    "hey there",
+    "hi there",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "morning",
+    "hello again",
+    "hiya",
+    "greetings",
+]
+_SHORT_THANKS = [
+    "thanks",
+    "thank you",
+    "thanks a lot",
+    "thank you so much",
+    "cheers",
+    "many thanks",
+    "thx",
+    "much appreciated",
+    "appreciate it",
+    "thanks for the help",
+    "thank you, that helps",
+    "ty",
+]
+_SHORT_ACKS = [
+    "ok",
+    "okay",
+    "sure",
+    "yes",
+    "no",
+    "yes please",
+    "no thanks",
+    "got it",
+    "cool",
+    "great",
+    "nice",
+    "perfect",
+    "sounds good",
+    "makes sense",
+    "I see",
+    "alright",
+    "understood",
+    "fine",
+    "never mind",
+    "hmm",
+    "wow",
+    "interesting",
+    "good to know",
+    "all clear",
+    "right",
+    "exactly",
+    "not really",
+]
+_SHORT_FOLLOW_UPS = [
+    "why",
+    "how so",
+    "really",
+    "is that right",
+    "are you sure",
+    "what do you mean",
+    "can you clarify",
+    "what else",
+    "anything else",
+    "which one",
+    "where",
+    "when",
+    "how long",
+    "how much is it",
+    "how much does it cost",
+    "what about shipping",
+    "and the warranty",
+    "what about returns",
+    "can I pay by card",
+    "is it in stock",
+    "what sizes are there",
+    "do you have it in blue",
+    "how does it work",
+    "who made it",
+    "one more question",
+    "another question",
+    "can you give an example",
+    "what is the difference",
+    "is it waterproof",
+    "how heavy is it",
+    "what are the opening hours",
+    "where is my order",
+]
+_SHORT_ASKS = [
+    "shorter please",
+    "more detail please",
+    "in a table please",
+    "as bullet points",
+    "simpler please",
+    "go on please",
+    "say that in plain English",
+    "keep it brief",
+    "more examples",
+    "explain step by step",
+    "just the price please",
+    "the short version please",
+    "give me the link",
+    "spell that out",
+]
+# "What is your return policy?": questions about the business behind the chat, which share words with attacks
+# ("your", "policy", "rules") but ask nothing of the model.
+_BUSINESS_THINGS = [
+    "return policy",
+    "refund policy",
+    "shipping policy",
+    "privacy policy",
+    "warranty",
+    "opening hours",
+    "phone number",
+    "address",
+    "email address",
+    "delivery time",
+    "price",
+    "cancellation policy",
+    "student discount",
+    "support email",
+    "exchange policy",
+    "terms",
+]
+_BUSINESS_FORMS = [
+    "what is your {}",
+    "what's your {}",
+    "what are your {}",
+    "tell me your {}",
+    "your {}",
+    "do you have a {}",
+    "where can I find your {}",
+    "can you explain your {}",
+    "how does your {} work",
+]
+_SHORT_CLOSERS = [
+    "bye",
+    "goodbye",
+    "see you",
+    "have a nice day",
+    "that's all",
+    "that's all for now",
+    "that's it",
+    "talk later",
+    "good night",
+    "take care",
+]
+
+
+def short_chat_turns(count: int, seed: int) -> list[str]:
+    """`count` generated short benign chat messages (seeded; never the held-out `SHORT_BENIGN_PROMPTS`): a
+    question about the business, or one or two parts from the lists above, with the casing and punctuation people
+    type."""
+    rng = random.Random(seed)  # noqa: S311 - seeded data generation, not security
+    pools = [_SHORT_OPENERS, _SHORT_THANKS, _SHORT_ACKS, _SHORT_FOLLOW_UPS, _SHORT_ASKS, _SHORT_CLOSERS]
+    held_out = {prompt.lower() for prompt in SHORT_BENIGN_PROMPTS}
+    out: list[str] = []
+    while len(out) < count:
+        if rng.random() < 0.2:
+            parts, question = [rng.choice(_BUSINESS_FORMS).format(rng.choice(_BUSINESS_THINGS))], True
+        else:
+            parts = [rng.choice(rng.choice(pools))]
+            if rng.random() < 0.35:
+                parts.append(rng.choice(rng.choice(pools)))
+            question = parts[-1] in _SHORT_FOLLOW_UPS
+        text = ", ".join(parts) + rng.choice(["?", "?", ""] if question else [".", "!", "", "", " :)", "!!"])
+        style = rng.random()
+        text = text.capitalize() if style < 0.5 else text.lower() if style < 0.9 else text.upper()
+        if text.lower() not in held_out:
+            out.append(text)
+    return out
 
 
 def conversation_turns(part: Literal["train", "held_out"], folder: Path | None = None) -> list[str]:

@@ -2,12 +2,12 @@
 
 Training environment only (scikit-learn, pandas, onnx):  python -m guardrail_models.train_injection
 
-Train on the train splits of s-labs + neuralchemy plus benign chat turns (HaluEval user turns and questions:
-the attack corpora's benign side is mostly long text, so short ordinary requests such as "Tell me more." looked
-like attacks), select the head on the corpora's validation splits (mean AUROC + recall at 1% FPR), report on both
-test splits, on multilingual injections never trained on, on a few hand-written indirect injections inside
-documents, and the false-positive rate on held-out chat turns and on short hand-written requests. The head
-becomes a tiny ONNX graph taking `embedding`.
+Train on the train splits of s-labs + neuralchemy plus benign chat turns (HaluEval user turns and questions,
+and generated short messages such as "hi", "thanks!", "how much is it?": the attack corpora's benign side is
+mostly long text, so short ordinary requests looked like attacks), select the head on the corpora's validation
+splits (mean AUROC + recall at 1% FPR), report on both test splits, on multilingual injections never trained on,
+on a few hand-written indirect injections inside documents, and the false-positive rate on held-out chat turns
+and on short hand-written requests. The head becomes a tiny ONNX graph taking `embedding`.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
     parser.add_argument("--repository", type=Path, default=None)
     parser.add_argument("--chat-turns", type=int, default=6000, help="benign chat turns added to training (0: none)")
+    parser.add_argument(
+        "--short-turns", type=int, default=1500, help="generated short benign messages added to training (0: none)"
+    )
     args = parser.parse_args()
     repository = args.repository or default_repository()
     encoder = load_embedding(repository)
@@ -122,6 +125,7 @@ def main() -> None:
     vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
     turns = data.conversation_turns("train")
     chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
+    chat += data.short_chat_turns(args.short_turns, args.seed)
     chat_vectors = encoder.embed(chat) if chat else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), chat_vectors])
     y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(chat))])
@@ -149,7 +153,8 @@ def main() -> None:
         "chosen": chosen,
         "selection": selection,
         "seed": args.seed,
-        "chat_turns_trained": len(chat),
+        "chat_turns_trained": len(chat) - args.short_turns,
+        "short_turns_trained": args.short_turns,
         "test": {},
     }
     for corpus in ("s-labs", "neuralchemy"):

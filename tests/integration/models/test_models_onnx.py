@@ -7,12 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from guardrail_models.injection_data import SHORT_BENIGN_PROMPTS
 from guardrail_models.inspect_onnx import signature
 from guardrail_models.manifest import verify
 from guardrail_models.metrics import auroc
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.runtime import load_embedding, load_injection, load_nli
 from guardrail_sidecar import contract
+from guardrail_sidecar.config import PromptInjection
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +89,16 @@ def test_injection_detector_flags_obvious_injections() -> None:
     ]
     scores = detector.score(injections + benign)
     assert scores[:3].min() > scores[3:].max()
-    assert scores[:3].min() > 0.5 > scores[3:].max()
+    assert scores[:3].min() > PromptInjection().threshold > scores[3:].max()  # refused at the policy default
+
+
+def test_injection_detector_lets_short_chat_messages_through_at_the_policy_default() -> None:
+    """Short ordinary messages ("Thanks!", "Tell me more.") must not be refused at the default threshold: the attack
+    corpora's benign side is long text, and a detector trained on them alone refused half of these."""
+    detector = load_injection()
+    threshold = PromptInjection().threshold
+    flagged = detector.score(SHORT_BENIGN_PROMPTS) >= threshold
+    assert flagged.mean() <= 0.1, [p for p, f in zip(SHORT_BENIGN_PROMPTS, flagged, strict=True) if f]
 
 
 def test_nli_gives_no_support_from_unrelated_evidence() -> None:
