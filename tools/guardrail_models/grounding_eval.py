@@ -65,3 +65,24 @@ def length_baseline(items: Sequence[Item]) -> np.ndarray:
 def score_items(items: Sequence[Item], scorer: PairScorer) -> np.ndarray:
     rows = pair_rows(items)
     return np.asarray(scorer([(r["premise"], r["claim"]) for r in rows]), dtype=np.float64)
+
+
+SYSTEM_PROMPT_PROBE = "You are the Pebble & Pine Outfitters support bot."  # never a training template
+
+
+def unrelated_evidence(supported: Sequence[tuple[str, str]], scorer: PairScorer, shift: int = 1) -> dict[str, float]:
+    """Each supported (evidence, claim) pair scored as is, with the evidence of the pair `shift` places on
+    (unrelated), and with only a bare system prompt: the share passing at 0.5 for each, the AUROC of own over
+    unrelated and the share of claims scored higher with their own evidence."""
+    evidence, claims = [e for e, _ in supported], [c for _, c in supported]
+    own = np.asarray(scorer(list(zip(evidence, claims, strict=True))), dtype=np.float64)
+    rotated = evidence[shift:] + evidence[:shift]
+    other = np.asarray(scorer(list(zip(rotated, claims, strict=True))), dtype=np.float64)
+    prompt = np.asarray(scorer([(SYSTEM_PROMPT_PROBE, c) for c in claims]), dtype=np.float64)
+    return {
+        "system_prompt_pass_rate": float((prompt >= 0.5).mean()),
+        "own_pass_rate": float((own >= 0.5).mean()),
+        "unrelated_pass_rate": float((other >= 0.5).mean()),
+        "auroc_own_vs_unrelated": auroc(np.array([1] * len(own) + [0] * len(other)), np.concatenate([own, other])),
+        "own_above_unrelated": float((own > other).mean()),
+    }

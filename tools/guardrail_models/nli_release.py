@@ -15,11 +15,16 @@ import numpy as np
 import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
-from guardrail_models.grounding_eval import evaluate_items, length_baseline, pair_rows, score_items
+from guardrail_models.grounding_eval import (
+    evaluate_items,
+    length_baseline,
+    pair_rows,
+    score_items,
+    unrelated_evidence,
+)
 from guardrail_models.halueval import Item
 from guardrail_models.lexical import Fused, LexicalOverlap
 from guardrail_models.manifest import write_manifest
-from guardrail_models.metrics import auroc
 from guardrail_models.onnx_tools import neutral_tokenizer, quantize_int8
 from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
@@ -72,23 +77,6 @@ def torch_features(fused: Fused, tokenizer: Any, pairs: list[tuple[str, str]], m
 # logistic fits over the fusion features (encoder logit, overlap share, log1p unsupported), reported as ablations;
 # the config's `fusion` picks the exported one ("encoder" → encoder_only, "all" → all_features)
 FUSIONS = {"encoder_only": [0], "lexical_only": [1, 2], "all_features": [0, 1, 2]}
-SYSTEM_PROMPT_PROBE = "You are the Pebble & Pine Outfitters support bot."  # never a training template
-
-
-def unrelated_evidence(items: list[Item], model: NliModel) -> dict[str, float]:
-    """Each right answer against its own evidence, the next dev row's (unrelated) evidence and a bare system
-    prompt: the share passing at 0.5 for each, and the AUROC of own over unrelated."""
-    rotated = items[1:] + items[:1]
-    own = np.array(model.score([(i.evidence, i.claim(i.right)) for i in items]))
-    other = np.array(model.score([(o.evidence, i.claim(i.right)) for i, o in zip(items, rotated, strict=True)]))
-    labels = np.array([1] * len(own) + [0] * len(other))
-    prompt = np.array(model.score([(SYSTEM_PROMPT_PROBE, i.claim(i.right)) for i in items]))
-    return {
-        "system_prompt_pass_rate": float((prompt >= 0.5).mean()),
-        "own_pass_rate": float((own >= 0.5).mean()),
-        "unrelated_pass_rate": float((other >= 0.5).mean()),
-        "auroc_own_vs_unrelated": auroc(labels, np.concatenate([own, other])),
-    }
 
 
 def fit_fusion(features: np.ndarray, labels: np.ndarray, columns: list[int]) -> tuple[list[float], float]:
@@ -143,7 +131,9 @@ def release(
         for name, (w, b) in ablations.items():
             scores = 1.0 / (1.0 + np.exp(-(dev_features @ np.array(w) + b)))
             metrics[task][name] = evaluate_items(items, scores)
-        metrics[task]["unrelated_evidence_int8"] = unrelated_evidence(items, models["int8"])
+        metrics[task]["unrelated_evidence_int8"] = unrelated_evidence(
+            [(i.evidence, i.claim(i.right)) for i in items], models["int8"].score
+        )
     dialogue_pairs = [(r["premise"], r["claim"]) for r in pair_rows(dev["dialogue"][:100])]
     latency = latency_ms(models, dialogue_pairs)
     eval_file = write_eval_file(dev["dialogue"][:EVAL_FILE_ROWS], repository.parent / "eval" / "halueval_dev.jsonl")

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from guardrail_models.grounding_eval import SYSTEM_PROMPT_PROBE, unrelated_evidence
 from guardrail_models.injection_data import SHORT_BENIGN_PROMPTS
 from guardrail_models.inspect_onnx import signature
 from guardrail_models.manifest import verify
-from guardrail_models.metrics import auroc
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.runtime import load_embedding, load_injection, load_nli
 from guardrail_sidecar import contract
@@ -106,12 +106,9 @@ def test_nli_gives_no_support_from_unrelated_evidence() -> None:
     below its own evidence: otherwise a guardrail whose retrieval finds nothing waves answers through."""
     model = load_nli()
     rows = [json.loads(line) for line in (default_repository().parent / "eval" / "halueval_dev.jsonl").open()]
-    right = [r["claim"] for r in rows if r["label"] == 1][:120]
-    own_evidence = [r["premise"] for r in rows if r["label"] == 1][:120]
-    system_prompt = "You are the Pebble & Pine Outfitters support bot."
-    assert model.score([(system_prompt, c) for c in SUPPORTED]).max() < 0.5
-    assert np.mean(model.score([(system_prompt, c) for c in right]) >= 0.5) <= 0.05
-    own = model.score(list(zip(own_evidence, right, strict=True)))
-    unrelated = model.score(list(zip(own_evidence[7:] + own_evidence[:7], right, strict=True)))
-    assert auroc([1] * len(own) + [0] * len(unrelated), np.concatenate([own, unrelated])) >= 0.7
-    assert np.mean(own > unrelated) >= 0.75
+    supported = [(r["premise"], r["claim"]) for r in rows if r["label"] == 1][:120]
+    assert model.score([(SYSTEM_PROMPT_PROBE, c) for c in SUPPORTED]).max() < 0.5
+    measured = unrelated_evidence(supported, model.score, shift=7)
+    assert measured["system_prompt_pass_rate"] <= 0.05
+    assert measured["auroc_own_vs_unrelated"] >= 0.7
+    assert measured["own_above_unrelated"] >= 0.75

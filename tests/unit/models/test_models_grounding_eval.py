@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guardrail_models.grounding_eval import evaluate_items, length_baseline, pair_rows
+from guardrail_models.grounding_eval import evaluate_items, length_baseline, pair_rows, unrelated_evidence
 from guardrail_models.halueval import Item
 
 
@@ -31,3 +31,22 @@ def test_perfect_scorer_and_length_baseline_on_matched_subset() -> None:
     baseline = evaluate_items(items(), length_baseline(items()), threshold=None)
     assert baseline["length_matched"]["auroc"] == 0.5  # equal lengths: length says nothing
     assert baseline["all"]["auroc"] > 0.5
+
+
+def test_unrelated_evidence_measures_support_from_the_wrong_evidence() -> None:
+    supported = [(f"The shop opens at {h} am.", f"opens at {h} am") for h in range(5, 11)]
+
+    def contains(pairs: list[tuple[str, str]]) -> list[float]:  # supported only when the evidence says it
+        return [1.0 if claim in evidence else 0.0 for evidence, claim in pairs]
+
+    def anything(pairs: list[tuple[str, str]]) -> list[float]:  # the failure: any evidence supports anything
+        return [0.9 for _ in pairs]
+
+    good = unrelated_evidence(supported, contains, shift=2)
+    assert good["own_pass_rate"] == 1.0
+    assert good["unrelated_pass_rate"] == good["system_prompt_pass_rate"] == 0.0
+    assert good["auroc_own_vs_unrelated"] == good["own_above_unrelated"] == 1.0
+    bad = unrelated_evidence(supported, anything)
+    assert bad["unrelated_pass_rate"] == bad["system_prompt_pass_rate"] == 1.0
+    assert bad["auroc_own_vs_unrelated"] == 0.5
+    assert bad["own_above_unrelated"] == 0.0
