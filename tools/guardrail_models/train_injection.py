@@ -92,7 +92,7 @@ def scores_report(labels: list[int], scores: np.ndarray, texts: list[str]) -> di
 
 
 def false_positives(detector: Any, threshold: float) -> dict[str, float]:
-    """Share of benign chat text flagged at 0.5 (the sidecar's default) and at the 1%-FPR threshold."""
+    """Share of benign chat text flagged at 0.5 and at the 1%-FPR threshold."""
     out: dict[str, float] = {}
     for name, texts in (
         ("chat_turns", data.conversation_turns("held_out")),
@@ -125,10 +125,10 @@ def main() -> None:
     vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
     turns = data.conversation_turns("train")
     chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
-    chat += data.short_chat_turns(args.short_turns, args.seed)
-    chat_vectors = encoder.embed(chat) if chat else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), chat_vectors])
-    y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(chat))])
+    benign = chat + data.short_chat_turns(args.short_turns, args.seed)
+    benign_vectors = encoder.embed(benign) if benign else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), benign_vectors])
+    y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(benign))])
     selection: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for name, make in CANDIDATES.items():
@@ -153,7 +153,7 @@ def main() -> None:
         "chosen": chosen,
         "selection": selection,
         "seed": args.seed,
-        "chat_turns_trained": len(chat) - args.short_turns,
+        "chat_turns_trained": len(chat),
         "short_turns_trained": args.short_turns,
         "test": {},
     }
