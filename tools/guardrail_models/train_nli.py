@@ -77,6 +77,12 @@ class Config:
     fusion: str = "all"  # features of the exported score: "encoder" (calibrated logit) or "all" (+ lexical)
     stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
 
+    def __post_init__(self) -> None:  # fail at the command line, not after the training run
+        if self.fusion not in ("encoder", "all"):
+            raise ValueError(f"fusion must be 'encoder' or 'all', not {self.fusion!r}")
+        if self.pooling not in ("mean", "pair"):
+            raise ValueError(f"pooling must be 'mean' or 'pair', not {self.pooling!r}")
+
 
 @dataclass(frozen=True)
 class Splits:
