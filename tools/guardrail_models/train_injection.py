@@ -33,6 +33,7 @@ from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding, load_injection
 from guardrail_models.specs import EMBEDDING_DIM, injection_info
 from guardrail_sidecar import contract
+from guardrail_sidecar.config import PromptInjection
 
 CANDIDATES: dict[str, Any] = {
     "logreg_c1": lambda seed: LogisticRegression(C=1.0, max_iter=2000),
@@ -92,8 +93,9 @@ def scores_report(labels: list[int], scores: np.ndarray, texts: list[str]) -> di
 
 
 def false_positives(detector: Any, threshold: float) -> dict[str, float]:
-    """Share of benign chat text flagged at 0.5 and at the 1%-FPR threshold."""
-    out: dict[str, float] = {}
+    """Share of benign chat text flagged at 0.5, at the policy default and at the 1%-FPR threshold."""
+    policy_default = PromptInjection().threshold
+    out: dict[str, float] = {"policy_default_threshold": policy_default}
     for name, texts in (
         ("chat_turns", data.conversation_turns("held_out")),
         ("short_requests", data.SHORT_BENIGN_PROMPTS),
@@ -101,6 +103,7 @@ def false_positives(detector: Any, threshold: float) -> dict[str, float]:
         scores = detector.score(texts)
         out[f"{name}_n"] = len(texts)
         out[f"{name}_flagged_at_0.5"] = float(np.mean(scores >= 0.5))
+        out[f"{name}_flagged_at_policy_default"] = float(np.mean(scores >= policy_default))
         out[f"{name}_flagged_at_threshold"] = float(np.mean(scores >= threshold))
     return out
 
