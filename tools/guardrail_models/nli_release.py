@@ -75,8 +75,9 @@ def torch_features(fused: Fused, tokenizer: Any, pairs: list[tuple[str, str]], m
 
 
 # logistic fits over the fusion features (encoder logit, overlap share, log1p unsupported), reported as ablations;
-# the config's `fusion` picks the exported one ("encoder" → encoder_only, "all" → all_features)
+# the config's `fusion` picks the exported one
 FUSIONS = {"encoder_only": [0], "lexical_only": [1, 2], "all_features": [0, 1, 2]}
+EXPORTED_FUSION = {"encoder": "encoder_only", "all": "all_features"}  # Config.fusion → its FUSIONS entry
 
 
 def fit_fusion(features: np.ndarray, labels: np.ndarray, columns: list[int]) -> tuple[list[float], float]:
@@ -109,7 +110,7 @@ def release(
     ablations: dict[str, tuple[list[float], float]] = {
         name: fit_fusion(cal_features, cal_labels, columns) for name, columns in FUSIONS.items()
     }
-    weights, bias = ablations["all_features" if config.fusion == "all" else "encoder_only"]
+    weights, bias = ablations[EXPORTED_FUSION[config.fusion]]
     fused = Fused(model, lexical, weights, bias).eval()
     sample = tokenizer(["evidence text here"], ["a claim"], return_tensors="pt")
     inputs = {name: sample[name] for name in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)}

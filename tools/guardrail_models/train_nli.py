@@ -39,6 +39,7 @@ from guardrail_models.halueval import (
     synthetic_negative,
     system_prompt_evidence,
 )
+from guardrail_models.nli_release import EXPORTED_FUSION, release
 from guardrail_models.torch_export import base_model_path
 
 TRAIN_LENGTH_TOLERANCE = 0.3
@@ -78,8 +79,8 @@ class Config:
     stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
 
     def __post_init__(self) -> None:  # fail at the command line, not after the training run
-        if self.fusion not in ("encoder", "all"):
-            raise ValueError(f"fusion must be 'encoder' or 'all', not {self.fusion!r}")
+        if self.fusion not in EXPORTED_FUSION:
+            raise ValueError(f"fusion must be one of {sorted(EXPORTED_FUSION)}, not {self.fusion!r}")
         if self.pooling not in ("mean", "pair"):
             raise ValueError(f"pooling must be 'mean' or 'pair', not {self.pooling!r}")
 
@@ -309,8 +310,6 @@ def parse_args() -> tuple[Config, Path, Path | None, bool, bool]:
 
 
 def main() -> None:
-    from guardrail_models.nli_release import release
-
     config, out, repository, release_only, no_release = parse_args()
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
