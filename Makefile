@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps scan-deps images lint typecheck crds check-crds test test-unit cluster cluster-down demo bench clean
+.PHONY: install triton system-deps scan-deps images lint typecheck crds check-crds test test-unit cluster cluster-down demo bench clean
 
 install: $(STAMP) ## create .venv with the project (editable) and its dev tools
 
@@ -27,6 +27,9 @@ crds: install ## regenerate crds/ from the typed model
 test-unit: install
 	$(BIN)/pytest tests/unit -q
 
+triton: install ## NVIDIA Triton (tritonserver 2.51.0 from the nvidia-pytriton wheel), cached under ~/.cache/guardrail-operator
+	$(BIN)/guardrail triton install
+
 system-deps: ## Debian packages the tests use (prometheus, for canary analysis); needs root or sudo
 	@command -v prometheus >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -40,7 +43,7 @@ images: ## container images for the operator and the sidecar (needs Docker)
 	docker build -f docker/operator.Dockerfile -t guardrail-operator:dev .
 	docker build -f docker/sidecar.Dockerfile -t guardrail-sidecar:dev .
 
-test: install system-deps scan-deps lint ## everything: lint, unit, integration (real control plane), e2e
+test: install triton system-deps scan-deps lint ## everything: lint, unit, integration (real control plane), e2e
 	$(BIN)/pytest -q
 
 cluster: install ## build (if needed) and start the local control plane; writes .cluster/env
@@ -49,10 +52,10 @@ cluster: install ## build (if needed) and start the local control plane; writes 
 cluster-down: install ## stop the local control plane
 	$(BIN)/guardrail-devcluster down
 
-demo: install system-deps ## the main job: the whole product on this machine (`make demo -- --once` exits when done)
+demo: install triton system-deps ## the main job: the whole product on this machine (`make demo -- --once` exits when done)
 	$(BIN)/guardrail demo $(filter-out $@,$(MAKECMDGOALS))
 
-bench: install ## benchmarks; JSON results under bench/results/
+bench: install triton ## benchmarks; JSON results under bench/results/
 	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(BIN)/python $$b || exit 1; done || echo "no benchmarks yet"
 
 clean:

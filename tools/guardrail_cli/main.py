@@ -12,6 +12,7 @@ _COMMANDS = {
     "model": ("guardrail_cli.model", "model"),
     "eval": ("guardrail_cli.eval", "eval_command"),
     "kb": ("guardrail_cli.kb", "kb"),
+    "triton": ("guardrail_cli.triton", "triton"),
 }
 
 

@@ -13,6 +13,7 @@ from guardrail_models.errors import ModelError
 from guardrail_models.inspect_onnx import check_contract
 from guardrail_models.manifest import verify, write_manifest
 from guardrail_models.package import copy_repository, list_models, write_model
+from guardrail_models.python_backend import write_python_repository
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.specs import info_for
 
@@ -50,6 +51,14 @@ def model() -> None:
 @click.option("--max-length", default=256, show_default=True, help="tokens per input (nli: evidence + claim)")
 @click.option("--version", default=1, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="target repository")
+@click.option(
+    "--backend",
+    type=click.Choice(["onnxruntime", "python"]),
+    default="onnxruntime",
+    show_default=True,
+    help="onnxruntime: Triton's ONNX Runtime backend (production, GPU); python: a model.py running the same ONNX "
+    "files with onnxruntime on the CPU (any Triton with the python backend, e.g. `guardrail triton serve`)",
+)
 def package(
     source: Path | None,
     onnx_file: Path | None,
@@ -59,6 +68,7 @@ def package(
     max_length: int,
     version: int,
     out: Path,
+    backend: str,
 ) -> None:
     """Write a Triton-ready repository: copy one, or add your own ONNX + tokenizer with a rendered config.pbtxt."""
     try:
@@ -76,6 +86,8 @@ def package(
                 problems = check_contract(version_dir / "model.onnx", read_info(version_dir))
                 if problems:
                     raise ModelError(f"{model_name}: " + "; ".join(problems))
+        if backend == "python":
+            write_python_repository(out, out)  # same files, python-backend config.pbtxt + model.py
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
     write_manifest(out, {"packaged": [f"{n}/{v}" for n, v in list_models(out)]})

@@ -93,7 +93,7 @@ def read_info(version_dir: Path) -> ModelInfo:
     return ModelInfo.from_json((version_dir / INFO_FILE).read_text())
 
 
-def _tensor_block(tensor: Tensor) -> str:
+def tensor_block(tensor: Tensor, reshape: bool = True) -> str:
     dims = tensor.dims or [1]
     lines = [
         "  {",
@@ -101,7 +101,7 @@ def _tensor_block(tensor: Tensor) -> str:
         f"    data_type: {_TRITON_DTYPES[tensor.dtype]}",
         f"    dims: [ {', '.join(str(d) for d in dims)} ]",
     ]
-    if not tensor.dims:  # the ONNX tensor is [batch]; Triton wants at least one dim, so reshape it away
+    if reshape and not tensor.dims:  # the ONNX tensor is [batch]; Triton wants at least one dim: reshape it away
         lines.append("    reshape: { shape: [ ] }")
     lines.append("  }")
     return "\n".join(lines)
@@ -110,13 +110,13 @@ def _tensor_block(tensor: Tensor) -> str:
 def render_config(info: ModelInfo, max_queue_delay_us: int = 2000) -> str:
     """`config.pbtxt` for Triton's ONNX Runtime backend with dynamic batching (pure)."""
     preferred = [size for size in (4, 8, 16, 32, 64) if size <= info.max_batch_size]
-    inputs = ",\n".join(_tensor_block(t) for t in info.inputs)
+    inputs = ",\n".join(tensor_block(t) for t in info.inputs)
     return (
         f'name: "{info.name}"\n'
         'platform: "onnxruntime_onnx"\n'
         f"max_batch_size: {info.max_batch_size}\n"
         f"input [\n{inputs}\n]\n"
-        f"output [\n{_tensor_block(info.output)}\n]\n"
+        f"output [\n{tensor_block(info.output)}\n]\n"
         "dynamic_batching {\n"
         f"  preferred_batch_size: [ {', '.join(str(p) for p in preferred)} ]\n"
         f"  max_queue_delay_microseconds: {max_queue_delay_us}\n"
