@@ -1,11 +1,14 @@
 """The Triton / KServe v2 backend: `tritonclient` over gRPC (preferred) or HTTP.
 
 Each call has a deadline, bounded retries with exponential backoff and a circuit breaker. The same code talks
-to Triton and to the v2 test server."""
+to Triton's production flavour (ONNX Runtime backend) and its python-backend flavour (CPU). A call larger than
+the model's `max_batch_size` is sent in chunks. Outputs are returned in the contract's shapes: Triton answers a
+per-item score (`dims: [1]`) as `[n, 1]`, other v2 servers as `[n]`; both become `[n]`."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,20 @@ from ..errors import BackendError, CircuitOpenError
 _DATATYPES = {np.dtype(np.int64): contract.TOKEN_DTYPE, np.dtype(np.float32): contract.OUTPUT_DTYPE}
 
 
+@dataclass(frozen=True)
+class _ModelInfo:
+    inputs: frozenset[str]
+    max_batch_size: int  # 0: the model takes no batch dimension limit we know of
+
+
+def as_contract_shape(output: str, array: NDArray[Any]) -> NDArray[np.float32]:
+    """A per-item score as `[n]` whether the server sent `[n, 1]` (Triton) or `[n]`; other outputs unchanged."""
+    out = np.asarray(array, dtype=np.float32)
+    if output == contract.SCORE_OUTPUT and out.ndim == 2 and out.shape[1] == 1:
+        return out.reshape(-1)
+    return out
+
+
 def _datatype(array: NDArray[Any]) -> str:
     """The v2 datatype of an input: INT64 tokens or FP32 embeddings (the injection head's input)."""
     try:
@@ -33,16 +50,17 @@ def _datatype(array: NDArray[Any]) -> str:
 class TritonBackend:
     name = "triton"
 
-    def __init__(self, config: TritonConfig) -> None:
+    def __init__(self, config: TritonConfig, client: Any = None) -> None:
+        """`client`: an already built tritonclient (aio) client for `config.protocol`, e.g. in tests."""
         self._config = config
         self._timeout = parse_duration(config.timeout)
         self._backoff = parse_duration(config.backoff)
         self.breaker = CircuitBreaker(
             config.circuit_breaker.failure_threshold, parse_duration(config.circuit_breaker.reset_timeout)
         )
-        self._grpc: grpcclient.InferenceServerClient | None = None
-        self._http: httpclient.InferenceServerClient | None = None
-        self._inputs: dict[tuple[str, str], set[str]] = {}
+        self._grpc: grpcclient.InferenceServerClient | None = client if config.protocol == "grpc" else None
+        self._http: httpclient.InferenceServerClient | None = client if config.protocol == "http" else None
+        self._models: dict[tuple[str, str], _ModelInfo] = {}
 
     def _client(self) -> Any:
         if self._config.protocol == "grpc":
@@ -53,28 +71,43 @@ class TritonBackend:
             self._http = httpclient.InferenceServerClient(self._config.url, conn_timeout=self._timeout)
         return self._http
 
-    async def _input_names(self, model: str, version: str) -> set[str]:
+    async def _model_info(self, model: str, version: str) -> _ModelInfo:
         key = (model, version)
-        if key not in self._inputs:
+        if key not in self._models:
             client = self._client()
             if self._config.protocol == "grpc":
                 meta = await client.get_model_metadata(model, version, as_json=True, client_timeout=self._timeout)
+                config = await client.get_model_config(model, version, as_json=True, client_timeout=self._timeout)
+                config = config.get("config", config)
             else:
                 meta = await asyncio.wait_for(client.get_model_metadata(model, version), self._timeout)
-            self._inputs[key] = {i["name"] for i in meta["inputs"]}
-        return self._inputs[key]
+                config = await asyncio.wait_for(client.get_model_config(model, version), self._timeout)
+            names = frozenset(i["name"] for i in meta["inputs"])
+            self._models[key] = _ModelInfo(names, int(config.get("max_batch_size", 0) or 0))
+        return self._models[key]
 
     async def _infer_once(
         self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
-        names = await self._input_names(model, version)
+        info = await self._model_info(model, version)
+        feeds = {name: array for name, array in inputs.items() if name in info.inputs}
+        total = len(next(iter(feeds.values()))) if feeds else 0
+        step = info.max_batch_size or max(total, 1)
+        parts = []
+        for start in range(0, max(total, 1), step):
+            chunk = {name: array[start : start + step] for name, array in feeds.items()}
+            parts.append(await self._infer_chunk(model, version, chunk, output))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+    async def _infer_chunk(
+        self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
+    ) -> NDArray[np.float32]:
         if self._config.protocol == "grpc":
             g_inputs = []
             for name, array in inputs.items():
-                if name in names:
-                    item = grpcclient.InferInput(name, list(array.shape), _datatype(array))
-                    item.set_data_from_numpy(array)
-                    g_inputs.append(item)
+                item = grpcclient.InferInput(name, list(array.shape), _datatype(array))
+                item.set_data_from_numpy(array)
+                g_inputs.append(item)
             result = await self._client().infer(
                 model,
                 g_inputs,
@@ -85,10 +118,9 @@ class TritonBackend:
         else:
             h_inputs = []
             for name, array in inputs.items():
-                if name in names:
-                    item = httpclient.InferInput(name, list(array.shape), _datatype(array))
-                    item.set_data_from_numpy(array, binary_data=False)
-                    h_inputs.append(item)
+                item = httpclient.InferInput(name, list(array.shape), _datatype(array))
+                item.set_data_from_numpy(array, binary_data=False)
+                h_inputs.append(item)
             call = self._client().infer(
                 model,
                 h_inputs,
@@ -99,7 +131,7 @@ class TritonBackend:
         array = result.as_numpy(output)
         if array is None:
             raise BackendError(self.name, f"{model} returned no `{output}` output")
-        return np.asarray(array, dtype=np.float32)
+        return as_contract_shape(output, array)
 
     async def infer(
         self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str

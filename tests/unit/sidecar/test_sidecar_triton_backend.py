@@ -38,3 +38,54 @@ async def test_retries_then_opens_the_circuit() -> None:
         assert not await backend.ready([("nli", "1")])
     finally:
         await backend.close()
+
+
+class _Result:
+    def __init__(self, array: np.ndarray) -> None:
+        self._array = array
+
+    def as_numpy(self, name: str) -> np.ndarray:
+        return self._array
+
+
+class _FakeGrpc:
+    """A tritonclient.grpc.aio stand-in answering scores in the shape it is given, recording batch sizes."""
+
+    def __init__(self, score_shape: str, max_batch_size: int = 64) -> None:
+        self.score_shape = score_shape
+        self.max_batch_size = max_batch_size
+        self.batches: list[int] = []
+
+    async def get_model_metadata(self, model: str, version: str, **_: object) -> dict[str, object]:
+        return {"inputs": [{"name": "input_ids"}, {"name": "attention_mask"}]}
+
+    async def get_model_config(self, model: str, version: str, **_: object) -> dict[str, object]:
+        return {"config": {"max_batch_size": self.max_batch_size}}
+
+    async def infer(self, model: str, inputs: list[object], **_: object) -> _Result:
+        n = inputs[0].shape()[0]  # type: ignore[attr-defined]
+        self.batches.append(n)
+        scores = np.arange(n, dtype=np.float32) / 100
+        return _Result(scores.reshape(n, 1) if self.score_shape == "n,1" else scores)
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("shape", ["n,1", "n"])
+async def test_scores_come_back_as_one_value_per_item_whichever_shape_the_server_sends(shape: str) -> None:
+    client = _FakeGrpc(shape)
+    backend = TritonBackend(TritonConfig(url="unused:1", protocol="grpc"), client=client)
+    inputs = {"input_ids": np.ones((3, 5), dtype=np.int64), "attention_mask": np.ones((3, 5), dtype=np.int64)}
+    out = await backend.infer("nli", "1", inputs, "score")
+    assert out.shape == (3,)
+    np.testing.assert_array_equal(out, np.array([0.0, 0.01, 0.02], dtype=np.float32))
+
+
+async def test_a_call_above_max_batch_size_goes_in_chunks_and_keeps_the_order() -> None:
+    client = _FakeGrpc("n,1", max_batch_size=4)
+    backend = TritonBackend(TritonConfig(url="unused:1", protocol="grpc"), client=client)
+    inputs = {"input_ids": np.ones((10, 5), dtype=np.int64), "unused": np.ones((10, 5), dtype=np.int64)}
+    out = await backend.infer("nli", "1", inputs, "score")
+    assert client.batches == [4, 4, 2]
+    np.testing.assert_array_equal(out, np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.float32) / 100)
