@@ -2,6 +2,11 @@
 
 No I/O and no kopf here: `webhook.py` feeds admission requests in and turns the result into a JSON patch.
 `inject` is idempotent: a Pod that already carries the sidecar comes back unchanged.
+
+In a namespace labelled `guardrails.dev/allow-opt-out=false` (the API server sends its Pods to the strict
+webhook path, `allow_opt_out=False`) a selected Pod runs with its sidecar or is refused: the opt-out
+annotation is ignored, the `injected` annotation alone proves nothing, and a Pod the sidecar cannot be added
+to (a port or volume clash, a look-alike `guardrail-sidecar` container) is denied instead of admitted as is.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 import jsonpatch
 
 from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, SIDECAR_KEY, config_name
+from guardrail_operator.builders.qdrant import qdrant_api_key_ref
+from guardrail_operator.diff import is_subset
 from guardrail_operator.kb_ingestion import pin
 from guardrail_operator.models import Guardrail, LabelSelector
 from guardrail_operator.revision import guardrail_revision
@@ -25,6 +32,7 @@ INJECT_ANNOTATION = "guardrails.dev/inject"  # "false" opts a Pod out
 INJECTED_ANNOTATION = "guardrails.dev/injected"  # set on injection: the Guardrail that selected the Pod
 GUARDRAIL_LABEL = "guardrails.dev/guardrail"
 NAMESPACE_LABEL = "guardrails.dev/injection"  # namespaces labelled "enabled" are sent to the webhook
+ALLOW_OPT_OUT_LABEL = "guardrails.dev/allow-opt-out"  # "false" on a namespace: the strict webhook path
 SIDECAR_NAME = "guardrail-sidecar"
 CONFIG_VOLUME = "guardrail-config"
 TMP_VOLUME = "guardrail-tmp"
@@ -54,9 +62,7 @@ class Target:
         revision = guardrail.status.stable_revision or guardrail_revision(
             pin(guardrail, guardrail.status.knowledge_base).spec
         )
-        qdrant = spec.knowledge_base.qdrant if spec.knowledge_base else None
-        server = (qdrant.external or qdrant.managed) if qdrant else None
-        ref = server.api_key_secret_ref if server else None
+        ref = qdrant_api_key_ref(guardrail)
         return cls(
             name=str(guardrail.metadata["name"]),
             selector=spec.selector,
@@ -90,6 +96,7 @@ class Decision:
     reason: str
     guardrail: str | None = None
     warnings: tuple[str, ...] = ()
+    denied: bool = False  # refuse the Pod (strict namespaces only): `reason` says why
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
@@ -136,6 +143,14 @@ def sidecar_container(target: Target, settings: SidecarSettings) -> dict[str, An
             "httpGet": {"path": "/readyz", "port": ADMIN_PORT_NAME},
             "periodSeconds": 5,
             "failureThreshold": 3,
+        },
+        # A wedged sidecar is restarted; the generous threshold rides out a slow model load or a busy node.
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 6,
         },
         "securityContext": {
             "runAsNonRoot": True,
@@ -187,22 +202,63 @@ def choose_target(pod: Pod, targets: Iterable[Target]) -> tuple[Target | None, t
     return (matching[0] if matching else None), ()
 
 
-def inject(pod: Pod, targets: Iterable[Target], settings: SidecarSettings) -> Decision:
-    """Decide and build: the Pod with the sidecar, or `pod=None` with the reason nothing was injected."""
+def _not_injected(msg: str, target: Target, warnings: tuple[str, ...], allow_opt_out: bool) -> Decision:
+    """A selected Pod the sidecar cannot be added to: admitted with a warning, or denied when strict."""
+    if not allow_opt_out:
+        return Decision(None, msg, target.name, warnings, denied=True)
+    return Decision(None, msg, target.name, (*warnings, f"sidecar not injected: {msg}"))
+
+
+def _already_injected(pod: Pod, target: Target | None, settings: SidecarSettings, allow_opt_out: bool) -> bool:
+    """Re-invocation, or a Pod re-created from an injected one.
+
+    Strict: only our own sidecar counts, exactly as we render it for `target` (the API server's defaults
+    aside) with its config volume; a container that merely carries the name or the annotation does not.
+    """
+    sidecars = [c for c in _containers(pod) if c.get("name") == SIDECAR_NAME]
+    if allow_opt_out:
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        return bool(sidecars) or INJECTED_ANNOTATION in annotations
+    if target is None or len(sidecars) != 1:
+        return False
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    return is_subset(sidecar_container(target, settings), sidecars[0]) and all(
+        is_subset(v, volumes.get(v["name"])) for v in sidecar_volumes(target)
+    )
+
+
+def inject(pod: Pod, targets: Iterable[Target], settings: SidecarSettings, allow_opt_out: bool = True) -> Decision:
+    """Decide and build: the Pod with the sidecar, or `pod=None` with the reason nothing was injected.
+
+    `allow_opt_out=False` (a namespace labelled `guardrails.dev/allow-opt-out=false`): the opt-out annotation
+    is ignored and a selected Pod that cannot get the sidecar is denied (`Decision.denied`).
+    """
     meta = pod.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    if str(annotations.get(INJECT_ANNOTATION, "")).lower() == "false":
+    opted_out = str(annotations.get(INJECT_ANNOTATION, "")).lower() == "false"
+    if opted_out and allow_opt_out:
         return Decision(None, f"opted out by annotation {INJECT_ANNOTATION}=false")
-    if any(c.get("name") == SIDECAR_NAME for c in _containers(pod)) or INJECTED_ANNOTATION in annotations:
+    if allow_opt_out and _already_injected(pod, None, settings, allow_opt_out):
         return Decision(None, "sidecar already injected")
     target, warnings = choose_target(pod, targets)
     if target is None:
         return Decision(None, "no Guardrail selects this pod")
+    if not allow_opt_out and _already_injected(pod, target, settings, allow_opt_out):
+        return Decision(None, "sidecar already injected", target.name)
+    if opted_out:
+        warnings = (
+            *warnings,
+            f"annotation {INJECT_ANNOTATION}=false ignored: this namespace does not allow opting out "
+            f"({ALLOW_OPT_OUT_LABEL}=false)",
+        )
+    if any(c.get("name") == SIDECAR_NAME for c in _containers(pod)):
+        msg = f"the pod has a container named {SIDECAR_NAME} that is not the guardrail sidecar {target.name} needs"
+        return _not_injected(msg, target, warnings, allow_opt_out)
     clash = sorted({target.listen_port, ADMIN_PORT} & _used_ports(pod))
     if clash:
         msg = f"port {clash[0]} is already used in the pod (the sidecar listens on {target.listen_port} "
         msg += f"from Guardrail {target.name} spec.proxy.listenPort, and {ADMIN_PORT} for health and metrics)"
-        return Decision(None, msg, target.name, (*warnings, f"sidecar not injected: {msg}"))
+        return _not_injected(msg, target, warnings, allow_opt_out)
     account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
     if account != target.service_account:
         warnings = (
@@ -213,7 +269,7 @@ def inject(pod: Pod, targets: Iterable[Target], settings: SidecarSettings) -> De
     volumes = {v.get("name") for v in (pod.get("spec") or {}).get("volumes") or []}
     if volumes & {CONFIG_VOLUME, TMP_VOLUME}:
         msg = f"the pod already has a volume named {CONFIG_VOLUME} or {TMP_VOLUME}"
-        return Decision(None, msg, target.name, (*warnings, f"sidecar not injected: {msg}"))
+        return _not_injected(msg, target, warnings, allow_opt_out)
 
     out = copy.deepcopy(pod)
     out_meta = out.setdefault("metadata", {})

@@ -33,10 +33,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
     "Event": ("/api/v1", "events"),
     "Job": ("/apis/batch/v1", "jobs"),  # knowledge-base ingestion (`kb_job`), not a diffed child
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    # Only created (the generated Qdrant API key), never read: the operator holds no read access to Secrets.
+    "Secret": ("/api/v1", "secrets"),
 }
 # Kinds the operator only reads: the Pods of ingestion Jobs, for their termination message.
 READ_KINDS: dict[str, tuple[str, str]] = {"Pod": ("/api/v1", "pods")}
-CHILD_KINDS = ("Role", "RoleBinding", "ConfigMap", "Service", "StatefulSet", "Deployment")
+CHILD_KINDS = ("Role", "RoleBinding", "ConfigMap", "Service", "StatefulSet", "Deployment", "NetworkPolicy")
 _ERRORS: dict[int, type[KubeError]] = {404: NotFound, 409: Conflict, 422: Invalid}
 
 

@@ -20,7 +20,8 @@ API for the reconciler (wired by `kb_sync`, decided by `kb_ingestion`):
 - ConfigMap sources: every key is a document (its key is the file name, so `faq.md`, `prices.jsonl`).
   PVC sources: the folder `path` inside the claim, mounted read-only. URI sources (s3://, gs://, https://):
   copied by an init container (rclone, as for the model repository) into an emptyDir first; credentials come
-  from the Job's service account (env_auth), never from the spec.
+  from the node's or the cloud's workload identity (env_auth), never from the spec. The pod gets no
+  Kubernetes API token (`automountServiceAccountToken: false`).
 - Embeddings come from the revision's Triton (gRPC) with the tokenizers baked into the image; the pattern
   check for injected instructions always runs, the injection model only when the image carries it.
 """
@@ -35,9 +36,10 @@ from urllib.parse import urlparse
 
 from guardrail_operator.builders.common import Manifest, child_name, labels, metadata
 from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, TOKENIZER_REPOSITORY
-from guardrail_operator.builders.qdrant import qdrant_url
+from guardrail_operator.builders.qdrant import qdrant_api_key_ref, qdrant_url
+from guardrail_operator.builders.security import container_security_context, pod_security_context
 from guardrail_operator.builders.triton import triton_grpc_url
-from guardrail_operator.models import Guardrail, KnowledgeBase, KnowledgeSource, SecretKeyRef
+from guardrail_operator.models import Guardrail, KnowledgeBase, KnowledgeSource
 
 SOURCES_DIR = "/kb/sources"
 TERMINATION_LOG = "/dev/termination-log"
@@ -61,11 +63,6 @@ def sources_digest(guardrail: Guardrail, observed: Mapping[str, str]) -> str:
         "observed": dict(sorted(observed.items())),
     }
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:DIGEST_LENGTH]
-
-
-def _api_key_ref(kb: KnowledgeBase) -> SecretKeyRef | None:
-    server = kb.qdrant.external or kb.qdrant.managed
-    return None if server is None else server.api_key_secret_ref
 
 
 def kb_job_name(guardrail: Guardrail, digest: str) -> str:
@@ -99,6 +96,7 @@ def _source_parts(
         "image": fetcher_image,
         "command": ["sh", "-c", _fetch_command(source.uri, mount_path)],
         "volumeMounts": [{"name": name, "mountPath": mount_path}],
+        "securityContext": container_security_context(),
     }
     return {"name": name, "emptyDir": {}}, mount, init
 
@@ -110,7 +108,7 @@ def ingest_args(guardrail: Guardrail, model_rev: str, pinned: tuple[str, ...] = 
     assert url is not None  # a knowledge base always has a Qdrant
     args = ["guardrail", "kb", "ingest", *[f"{SOURCES_DIR}/{i}" for i in range(len(kb.sources))]]
     args += ["--collection", kb.collection, "--qdrant-url", url]
-    if _api_key_ref(kb) is not None:
+    if qdrant_api_key_ref(guardrail) is not None:
         args += ["--api-key-env", QDRANT_API_KEY_ENV]
     embedding = guardrail.spec.models.embedding
     args += ["--embedding-url", triton_grpc_url(guardrail, model_rev)]
@@ -140,16 +138,19 @@ def build_kb_ingest_job(
         "volumeMounts": [mount for _, mount, _ in parts],
         "terminationMessagePolicy": "File",
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        "securityContext": container_security_context(),
     }
-    ref = _api_key_ref(kb)
+    ref = qdrant_api_key_ref(guardrail)
     if ref is not None:
         container["env"] = [
             {"name": QDRANT_API_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
         ]
     pod_spec: Manifest = {
         "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532},
+        # The ingestion reads mounted files and talks to Qdrant and Triton, never to the API server: no token
+        # in the pod, so a hostile document that got code execution could not use one.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(65532),
         "containers": [container],
         "volumes": [volume for volume, _, _ in parts],
     }

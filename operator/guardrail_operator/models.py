@@ -305,11 +305,25 @@ class Triton(_Model):
     )
 
 
+def _qdrant_resources() -> dict[str, dict[str, int | str]]:
+    return {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}}
+
+
 class ManagedQdrant(_Model):
     storage: str = Field(default="10Gi", pattern=QUANTITY, description="Size of the Qdrant volume, e.g. 10Gi.")
     storage_class_name: str | None = Field(default=None, description="StorageClass of the volume.")
     image: str = Field(default="qdrant/qdrant:v1.15.5", min_length=1, description="Qdrant server image.")
     api_key_secret_ref: SecretKeyRef | None = Field(default=None, description="Secret key holding the Qdrant API key.")
+    generate_api_key: bool = Field(
+        default=True,
+        description="Without apiKeySecretRef: create the Secret <guardrail>-qdrant-api-key with a random key once "
+        "and require it (the operator never reads it back). false runs Qdrant without authentication.",
+    )
+    resources: dict[str, dict[str, IntOrString]] = Field(
+        default_factory=_qdrant_resources,
+        description="Qdrant container resources (requests/limits).",
+        json_schema_extra={"default": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}}},
+    )
 
 
 class ExternalQdrant(_Model):
@@ -486,6 +500,15 @@ class Rollout(_Model):
         return self
 
 
+class NetworkPolicySpec(_Model):
+    enabled: bool = Field(
+        default=True,
+        description="Render a NetworkPolicy admitting traffic to the selected pods only on the sidecar's ports "
+        "(proxy.listenPort and its admin port): the app's own port is then reachable only through the sidecar. "
+        "Needs a CNI that enforces NetworkPolicy.",
+    )
+
+
 class GuardrailSpec(_Model):
     selector: LabelSelector = Field(description="Pods (in this namespace) that get the scoring sidecar.")
     proxy: Proxy = Field(
@@ -509,6 +532,11 @@ class GuardrailSpec(_Model):
     rollout: Rollout = Field(
         default_factory=Rollout,
         description="How a changed guardrail reaches traffic.",
+        json_schema_extra={"default": {}},
+    )
+    network_policy: NetworkPolicySpec = Field(
+        default_factory=lambda: NetworkPolicySpec(),
+        description="The NetworkPolicy that lets the selected pods be reached only through the sidecar.",
         json_schema_extra={"default": {}},
     )
     service_account_name: str = Field(

@@ -11,6 +11,7 @@ step, because a newly ingested version changes the revision the rollout sees.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,9 +25,15 @@ from guardrail_operator import builders, diff, kb_ingestion, kb_sync, rollout
 from guardrail_operator.analysis import AnalysisResult, analyse
 from guardrail_operator.builders.common import children_selector
 from guardrail_operator.builders.event import build_event
-from guardrail_operator.builders.qdrant import qdrant_name, qdrant_url
+from guardrail_operator.builders.qdrant import (
+    build_qdrant_api_key_secret,
+    generated_api_key_name,
+    generates_api_key,
+    qdrant_name,
+    qdrant_url,
+)
 from guardrail_operator.builders.triton import triton_name
-from guardrail_operator.errors import Invalid, KubeError, NotFound
+from guardrail_operator.errors import Conflict, Invalid, KubeError, NotFound
 from guardrail_operator.k8s import KubeClient
 from guardrail_operator.metrics import Metrics
 from guardrail_operator.models import Guardrail, GuardrailStatus
@@ -96,6 +103,7 @@ class Reconciler:
     # Called with (namespace, name, seconds) when the rollout wants to be reconciled again (a step ends).
     requeue: Callable[[str, str, float], None] | None = None
     kb_image: str = KB_IMAGE  # image of knowledge-base ingestion Jobs (`guardrail kb ingest`)
+    new_api_key: Callable[[], str] = lambda: secrets.token_urlsafe(32)  # the generated Qdrant API key
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict, repr=False)
     _pending: dict[Key, bool] = field(default_factory=dict, repr=False)  # key -> prune wanted
@@ -176,6 +184,8 @@ class Reconciler:
         decision = self._decide(guardrail, observed, now)
         desired = rollout_children(guardrail, decision.actions, self.fetcher_image)
         plan = diff.plan(desired, observed, str(meta["uid"]), self.kube.field_manager)
+        if generates_api_key(guardrail):
+            self._ensure_api_key(guardrail, observed)
         applied: list[Key] = []
         rejected: list[str] = []
         for manifest in plan.apply:
@@ -206,6 +216,24 @@ class Reconciler:
         if requeue_after is not None and self.requeue is not None:
             self.requeue(namespace, str(meta["name"]), requeue_after.total_seconds())
         return Outcome(outcome.status, applied, list(pruned), outcome.status_written, outcome.events, requeue_after)
+
+    def _ensure_api_key(self, guardrail: Guardrail, observed: dict[Key, Any]) -> None:
+        """Create the managed Qdrant's API key Secret once; never read, replaced or logged.
+
+        The operator may create Secrets but not read them, so it tries only while Qdrant is not serving
+        (a serving Qdrant proves its Secret exists); `Conflict` means the Secret is there and is kept.
+        """
+        name = qdrant_name(guardrail)
+        if workload_state(name, observed.get(("StatefulSet", name))).available:
+            return
+        try:
+            self.kube.create(build_qdrant_api_key_secret(guardrail, self.new_api_key()))
+        except Conflict:
+            return
+        except KubeError as exc:  # never echo an API message that might quote the request body
+            secret = generated_api_key_name(guardrail)
+            raise KubeError(exc.status, exc.reason, f"could not create Secret {secret}") from None
+        self.metrics.writes.labels(action="apply").inc()
 
     def _ingest(
         self, guardrail: Guardrail, ingestion: kb_sync.Ingestion, decision: Decision, prune: bool

@@ -21,6 +21,7 @@ from guardrail_operator.builders.config import (
     revision_config,
     sidecar_config,
 )
+from guardrail_operator.builders.networkpolicy import build_network_policy
 from guardrail_operator.builders.qdrant import build_qdrant_service, build_qdrant_statefulset, managed_qdrant
 from guardrail_operator.builders.rbac import build_role, build_role_binding
 from guardrail_operator.builders.triton import build_triton_configmap, build_triton_deployment, build_triton_service
@@ -70,6 +71,8 @@ def rollout_children(guardrail: Guardrail, actions: Sequence[Action], fetcher_im
         if e.role == "canary" and stable is not None:
             configmap["data"][SIDECAR_KEY] = split_sidecar_config(guardrail, stable, e).to_yaml()
         children.append(configmap)
+    if guardrail.spec.network_policy.enabled:
+        children.append(build_network_policy(guardrail))
     managed = managed_qdrant(guardrail)
     if managed is not None:
         children += [build_qdrant_service(guardrail), build_qdrant_statefulset(guardrail, managed)]

@@ -2,7 +2,9 @@
 
 Importing this module registers three things with kopf's default registry:
 - an index of Guardrails by namespace (kept fresh by kopf's watch, read on every admission),
-- the mutating handler for Pod CREATE served at `/<WEBHOOK_ID>`,
+- the mutating handlers for Pod CREATE served at `/<WEBHOOK_ID>` and, for namespaces labelled
+  `guardrails.dev/allow-opt-out=false` (the chart routes them by namespaceSelector), at `/<STRICT_WEBHOOK_ID>`,
+  where the opt-out annotation is ignored and a selected Pod that cannot get the sidecar is denied,
 - a startup handler that configures kopf's webhook server from `GUARDRAIL_WEBHOOK_*` environment variables.
 
 The chart owns the MutatingWebhookConfiguration (namespaceSelector, failurePolicy, caBundle), so kopf is told
@@ -26,6 +28,7 @@ from guardrail_operator.injection import Decision, Pod, SidecarSettings, Target,
 from guardrail_operator.models import GROUP, PLURAL, VERSION, Guardrail
 
 WEBHOOK_ID = "inject-sidecar"  # the URL path the MutatingWebhookConfiguration calls
+STRICT_WEBHOOK_ID = "inject-sidecar-strict"  # the path for namespaces that do not allow opting out
 _MEMO_KEY = "guardrail_webhook"
 
 
@@ -54,7 +57,7 @@ class WebhookConfig:
     GUARDRAIL_WEBHOOK_CERT_DIR      folder with tls.crt and tls.key; unset: kopf generates a self-signed one
     GUARDRAIL_WEBHOOK_HOST          host name put in a self-signed certificate (dev only)
     GUARDRAIL_WEBHOOK_FAILURE_POLICY  Fail or Ignore, as in the webhook configuration: on an internal error,
-                                    Fail denies the Pod, Ignore admits it without the sidecar (default Ignore)
+                                    Fail denies the Pod, Ignore admits it without the sidecar (default Fail)
     GUARDRAIL_SIDECAR_IMAGE         image of the injected container
     GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY  its pull policy (default IfNotPresent)
     GUARDRAIL_SIDECAR_RESOURCES     JSON {"requests": {...}, "limits": {...}}
@@ -66,7 +69,7 @@ class WebhookConfig:
     port: int = 9443
     cert_dir: str | None = None
     host: str | None = None
-    failure_policy: str = "Ignore"
+    failure_policy: str = "Fail"
     sidecar: SidecarSettings = field(default_factory=SidecarSettings)
 
     @classmethod
@@ -143,14 +146,25 @@ def guardrail_targets(
     return {namespace or "": Target.from_guardrail(guardrail)}
 
 
-def decide(body: Mapping[str, Any], targets: Iterable[Target], config: WebhookConfig) -> Decision:
-    """`inject` with the failure policy applied to unexpected errors (Fail denies, Ignore admits as is)."""
+def decide(
+    body: Mapping[str, Any], targets: Iterable[Target], config: WebhookConfig, allow_opt_out: bool = True
+) -> Decision:
+    """`inject` with the failure policy applied to unexpected errors (Fail denies, Ignore admits as is).
+
+    A denial (strict namespaces: a selected Pod that cannot get its sidecar) raises `kopf.AdmissionError`.
+    """
     try:
-        return inject(dict(body), targets, config.sidecar)
+        decision = inject(dict(body), targets, config.sidecar, allow_opt_out=allow_opt_out)
     except Exception as exc:  # a bug here must follow the configured policy, not reach the API server as a 500
-        if config.failure_policy == "Fail":
+        if config.failure_policy == "Fail" or not allow_opt_out:
             raise kopf.AdmissionError(f"guardrail sidecar injection failed: {exc}", code=500) from exc
         return Decision(None, f"injection failed: {exc}", warnings=(f"guardrail sidecar not injected: {exc}",))
+    if decision.denied:
+        raise kopf.AdmissionError(
+            f"guardrail sidecar required in this namespace (guardrails.dev/allow-opt-out=false): {decision.reason}",
+            code=403,
+        )
+    return decision
 
 
 def inject_sidecar(
@@ -163,10 +177,39 @@ def inject_sidecar(
     **kwargs: Any,
 ) -> None:
     """Add the scoring sidecar to a Pod that a Guardrail in its namespace selects."""
+    _mutate(body, patch, warnings, memo, logger, kwargs, allow_opt_out=True)
+
+
+def inject_sidecar_strict(
+    *,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    warnings: list[str],
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    """As `inject_sidecar`, for namespaces that do not allow opting out: the sidecar or a denial."""
+    _mutate(body, patch, warnings, memo, logger, kwargs, allow_opt_out=False)
+
+
+def _mutate(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    warnings: list[str],
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    kwargs: Mapping[str, Any],
+    allow_opt_out: bool,
+) -> None:
     config: WebhookConfig = memo.get(_MEMO_KEY) or WebhookConfig.from_env(os.environ)
     index: kopf.Index[str, Target] = kwargs["guardrail_targets"]  # kopf passes each index as a kwarg named by its id
     namespace = body.metadata.namespace or ""
-    decision = decide(body, index.get(namespace, []), config)
+    try:
+        decision = decide(body, index.get(namespace, []), config, allow_opt_out)
+    except kopf.AdmissionError as exc:
+        logger.info(f"sidecar injection for {namespace}/{body.metadata.name or '(generated)'}: denied: {exc}")
+        raise
     warnings.extend(decision.warnings)
     logger.info(f"sidecar injection for {namespace}/{body.metadata.name or '(generated)'}: {decision.reason}")
     if decision.pod is not None:
@@ -184,3 +227,4 @@ def _replace(pod: kopf.RawBody, mutated: Pod) -> None:
 kopf.on.startup()(configure_webhook)
 kopf.index(GROUP, VERSION, PLURAL, id="guardrail_targets")(guardrail_targets)
 kopf.on.mutate("", "v1", "pods", id=WEBHOOK_ID, operations=["CREATE"], side_effects=False)(inject_sidecar)
+kopf.on.mutate("", "v1", "pods", id=STRICT_WEBHOOK_ID, operations=["CREATE"], side_effects=False)(inject_sidecar_strict)

@@ -62,9 +62,9 @@ def read_all(paths: Iterable[Path]) -> tuple[list[Document], list[str]]:
     documents: list[Document] = []
     errors: list[str] = []
     seen: set[str] = set()
-    for source, file in discover(paths):
+    for source, file, folder in discover(paths):
         try:
-            found = read_file(source, file)
+            found = read_file(source, file, folder)
         except UnreadableDocumentError as exc:
             errors.append(str(exc))
             continue

@@ -3,7 +3,9 @@
 A document's `source` is its path relative to the folder it was found in (or its file name), so the same
 corpus mounted at another place yields the same knowledge-base version. Hidden files and folders are skipped
 (a ConfigMap volume keeps its real files under `..data`). A file that cannot be read or parsed is reported as
-an `UnreadableDocumentError` and contributes nothing; the other files are still read.
+an `UnreadableDocumentError` and contributes nothing; the other files are still read. A file found in a folder
+that is a symbolic link to something outside that folder (e.g. `faq.md -> /etc/passwd`) is refused the same
+way: a source folder can only contribute what is inside it. (ConfigMap volumes link within the folder.)
 """
 
 from __future__ import annotations
@@ -117,8 +119,9 @@ def parse(source: str, suffix: str, content: str) -> list[Document]:
     raise UnreadableDocumentError(source, f"unsupported file type {suffix or '(none)'}; use {sorted(SUPPORTED)}")
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[str, Path]]:
-    """(source name, file) for every file named or found (recursively, sorted) under a named folder."""
+def discover(paths: Iterable[Path]) -> Iterator[tuple[str, Path, Path | None]]:
+    """(source name, file, folder it was found in or None) for every file named or found (recursively,
+    sorted) under a named folder."""
     for root in paths:
         if root.is_dir():
             for file in sorted(root.rglob("*")):
@@ -126,13 +129,16 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[str, Path]]:
                 if any(part.startswith(".") for part in rel.parts) or file.suffix.lower() not in SUPPORTED:
                     continue
                 if file.is_file():
-                    yield rel.as_posix(), file
+                    yield rel.as_posix(), file, root
         else:
-            yield root.name, root
+            yield root.name, root, None
 
 
-def read_file(source: str, file: Path) -> list[Document]:
-    """The documents of one file; UnreadableDocumentError when it cannot be read or parsed."""
+def read_file(source: str, file: Path, folder: Path | None = None) -> list[Document]:
+    """The documents of one file; UnreadableDocumentError when it cannot be read or parsed, or when it was
+    found in `folder` but resolves (through symbolic links) to a place outside it."""
+    if folder is not None and not file.resolve().is_relative_to(folder.resolve()):
+        raise UnreadableDocumentError(source, "a symbolic link leading outside the source folder; refused")
     try:
         content = file.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from guardrail_operator.builders.common import Manifest
 from guardrail_operator.builders.config import build_revision_configmap, config_name
+from guardrail_operator.builders.networkpolicy import build_network_policy
 from guardrail_operator.builders.qdrant import build_qdrant_service, build_qdrant_statefulset, managed_qdrant
 from guardrail_operator.builders.rbac import build_role, build_role_binding
 from guardrail_operator.builders.triton import (
@@ -43,6 +44,8 @@ def desired_children(guardrail: Guardrail, revisions: Revisions, fetcher_image: 
         build_role_binding(guardrail),
         build_revision_configmap(guardrail, rev, model_rev),
     ]
+    if guardrail.spec.network_policy.enabled:
+        children.append(build_network_policy(guardrail))
     managed = managed_qdrant(guardrail)
     if managed is not None:
         children += [build_qdrant_service(guardrail), build_qdrant_statefulset(guardrail, managed)]

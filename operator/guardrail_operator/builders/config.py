@@ -12,9 +12,9 @@ from __future__ import annotations
 import yaml
 
 from guardrail_operator.builders.common import REVISION_LABEL, Manifest, guardrail_name, labels, metadata
-from guardrail_operator.builders.qdrant import qdrant_url
+from guardrail_operator.builders.qdrant import qdrant_api_key_ref, qdrant_url
 from guardrail_operator.builders.triton import triton_grpc_url
-from guardrail_operator.models import Guardrail, KnowledgeBase, Qdrant, SecretKeyRef
+from guardrail_operator.models import Guardrail, KnowledgeBase
 from guardrail_sidecar import config as sidecar
 from guardrail_sidecar.naming import revision_configmap_name
 
@@ -34,11 +34,6 @@ def served_collection(kb: KnowledgeBase) -> str:
     return kb.collection if kb.version is None else f"{kb.collection}-{kb.version}"
 
 
-def _api_key_ref(qdrant: Qdrant) -> SecretKeyRef | None:
-    server = qdrant.external or qdrant.managed
-    return None if server is None else server.api_key_secret_ref
-
-
 def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidecar.RevisionConfig:
     """The sidecar's view of one revision: policy, models on this revision's Triton, knowledge base."""
     spec = guardrail.spec
@@ -46,7 +41,7 @@ def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> side
     kb = spec.knowledge_base
     knowledge_base = None
     if kb is not None:
-        ref = _api_key_ref(kb.qdrant)
+        ref = qdrant_api_key_ref(guardrail)
         knowledge_base = sidecar.KnowledgeBase(
             qdrant=sidecar.QdrantConfig(
                 url=qdrant_url(guardrail), api_key_env=QDRANT_API_KEY_ENV if ref is not None else None

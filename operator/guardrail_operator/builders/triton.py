@@ -19,6 +19,7 @@ from guardrail_operator.builders.common import (
     metadata,
     selector_labels,
 )
+from guardrail_operator.builders.security import container_security_context, pod_security_context, scratch_volume
 from guardrail_operator.models import Guardrail, ModelRef, ModelRepository
 from guardrail_operator.revision import short_hash
 
@@ -28,6 +29,20 @@ METRICS_PORT = 8002
 MODELS_DIR = "/models"
 SOURCE_DIR = "/source"
 CONFIG_DIR = "/model-config"
+TRITON_UID = 1000  # `triton-server` in NVIDIA's images
+# Added to spec.triton.resources where the user set no value: Triton is scheduled with a CPU/memory share and
+# cannot take a node's memory. The model-fetching init container gets FETCHER_RESOURCES.
+DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}}
+FETCHER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+
+
+def triton_resources(configured: dict[str, dict[str, int | str]]) -> dict[str, dict[str, str]]:
+    """The spec's resources (quantities as strings) with DEFAULT_RESOURCES filling what it leaves unset."""
+    out = {kind: {k: str(v) for k, v in values.items()} for kind, values in configured.items()}
+    for kind, values in DEFAULT_RESOURCES.items():
+        for name, quantity in values.items():
+            out.setdefault(kind, {}).setdefault(name, quantity)
+    return out
 
 
 def triton_name(guardrail: Guardrail, model_rev: str) -> str:
@@ -129,6 +144,7 @@ def build_triton_deployment(guardrail: Guardrail, model_rev: str, fetcher_image:
     source = _source_volume(spec.models.repository)
     volumes: list[Manifest] = [
         {"name": "models", "emptyDir": {}},
+        scratch_volume("tmp"),
         {"name": "model-config", "configMap": {"name": name}},
         *([source] if source else []),
     ]
@@ -147,14 +163,18 @@ def build_triton_deployment(guardrail: Guardrail, model_rev: str, fetcher_image:
         "--strict-readiness=true",
         "--exit-on-error=true",
     ]
-    resources = {kind: {k: str(v) for k, v in values.items()} for kind, values in triton.resources.items()}
+    resources = triton_resources(triton.resources)
     pod_spec: Manifest = {
+        "automountServiceAccountToken": False,  # Triton and the fetcher never call the API server
+        "securityContext": pod_security_context(TRITON_UID),
         "initContainers": [
             {
                 "name": "fetch-models",
                 "image": fetcher_image,
                 "command": ["sh", "-c", _fetch_script(spec.models.repository, models)],
                 "volumeMounts": init_mounts,
+                "resources": FETCHER_RESOURCES,
+                "securityContext": container_security_context(),
             }
         ],
         "containers": [
@@ -172,7 +192,11 @@ def build_triton_deployment(guardrail: Guardrail, model_rev: str, fetcher_image:
                 "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
                 "livenessProbe": _probe("/v2/health/live", period=10, failures=3),
                 "startupProbe": _probe("/v2/health/live", period=5, failures=120),
-                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}],
+                "securityContext": container_security_context(),
+                "volumeMounts": [
+                    {"name": "models", "mountPath": MODELS_DIR, "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's /tmp
+                ],
             }
         ],
         "volumes": volumes,

@@ -53,6 +53,8 @@ def test_the_job_runs_kb_ingest_on_every_source_into_the_managed_qdrant() -> Non
         "support-facts",
         "--qdrant-url",
         "http://support-bot-qdrant.shop.svc:6333",
+        "--api-key-env",
+        "GUARDRAIL_QDRANT_API_KEY",
         "--embedding-url",
         "support-bot-triton-m1.shop.svc:8001",
         "--embedding-model",
@@ -70,6 +72,13 @@ def test_the_job_runs_kb_ingest_on_every_source_into_the_managed_qdrant() -> Non
         "/dev/termination-log",
     ]
     assert pod["restartPolicy"] == "Never"
+    # The managed Qdrant's generated key, by reference only.
+    assert container["env"] == [
+        {
+            "name": "GUARDRAIL_QDRANT_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "support-bot-qdrant-api-key", "key": "api-key"}},
+        }
+    ]
     assert job["metadata"]["name"] == "support-bot-kb-d1"
     assert job["metadata"]["annotations"][DIGEST_ANNOTATION] == "d1"
     assert job["metadata"]["ownerReferences"][0]["kind"] == "Guardrail"
@@ -134,3 +143,15 @@ def test_the_job_command_line_is_one_the_cli_accepts() -> None:
         assert ctx.params["keep"] == ("aaaaaaaaaa",)
         assert ctx.params["api_key_env"] == "GUARDRAIL_QDRANT_API_KEY"
         assert [str(p) for p in ctx.params["paths"]] == ["/kb/sources/0", "/kb/sources/1", "/kb/sources/2"]
+
+
+def test_the_ingestion_pod_has_no_api_token_and_runs_restricted() -> None:
+    pod = _job(_guardrail(SOURCES))["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"] + pod["initContainers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True

@@ -58,3 +58,28 @@ def test_the_same_source_twice_is_an_error(tmp_path: Path) -> None:
     documents, errors = read_all([tmp_path / "a", tmp_path / "b"])
     assert [d.text for d in documents] == ["From a."]
     assert "already read" in errors[0]
+
+
+def test_a_symlink_leaving_the_source_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "faq.md").write_text("Shipping is free.")
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (tmp_path / "outside.md").write_text("Not part of the knowledge base.")
+    (folder / "nested" / "escape.md").symlink_to("../../outside.md")
+    documents, errors = read_all([folder])
+    assert [d.source for d in documents] == ["faq.md"]
+    assert all("root:" not in d.text for d in documents)
+    assert sorted(e.split(":")[0] for e in errors) == ["nested/escape.md", "passwd.txt"]
+    assert all("outside the source folder" in e for e in errors)
+
+
+def test_links_inside_the_folder_are_read_as_a_configmap_volume_lays_them_out(tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    (folder / "..2026_12_06").mkdir(parents=True)
+    (folder / "..2026_12_06" / "faq.md").write_text("Returns take 60 days.")
+    (folder / "..data").symlink_to("..2026_12_06")
+    (folder / "faq.md").symlink_to("..data/faq.md")
+    documents, errors = read_all([folder])
+    assert [(d.source, d.text) for d in documents] == [("faq.md", "Returns take 60 days.")]
+    assert errors == []

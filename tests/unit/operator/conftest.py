@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from guardrail_operator.errors import Conflict, NotFound
+from guardrail_operator.k8s import CHILD_KINDS
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "guardrail.yaml"
@@ -64,8 +65,7 @@ class FakeKube:
         ]
 
     def list_children(self, namespace: str, label_selector: str) -> dict[tuple[str, str], dict[str, Any]]:
-        kinds = ("Role", "RoleBinding", "ConfigMap", "Service", "StatefulSet", "Deployment")
-        return {(k, o["metadata"]["name"]): o for k in kinds for o in self.list(k, namespace, label_selector)}
+        return {(k, o["metadata"]["name"]): o for k in CHILD_KINDS for o in self.list(k, namespace, label_selector)}
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
         self._count("apply")

@@ -17,6 +17,7 @@ import yaml
 from guardrail_operator.builders import Revisions, desired_children, revisions_of
 from guardrail_operator.builders.common import fit
 from guardrail_operator.builders.event import build_event
+from guardrail_operator.builders.qdrant import build_qdrant_api_key_secret
 from guardrail_operator.models import Guardrail
 from guardrail_sidecar.config import RevisionConfig, SidecarConfig
 
@@ -107,6 +108,7 @@ def test_example_children_set(make_body: MakeBody) -> None:
             ("Role", "support-bot-reader"),
             ("RoleBinding", "support-bot-reader"),
             ("ConfigMap", f"support-bot-config-{rev.revision}"),
+            ("NetworkPolicy", "support-bot-sidecar-only"),
             ("Service", "support-bot-qdrant"),
             ("StatefulSet", "support-bot-qdrant"),
             ("ConfigMap", f"support-bot-triton-{rev.model_revision}"),
@@ -125,7 +127,11 @@ def test_triton_deployment_serves_the_revision_on_a_gpu(make_body: MakeBody) -> 
     assert deployment["metadata"]["labels"]["guardrails.dev/model-revision"] == rev.model_revision
     assert "--model-control-mode=explicit" in triton["args"]
     assert {"--load-model=nli", "--load-model=embedding", "--load-model=injection"} <= set(triton["args"])
-    assert triton["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
+    # The spec's GPU limit, plus CPU/memory defaults where the spec sets none.
+    assert triton["resources"] == {
+        "limits": {"nvidia.com/gpu": "1", "memory": "4Gi"},
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+    }
     assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
@@ -196,7 +202,8 @@ def test_managed_qdrant_uses_secret_for_api_key_and_claims_storage(make_body: Ma
     )
     (sts,) = by_kind(children, "StatefulSet")
     (container,) = sts["spec"]["template"]["spec"]["containers"]
-    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "qd", "key": "k"}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["QDRANT__SERVICE__API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "qd", "key": "k"}
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
     (svc,) = [s for s in by_kind(children, "Service") if "qdrant" in s["metadata"]["name"]]
     assert svc["spec"]["clusterIP"] == "None"
@@ -223,3 +230,69 @@ def test_event_names_the_guardrail() -> None:
     assert event["involvedObject"]["kind"] == "Guardrail"
     assert event["involvedObject"]["uid"] == "uid-1"
     assert (event["type"], event["reason"]) == ("Warning", "TritonNotReady")
+
+
+def test_the_network_policy_admits_only_the_sidecar_ports_of_the_selected_pods(make_body: MakeBody) -> None:
+    selector = {"matchLabels": {"app": "bot"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]}
+    _, _, children = render(make_body, {"selector": selector, "proxy": {"listenPort": 8100, "upstreamPort": 8080}})
+    (policy,) = by_kind(children, "NetworkPolicy")
+    assert policy["spec"]["podSelector"] == {
+        "matchLabels": {"app": "bot"},
+        "matchExpressions": [{"key": "tier", "operator": "Exists"}],
+    }
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert "from" not in rule  # any client may reach the sidecar ...
+    ports = [p["port"] for p in rule["ports"]]
+    assert ports == [8100, 9901]  # ... but only the sidecar: the app's 8080 is not listed
+    assert 8080 not in ports
+
+
+def test_the_network_policy_can_be_turned_off(make_body: MakeBody) -> None:
+    _, _, children = render(make_body, {"networkPolicy": {"enabled": False}})
+    assert by_kind(children, "NetworkPolicy") == []
+
+
+def test_a_managed_qdrant_without_a_key_reference_uses_the_generated_secret(make_body: MakeBody) -> None:
+    guardrail, _, children = render(make_body, {})
+    (sts,) = by_kind(children, "StatefulSet")
+    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = {"name": "support-bot-qdrant-api-key", "key": "api-key"}
+    assert env["QDRANT__SERVICE__API_KEY"]["valueFrom"]["secretKeyRef"] == ref
+    (configmap,) = [c for c in by_kind(children, "ConfigMap") if "-config-" in c["metadata"]["name"]]
+    revision = RevisionConfig.model_validate(yaml.safe_load(configmap["data"]["revision.yaml"]))
+    assert revision.knowledge_base is not None
+    assert revision.knowledge_base.qdrant.api_key_env == "GUARDRAIL_QDRANT_API_KEY"
+    assert "Secret" not in {c["kind"] for c in children}, "the Secret is created once by the reconciler"
+
+    secret = build_qdrant_api_key_secret(guardrail, "s3cr3t")
+    assert secret["metadata"]["name"] == "support-bot-qdrant-api-key"
+    assert secret["stringData"] == {"api-key": "s3cr3t"}
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == guardrail.metadata["uid"]
+
+    unauthenticated = {"qdrant": {"managed": {"generateApiKey": False}}, "collection": "c"}
+    _, _, children = render(make_body, {"knowledgeBase": unauthenticated})
+    (sts,) = by_kind(children, "StatefulSet")
+    names = {e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "QDRANT__SERVICE__API_KEY" not in names
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "Deployment"])
+def test_managed_qdrant_and_triton_pods_run_restricted_with_resources(make_body: MakeBody, kind: str) -> None:
+    _, _, children = render(make_body, {})
+    (workload,) = by_kind(children, kind)
+    pod = workload["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsUser"] != 0
+    mounted = set()
+    for container in pod["containers"] + pod.get("initContainers", []):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        assert container["resources"]["requests"]["memory"]
+        assert container["resources"]["limits"]["memory"]
+        mounted |= {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/tmp" in mounted  # scratch space, since the root filesystem is read-only

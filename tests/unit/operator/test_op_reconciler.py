@@ -39,8 +39,10 @@ def children(kube: Any) -> list[tuple[str, str]]:
 def test_first_reconcile_creates_children_and_pending_status(kube: Any, reconciler: Reconciler, body: Any) -> None:
     outcome = reconciler.reconcile(stored(kube, body))
     assert outcome is not None
-    assert len(outcome.applied) == 8
-    assert len(children(kube)) == 8
+    assert len(outcome.applied) == 9  # RBAC, revision config, NetworkPolicy, Qdrant x2, Triton x3
+    assert ("NetworkPolicy", "support-bot-sidecar-only") in outcome.applied
+    assert ("Secret", "support-bot-qdrant-api-key") in children(kube)  # created, not applied: never diffed
+    assert len(children(kube)) == 10
     status = kube.get("Guardrail", "shop", "support-bot")["status"]
     assert status["phase"] == "Pending"
     assert status["observedGeneration"] == 1
@@ -49,6 +51,8 @@ def test_first_reconcile_creates_children_and_pending_status(kube: Any, reconcil
 
 def test_second_reconcile_writes_nothing(kube: Any, reconciler: Reconciler, body: Any) -> None:
     reconciler.reconcile(stored(kube, body))
+    kube.mark_ready("StatefulSet", "shop", "support-bot-qdrant")  # a serving Qdrant proves its key Secret exists
+    reconciler.reconcile(kube.get("Guardrail", "shop", "support-bot"))
     before = kube.writes()
     outcome = reconciler.reconcile(kube.get("Guardrail", "shop", "support-bot"))
     assert outcome is not None
@@ -162,3 +166,23 @@ def test_calls_during_a_reconcile_coalesce_into_one_rerun(kube: Any, reconciler:
     assert inner == [None, None, None]
     runs = reconciler.metrics.registry.get_sample_value("guardrail_operator_reconciles_total", {"result": "ok"})
     assert runs == 2  # the first reconcile, then exactly one rerun for the three events
+
+
+def test_the_generated_qdrant_key_is_created_once_and_never_replaced(kube: Any, body: Any) -> None:
+    keys = iter(["first-key", "second-key"])
+    reconciler = Reconciler(
+        kube=kube,
+        fetcher_image="fetcher:1",
+        probe=lambda url: ProbeResult(ok=True, detail=""),
+        metrics=Metrics(),
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        new_api_key=lambda: next(keys),
+    )
+    reconciler.reconcile(stored(kube, body))
+    secret = kube.get("Secret", "shop", "support-bot-qdrant-api-key")
+    assert secret["stringData"] == {"api-key": "first-key"}
+    reconciler.reconcile(kube.get("Guardrail", "shop", "support-bot"))  # Qdrant not serving yet: tries again
+    assert kube.get("Secret", "shop", "support-bot-qdrant-api-key")["stringData"] == {"api-key": "first-key"}
+    status = kube.get("Guardrail", "shop", "support-bot")["status"]
+    assert "first-key" not in str(status)
+    assert not any("first-key" in str(o) for (k, _, _), o in kube.objects.items() if k != "Secret")

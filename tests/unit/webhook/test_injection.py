@@ -77,6 +77,7 @@ def test_a_selected_pod_gets_the_sidecar_config_volume_and_port() -> None:
     assert ports == {"guardrail": 8000, "guardrail-admin": ADMIN_PORT}
     assert {"name": "GUARDRAIL_CONFIG", "value": "/etc/guardrail/sidecar.yaml"} in sidecar["env"]
     assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "guardrail-admin"}
+    assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "guardrail-admin"}
     volumes = {v["name"]: v for v in decision.pod["spec"]["volumes"]}
     current = guardrail_revision(guardrail().spec)
     assert volumes[CONFIG_VOLUME]["configMap"]["name"] == f"support-bot-config-{current}"
@@ -229,3 +230,76 @@ def test_label_selector_semantics(selector: dict[str, Any], labels: dict[str, st
 
 def test_an_empty_selector_matches_nothing_even_if_it_slipped_past_validation() -> None:
     assert selector_matches(LabelSelector.model_construct(), {"app": "a"}) is False
+
+
+def test_a_managed_qdrant_gives_the_sidecar_its_generated_key_by_reference() -> None:
+    kb = {"qdrant": {"managed": {}}, "collection": "facts"}
+    decision = inject(pod(), [target(knowledgeBase=kb)], SETTINGS)
+    assert decision.pod is not None
+    env = {e["name"]: e for e in sidecar_of(decision.pod)["env"]}
+    ref = {"secretKeyRef": {"name": "support-bot-qdrant-api-key", "key": "api-key"}}
+    assert env["GUARDRAIL_QDRANT_API_KEY"]["valueFrom"] == ref
+    assert "value" not in env["GUARDRAIL_QDRANT_API_KEY"]
+
+
+def test_a_liveness_probe_restarts_a_wedged_sidecar_without_racing_its_start() -> None:
+    decision = inject(pod(), [target()], SETTINGS)
+    assert decision.pod is not None
+    probe = sidecar_of(decision.pod)["livenessProbe"]
+    assert probe["httpGet"]["path"] == "/healthz"
+    # At least a minute of failures before a restart: a loaded node or a model load never trips it.
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 60
+
+
+# Strict namespaces (guardrails.dev/allow-opt-out=false): a selected pod gets its sidecar or is refused.
+
+
+def test_strict_namespaces_ignore_the_opt_out_annotation_and_say_so() -> None:
+    decision = inject(pod(annotations={"guardrails.dev/inject": "false"}), [target()], SETTINGS, allow_opt_out=False)
+    assert decision.pod is not None
+    assert sidecar_of(decision.pod)["image"] == SETTINGS.image
+    assert any("ignored" in w and "allow-opt-out" in w for w in decision.warnings)
+
+
+def test_strict_namespaces_do_not_trust_the_injected_annotation_alone() -> None:
+    faked = pod(annotations={INJECTED_ANNOTATION: "support-bot"})
+    assert inject(faked, [target()], SETTINGS).pod is None  # the lenient path trusts it
+    strict = inject(faked, [target()], SETTINGS, allow_opt_out=False)
+    assert strict.pod is not None
+    assert sidecar_of(strict.pod)["image"] == SETTINGS.image
+
+
+def test_strict_namespaces_refuse_a_look_alike_sidecar() -> None:
+    fake = pod()
+    fake["spec"]["containers"].append({"name": SIDECAR_NAME, "image": SETTINGS.image, "command": ["sleep", "inf"]})
+    decision = inject(fake, [target()], SETTINGS, allow_opt_out=False)
+    assert decision.pod is None
+    assert decision.denied is True
+    assert SIDECAR_NAME in decision.reason
+
+
+def test_strict_namespaces_accept_their_own_sidecar_on_reinvocation() -> None:
+    first = inject(pod(), [target()], SETTINGS, allow_opt_out=False).pod
+    assert first is not None
+    # The API server defaults some fields before calling again; they do not make it a look-alike.
+    sidecar_of(first)["terminationMessagePath"] = "/dev/termination-log"
+    again = inject(first, [target()], SETTINGS, allow_opt_out=False)
+    assert again.pod is None
+    assert again.denied is False
+    assert again.reason == "sidecar already injected"
+
+
+@pytest.mark.parametrize("app_port", [8000, ADMIN_PORT])
+def test_strict_namespaces_refuse_a_pod_whose_ports_block_the_sidecar(app_port: int) -> None:
+    p = pod()
+    p["spec"]["containers"][0]["ports"] = [{"containerPort": app_port}]
+    lenient = inject(p, [target()], SETTINGS)
+    strict = inject(p, [target()], SETTINGS, allow_opt_out=False)
+    assert (lenient.pod, lenient.denied) == (None, False)
+    assert (strict.pod, strict.denied) == (None, True)
+    assert str(app_port) in strict.reason
+
+
+def test_strict_namespaces_leave_unselected_pods_alone() -> None:
+    decision = inject(pod(labels={"app": "other"}), [target()], SETTINGS, allow_opt_out=False)
+    assert (decision.pod, decision.denied) == (None, False)

@@ -35,7 +35,7 @@ def test_defaults_leave_the_webhook_off() -> None:
     config = WebhookConfig.from_env({})
     assert config.enabled is False
     assert config.port == 9443
-    assert config.failure_policy == "Ignore"
+    assert config.failure_policy == "Fail", "an internal error never admits a selected pod without its sidecar"
 
 
 def test_environment_sets_server_and_sidecar() -> None:
@@ -117,7 +117,7 @@ def test_the_handler_leaves_other_namespaces_alone() -> None:
 
 
 def test_internal_errors_follow_the_failure_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: Any) -> injection.Decision:
+    def broken(*_: Any, **__: Any) -> injection.Decision:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(webhook, "inject", broken)
@@ -127,6 +127,17 @@ def test_internal_errors_follow_the_failure_policy(monkeypatch: pytest.MonkeyPat
     assert "boom" in ignored.warnings[0]
     with pytest.raises(kopf.AdmissionError, match="boom"):
         webhook.decide(pod_body(), [target()], WebhookConfig(failure_policy="Fail"))
+    with pytest.raises(kopf.AdmissionError, match="boom"):  # strict namespaces never admit unchecked pods
+        webhook.decide(pod_body(), [target()], WebhookConfig(failure_policy="Ignore"), allow_opt_out=False)
+
+
+def test_a_strict_denial_is_an_admission_error_naming_the_namespace_rule() -> None:
+    body = pod_body()
+    body["spec"]["containers"][0]["ports"] = [{"containerPort": 9901}]
+    with pytest.raises(kopf.AdmissionError, match="allow-opt-out=false") as denied:
+        webhook.decide(body, [target()], WebhookConfig(), allow_opt_out=False)
+    assert denied.value.code == 403
+    assert webhook.decide(body, [target()], WebhookConfig()).pod is None  # lenient: admitted with a warning
 
 
 def test_the_index_skips_invalid_guardrails() -> None:
