@@ -159,19 +159,30 @@ class TritonProcess:
     def __init__(self, spec: TritonLaunch, log: Path, timeout: float = 120.0) -> None:
         self.spec = spec
         self.log = log
+        self.timeout = timeout
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                spec.argv, stdout=out, stderr=subprocess.STDOUT, env=spec.env, start_new_session=True
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as out:
+            proc = subprocess.Popen(
+                self.spec.argv, stdout=out, stderr=subprocess.STDOUT, env=self.spec.env, start_new_session=True
             )
-        deadline = time.monotonic() + timeout
-        while not ready(spec.ports.ready_url):
-            if self.proc.poll() is not None:
-                raise TritonError(f"tritonserver exited with {self.proc.returncode}:\n{log.read_text()[-3000:]}")
+        deadline = time.monotonic() + self.timeout
+        while not ready(self.spec.ports.ready_url):
+            if proc.poll() is not None:
+                raise TritonError(f"tritonserver exited with {proc.returncode}:\n{self.log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                self.stop()
-                raise TritonError(f"tritonserver not ready within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise TritonError(f"tritonserver not ready within {self.timeout:.0f}s:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
+        return proc
+
+    def restart(self) -> None:
+        """Start the server again on the same ports and repository (after `kill()` or `stop()`)."""
+        self.stop()
+        self.proc = self._start()
 
     def kill(self) -> None:
         """SIGKILL: the server dies at once, as in a crash (its python stubs notice and exit)."""

@@ -1,9 +1,11 @@
-"""Real processes for the sidecar integration tests, started once per session: the v2 server serving the
-project's model files, a fake LLM app, and sidecars in front of it, with an embedded Qdrant knowledge base."""
+"""Real processes for the sidecar integration tests, started once per session: NVIDIA Triton (`tritonserver`
+from the nvidia-pytriton wheel, python backend on the CPU) serving the project's model files, a fake LLM app,
+and sidecars in front of it, with an embedded Qdrant knowledge base."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 from collections.abc import Iterator
@@ -20,7 +22,9 @@ if str(_ROOT) not in sys.path:
 
 from guardrail_devcluster.cluster import free_port  # noqa: E402
 from guardrail_sidecar import contract  # noqa: E402 - after the sys.path line above
+from guardrail_triton.server import TritonProcess  # noqa: E402
 from tests.support.processes import PYTHON, running  # noqa: E402
+from tests.support.triton import triton_server  # noqa: E402
 
 REPOSITORY = _ROOT / "models" / "repository"
 COLLECTION = "support-facts"
@@ -150,11 +154,11 @@ class Sidecar:
 @dataclass
 class Stack:
     app: str
-    v2_http: str
-    v2_grpc: str
-    main: Sidecar  # enforce, gRPC to the v2 server; canary revision: monitor mode, embedded models, weight 0
-    failover: Sidecar  # its own v2 server (killable): stable fail-closed, canary fail-open at 50 %
-    failover_backend: Any
+    triton_http: str
+    triton_grpc: str
+    main: Sidecar  # enforce, gRPC to Triton; canary revision: monitor mode, embedded models, weight 0
+    failover: Sidecar  # its own Triton (killable, restartable): stable fail-closed, canary fail-open at 50 %
+    failover_triton: TritonProcess
     calibration: Calibration
 
 
@@ -166,12 +170,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     kb = tmp / "kb"
     calibration = asyncio.run(_build_kb(kb))
     shutil.copytree(kb, tmp / "kb-failover")  # embedded Qdrant: one process per folder
-    ports = {k: free_port() for k in ("app", "v2h", "v2g", "v2h2", "v2g2", "main", "main_admin", "fo", "fo_admin")}
-    v2 = [PYTHON, "-m", "guardrail_v2server", "--repository", str(REPOSITORY)]
+    ports = {k: free_port() for k in ("app", "main", "main_admin", "fo", "fo_admin")}
+    logs = tmp
+    servers = contextlib.ExitStack()
+    triton = servers.enter_context(triton_server(logs, REPOSITORY))
+    failover_triton = servers.enter_context(triton_server(logs, REPOSITORY))
     app_cmd = [PYTHON, str(_ROOT / "tests" / "support" / "fake_llm.py"), "--port", str(ports["app"])]
     cut = round(calibration.threshold, 6)
     policy = {"threshold": cut, "softLimit": cut, "streaming": {"holdBackSentences": 1}}
-    grpc = models_section("triton", f"127.0.0.1:{ports['v2g']}")
+    grpc = models_section("triton", triton.spec.ports.grpc_url)
     main_cfg = revision_config(
         "stable-a",
         policy,
@@ -191,7 +198,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "canaryWeight": 0,
         },
     )
-    fo_models = models_section("triton", f"127.0.0.1:{ports['v2g2']}")
+    fo_models = models_section("triton", failover_triton.spec.ports.grpc_url)
     fo_cfg = revision_config(
         "closed",
         policy | {"onBackendError": "fail-closed"},
@@ -211,19 +218,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         path.write_text(yaml.safe_dump(cfg))
         admin = f"http://127.0.0.1:{ports[key + '_admin']}"
         sidecars[key] = Sidecar(f"http://127.0.0.1:{ports[key]}", admin, path, cfg, tmp / f"{key}.log")
-    logs = tmp
     with (
+        servers,
         running(app_cmd, f"http://127.0.0.1:{ports['app']}/_seen", logs / "app.log"),
-        running(
-            [*v2, "--http-port", str(ports["v2h"]), "--grpc-port", str(ports["v2g"])],
-            f"http://127.0.0.1:{ports['v2h']}/v2/health/ready",
-            logs / "v2.log",
-        ),
-        running(
-            [*v2, "--http-port", str(ports["v2h2"]), "--grpc-port", str(ports["v2g2"])],
-            f"http://127.0.0.1:{ports['v2h2']}/v2/health/ready",
-            logs / "v2-failover.log",
-        ) as failover_backend,
         running(
             [PYTHON, "-m", "guardrail_sidecar", "--config", str(sidecars["main"].config_path)],
             sidecars["main"].admin + "/readyz",
@@ -237,10 +234,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ):
         yield Stack(
             app=f"http://127.0.0.1:{ports['app']}",
-            v2_http=f"127.0.0.1:{ports['v2h']}",
-            v2_grpc=f"127.0.0.1:{ports['v2g']}",
+            triton_http=triton.spec.ports.http_url,
+            triton_grpc=triton.spec.ports.grpc_url,
             main=sidecars["main"],
             failover=sidecars["fo"],
-            failover_backend=failover_backend,
+            failover_triton=failover_triton,
             calibration=calibration,
         )

@@ -1,4 +1,4 @@
-"""The sidecar as a process against real servers: the v2 server with the project's models, embedded Qdrant,
+"""The sidecar as a process against real servers: NVIDIA Triton with the project's models, embedded Qdrant,
 and a fake LLM app. Thresholds sit midway between the scores the embedded scorer gives the scripted grounded
 and ungrounded answers, so these tests check the sidecar's plumbing and decisions, not the model's quality
 (that is `make bench`)."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 from urllib.parse import quote
@@ -62,7 +63,7 @@ def metric(admin: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_v2_server_and_embedded_scorer_give_the_same_scores(stack: Stack) -> None:
+def test_triton_and_embedded_scorer_give_the_same_scores(stack: Stack) -> None:
     texts = list(FACTS.values())
     pairs = [(FACTS["refunds"], GROUNDED), (FACTS["shipping"], UNGROUNDED)]
 
@@ -70,7 +71,7 @@ def test_v2_server_and_embedded_scorer_give_the_same_scores(stack: Stack) -> Non
         embedded = EmbeddedBackend(REPOSITORY)
         enc_e = Encoder(REPOSITORY / "embedding" / "1" / contract.TOKENIZER_FILE, 256).encode(texts)
         enc_n = Encoder(REPOSITORY / "nli" / "1" / contract.TOKENIZER_FILE, 256).encode_pairs(pairs)
-        for url, protocol in ((stack.v2_grpc, "grpc"), (stack.v2_http, "http")):
+        for url, protocol in ((stack.triton_grpc, "grpc"), (stack.triton_http, "http")):
             remote = TritonBackend(TritonConfig(url=url, protocol=protocol))
             for model, inputs, output in (("embedding", enc_e, "embedding"), ("nli", enc_n, "score")):
                 local = await embedded.infer(model, "1", inputs, output)
@@ -213,26 +214,69 @@ def _ids_for(weight: int, canary: bool, n: int) -> list[str]:
     return [i for i in (f"fo-{k}" for k in range(1000)) if (bucket(i) < weight) == canary][:n]
 
 
-def test_backend_killed_mid_test_follows_fail_open_and_fail_closed(stack: Stack) -> None:
+def test_triton_killed_mid_traffic_follows_on_backend_error_and_recovers_when_it_returns(stack: Stack) -> None:
     high, _ = separable(stack)
     sidecar = stack.failover
     closed_id, open_id = _ids_for(50, False, 1)[0], _ids_for(50, True, 1)[0]
     assert ask(sidecar.url, high, headers={"x-request-id": closed_id}).headers["x-guardrail-verdict"] == "pass"
-    stack.failover_backend.terminate()
-    stack.failover_backend.wait(timeout=10)
-    novel = "Customer support is available Monday to Friday from 9:00 to 17:00 CET."  # not cached yet
-    closed = ask(sidecar.url, novel, headers={"x-request-id": closed_id})
-    opened = ask(sidecar.url, novel, headers={"x-request-id": open_id})
-    assert closed.headers["x-guardrail-revision"] == "closed"
-    assert closed.headers["x-guardrail-verdict"] == "block"
-    assert closed.json()["choices"][0]["message"]["content"] != novel
-    assert opened.headers["x-guardrail-revision"] == "open"
-    assert opened.headers["x-guardrail-verdict"] == "pass"
-    assert opened.json()["choices"][0]["message"]["content"] == novel
-    assert metric(sidecar.admin, "guardrail_backend_error_decisions_total", decision="fail-open") >= 1
-    assert metric(sidecar.admin, "guardrail_backend_error_decisions_total", decision="fail-closed") >= 1
-    assert metric(sidecar.admin, "guardrail_backend_errors_total", revision="closed") >= 1
+    before = {
+        d: metric(sidecar.admin, "guardrail_backend_error_decisions_total", decision=d)
+        for d in ("fail-open", "fail-closed")
+    }
+    claims = [f"Gift cards cannot be exchanged for cash in shop number {i}." for i in range(1000)]  # never cached
+    seen: list[tuple[str, httpx.Response]] = []
+    stop = threading.Event()
+
+    def traffic() -> None:  # one client per side, back to back, each answer a claim not scored before
+        for i, claim in enumerate(claims):
+            if stop.is_set():
+                return
+            rid = closed_id if i % 2 == 0 else open_id
+            seen.append((claim, ask(sidecar.url, claim, headers={"x-request-id": rid})))
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        while len(seen) < 4:  # traffic is flowing through Triton
+            time.sleep(0.05)
+        stack.failover_triton.kill()  # SIGKILL, mid-traffic: a crash, not a drain
+        killed_at = len(seen)
+        while len(seen) < killed_at + 6:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    during = seen[killed_at + 2 :]  # requests that certainly started after the kill
+    closed = [(c, r) for c, r in during if r.headers["x-guardrail-revision"] == "closed"]
+    opened = [(c, r) for c, r in during if r.headers["x-guardrail-revision"] == "open"]
+    assert closed
+    assert opened
+    for claim, response in closed:  # fail-closed: the unchecked answer never reaches the client
+        assert response.headers["x-guardrail-verdict"] == "block"
+        assert response.json()["choices"][0]["message"]["content"] != claim
+    for claim, response in opened:  # fail-open: it passes, unchecked
+        assert response.headers["x-guardrail-verdict"] == "pass"
+        assert response.json()["choices"][0]["message"]["content"] == claim
+    after = {
+        d: metric(sidecar.admin, "guardrail_backend_error_decisions_total", decision=d)
+        for d in ("fail-open", "fail-closed")
+    }
+    assert after["fail-closed"] - before["fail-closed"] >= len(closed)
+    assert after["fail-open"] - before["fail-open"] >= len(opened)
+    assert metric(sidecar.admin, "guardrail_backend_errors_total", revision="closed") >= len(closed)
     assert httpx.get(sidecar.admin + "/readyz").status_code == 503
+
+    stack.failover_triton.restart()  # same ports: the sidecar's clients reconnect on their own
+    deadline = time.monotonic() + 90
+    while httpx.get(sidecar.admin + "/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the sidecar did not become ready again after Triton returned"
+        time.sleep(0.5)
+    recovered = ask(sidecar.url, high, headers={"x-request-id": closed_id})
+    assert recovered.headers["x-guardrail-verdict"] == "pass"
+    assert recovered.headers["x-guardrail-revision"] == "closed"
+    assert (
+        metric(sidecar.admin, "guardrail_backend_error_decisions_total", decision="fail-closed") == after["fail-closed"]
+    )
 
 
 def test_metrics_carry_the_revision(stack: Stack) -> None:
@@ -258,12 +302,12 @@ def test_blocked_answer_writes_a_redacted_audit_line(stack: Stack) -> None:
     assert "secret-token-2" not in log
 
 
-def test_v2_server_speaks_the_binary_tensor_extension_and_metadata(stack: Stack) -> None:
+def test_triton_speaks_the_binary_tensor_extension_and_metadata(stack: Stack) -> None:
     import tritonclient.grpc as grpcclient
     import tritonclient.http as httpclient
 
     enc = Encoder(REPOSITORY / "embedding" / "1" / contract.TOKENIZER_FILE, 64).encode(["Gift cards."])
-    http = httpclient.InferenceServerClient(stack.v2_http)
+    http = httpclient.InferenceServerClient(stack.triton_http)
     inputs = []
     for name in (contract.INPUT_IDS, contract.ATTENTION_MASK):
         item = httpclient.InferInput(name, list(enc[name].shape), contract.TOKEN_DTYPE)
@@ -273,7 +317,7 @@ def test_v2_server_speaks_the_binary_tensor_extension_and_metadata(stack: Stack)
     vector = result.as_numpy("embedding")
     assert vector.shape == (1, 384)
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3  # L2-normalised, as the contract says
-    grpc = grpcclient.InferenceServerClient(stack.v2_grpc)
+    grpc = grpcclient.InferenceServerClient(stack.triton_grpc)
     meta = grpc.get_model_metadata("nli", "1", as_json=True)
     assert {i["name"] for i in meta["inputs"]} >= {contract.INPUT_IDS, contract.ATTENTION_MASK}
     assert grpc.is_server_ready()
