@@ -99,8 +99,9 @@ def plot_roc(results: list[Run], labels: np.ndarray, path: Path) -> None:
     "specs",
     multiple=True,
     metavar="NAME=TARGET[@THR]",
-    help="a configuration, repeatable: a model repository, version dir or .onnx file (embedded scorer), a v2 "
-    "server (grpc://HOST:PORT, http://HOST:PORT) or sidecar:CONFIG.yaml (the sidecar end to end); optional @THRESHOLD.",
+    help="a configuration, repeatable: a model repository, version dir or .onnx file (embedded scorer), Triton or "
+    "another v2 server (grpc://HOST:PORT, http://HOST:PORT), triton:[REPOSITORY] (a local Triton started for the "
+    "run) or sidecar:CONFIG.yaml (the sidecar end to end); optional @THRESHOLD.",
 )
 @click.option("--threshold", default=0.5, show_default=True, help="block below this score (default for each config)")
 @click.option("--limit", type=int, default=None, help="only the first N rows of the dataset")

@@ -1,8 +1,9 @@
 """Turn `NAME=TARGET[@THRESHOLD]` specs into evaluation configurations.
 
 TARGET is a model repository, a version folder or an `.onnx` file (the embedded onnxruntime scorer), a v2
-server (`grpc://HOST:PORT`, `http://HOST:PORT`) or a sidecar config (`sidecar:FILE.yaml`, end to end); see
-`guardrail_models.served` for the last two.
+server such as Triton (`grpc://HOST:PORT`, `http://HOST:PORT`), a local Triton started for the run
+(`triton:` or `triton:REPOSITORY`) or a sidecar config (`sidecar:FILE.yaml`, end to end); see
+`guardrail_models.served` for the last three.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from guardrail_models.runtime import NliModel, load_tokenizer, open_session
 from guardrail_models.served import is_served, served_configuration
 from guardrail_sidecar import contract
 
-SPEC_FORMS = "NAME=PATH, NAME=grpc://HOST:PORT, NAME=http://HOST:PORT or NAME=sidecar:FILE.yaml (optional @THRESHOLD)"
+SPEC_FORMS = (
+    "NAME=PATH, NAME=grpc://HOST:PORT, NAME=http://HOST:PORT, NAME=triton:[REPOSITORY] or NAME=sidecar:FILE.yaml"
+    " (optional @THRESHOLD)"
+)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""`guardrail eval` targets that score through a server: a KServe v2 / Triton server, or the sidecar end to end.
+"""`guardrail eval` targets that score through a server: Triton (or another KServe v2 server), or the sidecar end
+to end.
 
 - v2 (`grpc://HOST:PORT`, `http://HOST:PORT`): each pair goes through the sidecar's own Triton client and
   tokeniser (`guardrail_sidecar.scorer.Scorer` with the `triton` backend, no cache), so the scores are what a
   sidecar with that backend computes. Tokenizers come from the default model repository.
+- triton (`triton:` or `triton:REPOSITORY`): a real Triton started for the run by `guardrail_triton` (as
+  `guardrail triton serve` does) with the python-backend flavour of that repository, then scored as over gRPC.
 - sidecar (`sidecar:CONFIG.yaml`): starts `guardrail-sidecar` with that config (its ports replaced by free
   ones, its app replaced by a replay server that answers each request with the claim under test) and sends
   every pair as an OpenAI chat request, the evidence as a system message; the score is the sidecar's
@@ -37,9 +40,12 @@ from guardrail_sidecar.config import TritonBackend as TritonConfig
 from guardrail_sidecar.errors import BackendError
 from guardrail_sidecar.metrics import Metrics
 from guardrail_sidecar.scorer import Scorer
+from guardrail_triton.errors import TritonError
+from guardrail_triton.server import TritonProcess, launch
 
 V2_SCHEMES = ("grpc://", "http://")
 SIDECAR_PREFIX = "sidecar:"
+TRITON_PREFIX = "triton:"
 ANSWER_HEADER = "x-guardrail-eval-answer"  # the replay app answers with this (URL-encoded) text
 SCORE_HEADER = "x-guardrail-score"
 QUESTION = "What does the document say?"  # benign: the injection model scores it 0.08
@@ -76,6 +82,28 @@ def v2_configuration(name: str, url: str, threshold: float, tokenizers: Path | N
             raise ModelError(f"{name} ({url}): {exc}") from exc
 
     return Configuration(name, score, threshold, close)
+
+
+def triton_configuration(name: str, repository: Path | None, threshold: float) -> Configuration:
+    """Start a local Triton serving `repository` (default: the committed one); score through its gRPC port."""
+    source = repository or default_repository()
+    try:
+        spec = launch(source)
+        server = TritonProcess(spec, Path(tempfile.mkdtemp(prefix="guardrail-eval-triton-")) / "triton.log")
+    except TritonError as exc:
+        raise ModelError(f"--compare {name}={TRITON_PREFIX}{repository or ''}: {exc}") from exc
+    try:
+        served = v2_configuration(name, f"grpc://{spec.ports.grpc_url}", threshold, tokenizers=source)
+    except ModelError:
+        server.stop()
+        raise
+
+    def close() -> None:
+        if served.close is not None:
+            served.close()
+        server.stop()
+
+    return Configuration(name, served.scorer, threshold, close)
 
 
 class _Replay(BaseHTTPRequestHandler):
@@ -162,11 +190,15 @@ def sidecar_configuration(name: str, path: Path, threshold: float | None) -> Con
 
 
 def is_served(target: str) -> bool:
-    return target.startswith((*V2_SCHEMES, SIDECAR_PREFIX))
+    return target.startswith((*V2_SCHEMES, SIDECAR_PREFIX, TRITON_PREFIX))
 
 
 def served_configuration(name: str, target: str, threshold: float | None, default_threshold: float) -> Configuration:
-    """A v2-server or sidecar configuration for `target` (see the module docstring)."""
+    """A v2-server, local-Triton or sidecar configuration for `target` (see the module docstring)."""
     if target.startswith(SIDECAR_PREFIX):
         return sidecar_configuration(name, Path(target.removeprefix(SIDECAR_PREFIX)), threshold)
+    if target.startswith(TRITON_PREFIX):
+        repository = target.removeprefix(TRITON_PREFIX)
+        chosen = default_threshold if threshold is None else threshold
+        return triton_configuration(name, Path(repository) if repository else None, chosen)
     return v2_configuration(name, target, default_threshold if threshold is None else threshold)

@@ -1,4 +1,5 @@
-"""`guardrail eval` through servers: a real v2-protocol server process and the sidecar end to end."""
+"""`guardrail eval` through servers: a real Triton process (yours, or one the command starts) and the sidecar
+end to end."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from guardrail_cli.main import cli
 from guardrail_devcluster.cluster import free_port
 from guardrail_models.repository import default_repository
-from tests.support.processes import PYTHON, running
+from tests.support.triton import triton_server
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +23,9 @@ SIDECAR_CONFIG = REPOSITORY.parents[1] / "examples" / "sidecar-local.yaml"
 
 
 @pytest.fixture(scope="module")
-def v2_grpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    http, grpc = free_port(), free_port()
-    command = [PYTHON, "-m", "guardrail_v2server", "--repository", str(REPOSITORY)]
-    command += ["--http-port", str(http), "--grpc-port", str(grpc)]
-    log = tmp_path_factory.mktemp("v2") / "v2.log"
-    with running(command, f"http://127.0.0.1:{http}/v2/health/ready", log):
-        yield f"grpc://127.0.0.1:{grpc}"
+def triton_grpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with triton_server(tmp_path_factory.mktemp("triton")) as server:
+        yield f"grpc://{server.spec.ports.grpc_url}"
 
 
 def _ranking(args: list[str]) -> dict[str, dict[str, object]]:
@@ -37,21 +34,27 @@ def _ranking(args: list[str]) -> dict[str, dict[str, object]]:
     return {row["name"]: row for row in json.loads(result.output)["ranking"]}
 
 
-def test_v2_server_and_sidecar_rank_beside_the_embedded_scorer(v2_grpc: str) -> None:
-    specs = [f"embedded={REPOSITORY}", f"v2={v2_grpc}@0.4", f"e2e=sidecar:{SIDECAR_CONFIG}"]
+def test_triton_and_sidecar_rank_beside_the_embedded_scorer(triton_grpc: str) -> None:
+    specs = [
+        f"embedded={REPOSITORY}",
+        f"triton={triton_grpc}@0.4",
+        "local=triton:",  # a Triton the command starts and stops itself
+        f"e2e=sidecar:{SIDECAR_CONFIG}",
+    ]
     rows = _ranking(["--limit", "200", *[arg for spec in specs for arg in ("--compare", spec)]])
-    assert set(rows) == {"embedded", "v2", "e2e", "length-only"}
-    # the v2 server runs the same ONNX file as the embedded scorer: the same ranking quality, its own threshold
-    assert rows["v2"]["auroc"] == pytest.approx(rows["embedded"]["auroc"], abs=1e-6)
-    assert rows["v2"]["threshold"] == 0.4
+    assert set(rows) == {"embedded", "triton", "local", "e2e", "length-only"}
+    # Triton runs the same ONNX file as the embedded scorer: the same ranking quality, its own threshold
+    assert rows["triton"]["auroc"] == pytest.approx(rows["embedded"]["auroc"], abs=1e-6)
+    assert rows["local"]["auroc"] == rows["triton"]["auroc"]
+    assert rows["triton"]["threshold"] == 0.4
     # the sidecar (claims, weakest claim, its policy threshold) still separates supported from hallucinated
     assert rows["e2e"]["threshold"] == 0.5  # from the config's policy
     assert rows["e2e"]["auroc"] > rows["length-only"]["auroc"]
-    for name in ("v2", "e2e"):
+    for name in ("triton", "local", "e2e"):
         assert rows[name]["latency_ms"]["p50"] > 0  # type: ignore[index]
 
 
-def test_unreachable_v2_server_is_a_clear_error() -> None:
+def test_unreachable_server_is_a_clear_error() -> None:
     port = free_port()
     result = CliRunner().invoke(cli, ["eval", str(DEV_SET), "--limit", "10", "--compare", f"x=grpc://127.0.0.1:{port}"])
     assert result.exit_code != 0

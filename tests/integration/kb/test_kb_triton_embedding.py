@@ -1,4 +1,4 @@
-"""Ingestion with embeddings from a real v2-protocol server: the same vectors as the in-process model."""
+"""Ingestion with embeddings from a real Triton server: the same vectors as the in-process model."""
 
 from __future__ import annotations
 
@@ -8,31 +8,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from guardrail_devcluster.cluster import free_port
 from guardrail_kb.embedding import OnnxEmbedder, ServerEmbedder
 from guardrail_kb.ingest import Options, ingest
 from guardrail_kb.store import KnowledgeBaseStore
 from guardrail_models.repository import default_repository
-from tests.support.processes import PYTHON, running
+from tests.support.triton import triton_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def v2_grpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`host:port` (gRPC) of a v2 server serving the project's model repository."""
-    http, grpc = free_port(), free_port()
-    args = [PYTHON, "-m", "guardrail_v2server", "--repository", str(default_repository())]
-    args += ["--http-port", str(http), "--grpc-port", str(grpc)]
-    log = tmp_path_factory.mktemp("v2") / "v2server.log"
-    with running(args, f"http://127.0.0.1:{http}/v2/health/ready", log):
-        yield f"127.0.0.1:{grpc}"
+def triton_grpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`host:port` (gRPC) of a real Triton serving the project's model repository."""
+    with triton_server(tmp_path_factory.mktemp("triton")) as server:
+        yield server.spec.ports.grpc_url
 
 
 async def test_server_embeddings_match_the_embedded_model(
-    v2_grpc: str, embedder: OnnxEmbedder, store: KnowledgeBaseStore, corpus: Path
+    triton_grpc: str, embedder: OnnxEmbedder, store: KnowledgeBaseStore, corpus: Path
 ) -> None:
-    server = ServerEmbedder(v2_grpc, default_repository() / "embedding" / "1" / "tokenizer.json")
+    server = ServerEmbedder(triton_grpc, default_repository() / "embedding" / "1" / "tokenizer.json")
     try:
         report = await ingest(store, server, [corpus], Options())
     finally:
