@@ -40,7 +40,12 @@ _ABBREVIATIONS = frozenset(
     }
 )
 _WORD = re.compile(r"\w+")
+_NON_SPACE = re.compile(r"\S")
+_ABBREVIATION_LOOKBACK = 12
+_TAIL_CHARS = ".!?\"')]\u201d\u2019 \t\r\n\f\v\u00a0"
+_UNDECIDED_TAIL = 256  # a longer run of punctuation and spaces: only its end is looked at again
 MIN_CLAIM_WORDS = 3
+MAX_CLAIM_CHARS = 1000  # a longer run without a sentence end is cut (the NLI model reads ~256 tokens anyway)
 
 
 @dataclass(frozen=True)
@@ -59,34 +64,69 @@ class Piece:
 
 def _is_abbreviation(text: str, end: int) -> bool:
     start = end
-    while start > 0 and not text[start - 1].isspace():
+    floor = max(0, end - _ABBREVIATION_LOOKBACK)  # abbreviations are short: never scan a long word back
+    while start > floor and not text[start - 1].isspace():
         start -= 1
     word = text[start:end].lower().strip("(\"'")
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
-def boundaries(text: str, final: bool) -> list[int]:
-    """End offsets of complete sentences; unless `final`, a boundary needs the next sentence begun."""
+def _natural(text: str, final: bool, lo: int = 0) -> list[int]:
+    """End offsets of sentences by punctuation and newlines, looking from `lo` (linear in the text scanned)."""
     ends: list[int] = []
-    for match in _END.finditer(text):
+    for match in _END.finditer(text, lo):
         end = match.end()
         if match.group() == "\n":
             ends.append(end)
             continue
-        rest = text[end:]
-        if rest and not rest[0].isspace():
+        if end < len(text) and not text[end].isspace():
             continue  # 3.5, e.g.x, URLs: not a boundary
         if _is_abbreviation(text, match.start()):
             continue
-        nxt = rest.lstrip()
-        if not nxt:
+        nxt = _NON_SPACE.search(text, end)
+        if nxt is None:
             if final:
                 ends.append(end)
             continue
-        if nxt[0].islower():
+        if nxt.group().islower():
             continue
         ends.append(end)
     return ends
+
+
+def _forced(text: str, start: int, stop: int) -> list[int]:
+    """Cuts between `start` and `stop` so no piece is longer than MAX_CLAIM_CHARS: at the last space that
+    keeps a piece within the limit, else at the limit itself."""
+    cuts = []
+    while stop - start > MAX_CLAIM_CHARS:
+        limit = start + MAX_CLAIM_CHARS
+        space = max(text.rfind(" ", start + 1, limit), text.rfind("\t", start + 1, limit))
+        start = space + 1 if space > start else limit
+        cuts.append(start)
+    return cuts
+
+
+def boundaries(text: str, final: bool, lo: int = 0) -> list[int]:
+    """End offsets of complete sentences; unless `final`, a boundary needs the next sentence begun.
+
+    A run of text with no sentence end is cut every MAX_CLAIM_CHARS at most (at a space where it can), so an
+    unpunctuated answer or stream is split in linear time into claims the NLI model can read. `lo`: no
+    sentence ends before it (a stream's buffer already looked at)."""
+    ends: list[int] = []
+    start = 0
+    for end in _natural(text, final, lo):
+        ends.extend(_forced(text, start, end))
+        ends.append(end)
+        start = end
+    ends.extend(_forced(text, start, len(text)))  # the unfinished rest: cut only where it is too long
+    return ends
+
+
+def _undecided_from(text: str) -> int:
+    """Where the trailing run of punctuation, closing quotes and spaces begins (at most UNDECIDED_TAIL chars
+    back): a sentence end found there may still become a boundary as more text arrives; the ones before it
+    were decided for good."""
+    return max(len(text.rstrip(_TAIL_CHARS)), len(text) - _UNDECIDED_TAIL)
 
 
 def split(text: str) -> list[Piece]:
@@ -112,11 +152,17 @@ class SentenceBuffer:
 
     def __init__(self) -> None:
         self._text = ""
+        self._maybe_end = False  # the buffer holds a sentence-end character (a boundary may be pending)
+        self._scan_from = 0  # no sentence ends before this offset of the buffer (nothing to rescan there)
 
     def feed(self, delta: str) -> list[Piece]:
         self._text += delta
-        ends = boundaries(self._text, final=False)
+        self._maybe_end = self._maybe_end or _END.search(delta) is not None
+        if not self._maybe_end and len(self._text) <= MAX_CLAIM_CHARS:
+            return []  # nothing can end here yet: don't rescan the buffer for every token
+        ends = boundaries(self._text, final=False, lo=self._scan_from)
         if not ends:
+            self._scan_from = _undecided_from(self._text)
             return []
         pieces, start = [], 0
         for end in ends:
@@ -124,11 +170,13 @@ class SentenceBuffer:
                 pieces.append(Piece(self._text[start:end]))
                 start = end
         self._text = self._text[start:]
+        self._maybe_end = _END.search(self._text) is not None
+        self._scan_from = 0
         return pieces
 
     def finish(self) -> list[Piece]:
         """Whatever remains once the stream ended."""
-        rest, self._text = self._text, ""
+        rest, self._text, self._maybe_end, self._scan_from = self._text, "", False, 0
         return split(rest)
 
 

@@ -17,7 +17,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from .paths import canonical_path
+
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # model names: the operator CRD's rule
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -69,8 +73,47 @@ class JsonFields(_Model):
 class RateLimit(_Model):
     requests_per_second: float = Field(default=0, ge=0, description="Per-client rate; 0 disables the limit.")
     burst: int = Field(default=20, ge=1, description="Requests a client may send at once above the rate.")
-    client_header: str = Field(
-        default="x-forwarded-for", description="Header naming the client; the peer address when absent."
+    identity: Literal["peer", "forwarded", "header"] = Field(
+        default="peer",
+        description="Who a client is: peer (the TCP peer address; right when nothing sits in front of the pod), "
+        "forwarded (X-Forwarded-For, `trustedHops` entries from the right: the address your own proxies saw), "
+        "header (the value of `identityHeader`, set by a gateway that authenticates clients). Never the "
+        "leftmost X-Forwarded-For entry, which the client writes.",
+    )
+    trusted_hops: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="identity forwarded: how many proxies you run in front of the sidecar; the client is the "
+        "X-Forwarded-For entry that many hops from the right (the peer address when the list is shorter).",
+    )
+    identity_header: str | None = Field(
+        default=None,
+        min_length=1,
+        description="identity header: the request header naming the client (the peer address when absent).",
+    )
+
+    @model_validator(mode="after")
+    def _header_named(self) -> RateLimit:
+        if self.identity == "header" and self.identity_header is None:
+            raise ValueError("proxy.rateLimit.identity is header: set proxy.rateLimit.identityHeader")
+        return self
+
+
+class Timeouts(_Model):
+    """Server-side limits on a client connection (slow or idle clients are closed, never waited on)."""
+
+    header: str = Field(
+        default="10s",
+        pattern=DURATION,
+        description="Time to send a request's headers, from the connection's start or the request's first byte.",
+    )
+    body_read: str = Field(default="30s", pattern=DURATION, description="Time to send the whole request body.")
+    idle: str = Field(default="30s", pattern=DURATION, description="Idle keep-alive time between requests.")
+    request: str = Field(
+        default="120s",
+        pattern=DURATION,
+        description="Time for a whole request, from its headers to the last byte of the answer.",
     )
 
 
@@ -90,6 +133,10 @@ class Proxy(_Model):
     max_response_bytes: int = Field(default=4_194_304, ge=1024, le=67_108_864)
     upstream_timeout: str = Field(default="60s", pattern=DURATION)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    max_connections: int = Field(
+        default=1024, ge=1, le=65_536, description="Open client connections; more are answered 503 and closed."
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Proxy:
@@ -97,13 +144,19 @@ class Proxy(_Model):
             raise ValueError("proxy.listenPort and proxy.upstreamPort must differ")
         return self
 
-    def is_scored(self, method: str, path: str) -> bool:
-        """Whether a request's answer goes through the scoring pipeline."""
-        if method != "POST":
+    def is_scored(self, method: str, path: str, has_body: bool = False) -> bool:
+        """Whether a request's answer goes through the scoring pipeline.
+
+        Paths are compared in canonical form (`paths.canonical`: percent-decoding, dot segments, duplicate and
+        trailing slashes, case), so a respelling the app would route the same way is scored too. Any method
+        but GET/HEAD/OPTIONS counts, and those three as well when they carry a body.
+        """
+        if method.upper() in _BODILESS_METHODS and not has_body:
             return False
-        if self.scored_paths:
-            return path in self.scored_paths
-        return self.protocol == "json" or path in ("/v1/chat/completions", "/chat/completions")
+        if self.protocol == "json" and not self.scored_paths:
+            return True
+        wanted = self.scored_paths or ["/v1/chat/completions", "/chat/completions"]
+        return canonical_path(path) in {canonical_path(p) for p in wanted}
 
 
 # --- policy (per revision)
@@ -112,6 +165,13 @@ class Proxy(_Model):
 class PromptInjection(_Model):
     enabled: bool = True
     threshold: float = Field(default=0.9, ge=0, le=1)  # the shipped detector's operating point (see the CRD)
+    max_windows: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Token windows checked per request (every client-supplied turn, whole); a request needing "
+        "more is refused (413) under fail-closed and checked up to the budget under fail-open.",
+    )
 
 
 class Streaming(_Model):
@@ -129,6 +189,11 @@ class Policy(_Model):
         default="I can't give an answer I can't back up with our documentation.", max_length=2000
     )
     citations: bool = True
+    on_unreadable_answer: Literal["block", "pass"] | None = Field(
+        default=None,
+        description="An answer whose text cannot be read (broken JSON, unknown encoding, binary): block or pass "
+        "it unchecked (flagged); unset: block under fail-closed, pass under fail-open. Counted either way.",
+    )
 
     @model_validator(mode="after")
     def _soft_limit_above_threshold(self) -> Policy:
@@ -136,12 +201,19 @@ class Policy(_Model):
             raise ValueError("policy.softLimit must be greater than or equal to policy.threshold")
         return self
 
+    @property
+    def unreadable_action(self) -> Literal["block", "pass"]:
+        """What happens to an unreadable answer (`onUnreadableAnswer`, defaulting from `onBackendError`)."""
+        if self.on_unreadable_answer is not None:
+            return self.on_unreadable_answer
+        return "block" if self.on_backend_error == "fail-closed" else "pass"
+
 
 # --- models (per revision)
 
 
 class ModelRef(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=DNS_LABEL, max_length=63, description="Model name (validated as the CRD does).")
     version: str = Field(default="1", pattern=r"^[0-9]+$")
 
 
@@ -228,6 +300,13 @@ class KnowledgeBase(_Model):
 
 class Cache(_Model):
     max_entries: int = Field(default=10_000, ge=0, description="Per cache; 0 disables caching.")
+    max_bytes: int = Field(
+        default=33_554_432,
+        ge=0,
+        le=4_294_967_296,
+        description="Per cache: the approximate size of keys and values it may hold (32 MiB by default), so a "
+        "stream of long, distinct texts cannot grow the sidecar past its memory limit; 0 disables caching.",
+    )
     ttl: str = Field(default="10m", pattern=DURATION)
 
 
@@ -248,7 +327,18 @@ class Routing(_Model):
     stable: RevisionConfig
     canary: RevisionConfig | None = None
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of requests the canary scores.")
-    request_id_header: str = Field(default="x-request-id", description="Header hashed to pick the revision.")
+    request_id_header: str = Field(
+        default="x-request-id",
+        description="Header whose value names a request in logs and audit lines (correlation only: it does not "
+        "choose the revision).",
+    )
+    sticky_header: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Unset (default): each request is split at random by the sidecar, so no client can choose "
+        "the revision that scores it. Set: requests carrying this header are split by a hash of its value (the "
+        "same user stays on one revision). Not a security boundary: whoever writes the header picks the bucket.",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Routing:

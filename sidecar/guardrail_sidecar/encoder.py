@@ -36,6 +36,21 @@ class Encoder:
     def encode(self, texts: list[str]) -> Tensors:
         return self._tensors(self._tok.encode_batch(texts))
 
+    def windows(self, text: str, overlap: int) -> list[str]:
+        """`text` whole, as consecutive spans that each fit the model (`max_length` tokens with its special
+        tokens), neighbours sharing `overlap` tokens so nothing is cut in a way no window sees whole."""
+        self._tok.enable_truncation(self._max_length, stride=overlap)
+        try:
+            first = self._tok.encode(text)
+        finally:
+            self._tok.enable_truncation(self._max_length)
+        out = []
+        for enc in [first, *first.overflowing]:
+            spans = [o for o, special in zip(enc.offsets, enc.special_tokens_mask, strict=True) if not special]
+            if spans:
+                out.append(text[spans[0][0] : spans[-1][1]])
+        return out
+
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> Tensors:
         """(evidence, claim) pairs as one cross-encoder input each, truncated as the model was trained."""
         self._tok.enable_truncation(self._max_length, strategy=self._pair_strategy)

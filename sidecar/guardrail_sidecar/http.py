@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from multidict import CIMultiDict
 
 from .errors import RequestError
 
+DECODED_CODINGS = frozenset({"gzip", "deflate", "br"})  # what aiohttp's server decodes (zstd: not installed)
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -33,16 +35,55 @@ def end_to_end(headers: Iterable[tuple[str, str]], drop: Iterable[str] = ()) -> 
     return CIMultiDict((k, v) for k, v in items if k.lower() not in skip)
 
 
-async def read_bounded(request: web.Request, limit: int) -> bytes:
-    """The whole request body, or a 413 when it is (or announces itself) larger than `limit`."""
-    if request.content_length is not None and request.content_length > limit:
+def decoded_coding(request: web.Request) -> str | None:
+    """The request body's content coding when the server already decoded it (aiohttp decodes one of
+    DECODED_CODINGS on its own), else None. A body with two codings is refused, decoded or not."""
+    codings = request.headers.getall("Content-Encoding", [])
+    if len(codings) > 1 or any("," in c for c in codings):
+        raise RequestError(415, "unsupported_content_encoding", "a request body may carry one content coding")
+    coding = codings[0].strip().lower() if codings and codings[0].isascii() else None
+    return coding if coding in DECODED_CODINGS else None
+
+
+def request_headers(request: web.Request) -> CIMultiDict[str]:
+    """The headers to forward with the request's (decoded) body: hop-by-hop ones, Content-Length (the client
+    library sets it from the body) and a Content-Encoding the server already decoded are dropped, so the app
+    gets a body that matches its labels."""
+    drop = ["content-length"]
+    if decoded_coding(request) is not None:
+        drop.append("content-encoding")
+    return end_to_end(request.headers.items(), drop=drop)
+
+
+async def read_bounded(request: web.Request, limit: int, within: float | None = None, plain: bool = False) -> bytes:
+    """The whole request body, decoded when it came compressed with a coding the server decodes (aiohttp does,
+    within `limit`). 413 when it is (or announces itself) larger than `limit`, 408 when it takes longer than
+    `within` seconds to arrive, 415 when `plain` (the sidecar must read it) and it carries another coding."""
+    coding = decoded_coding(request)
+    given = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if plain and coding is None and given not in ("", "identity"):
+        raise RequestError(
+            415,
+            "unsupported_content_encoding",
+            f"cannot check a request body with Content-Encoding {given[:40]!r}; send identity, "
+            + ", ".join(sorted(DECODED_CODINGS)),
+        )
+    if coding is None and request.content_length is not None and request.content_length > limit:
         raise RequestError(413, "request_too_large", f"request body exceeds {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, "request_too_large", f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    raise RequestError(413, "request_too_large", f"request body exceeds {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise RequestError(408, "body_timeout", f"the request body did not arrive within {within:g}s") from exc
+    except web.HTTPException as exc:  # e.g. a corrupt compressed body
+        raise RequestError(400, "invalid_body", f"cannot read the request body: {exc.reason}") from exc
+    except ValueError as exc:  # aiohttp's ContentEncodingError / decompression errors
+        raise RequestError(400, "invalid_body", "cannot read the request body: corrupt content coding") from exc
     return b"".join(chunks)
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from . import logs
 from .app import build_admin_app, build_proxy_app
 from .config import ConfigError, SidecarConfig
+from .connections import ConnectionGuard, GuardedSite, Limits
 from .metrics import Metrics
 from .proxy import Proxy, Upstream
 from .reload import watch_file
@@ -32,15 +33,20 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     upstream = Upstream(config)
     await upstream.start()
     proxy = Proxy(runtime, metrics, upstream)
-    runners = [
-        web.AppRunner(build_proxy_app(proxy), access_log=None, handle_signals=False),
-        web.AppRunner(build_admin_app(proxy), access_log=None, handle_signals=False),
-    ]
+    limits = Limits.of(config.proxy)
+    # aiohttp's own keep-alive close stays as a backstop behind the guard's deadlines.
+    keepalive = max(limits.idle, limits.header) + 1.0
+    runners, guards = [], []
+    for app in (build_proxy_app(proxy), build_admin_app(proxy)):
+        guard = ConnectionGuard(limits)
+        guard.install(app)
+        guards.append(guard)
+        runners.append(web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=keepalive))
     for runner in runners:
         await runner.setup()
     host = config.proxy.listen_host
-    await web.TCPSite(runners[0], host, config.proxy.listen_port, backlog=1024).start()
-    await web.TCPSite(runners[1], host, config.admin_port).start()
+    await GuardedSite(runners[0], host, config.proxy.listen_port, guards[0], backlog=1024).start()
+    await GuardedSite(runners[1], host, config.admin_port, guards[1], backlog=128).start()
     tasks = [asyncio.create_task(watch_file(path, runtime))]
     if config.watch is not None:
         from .k8s_watch import watch_guardrail

@@ -10,16 +10,16 @@ import numpy as np
 
 from . import claims as claims_mod
 from .config import RevisionConfig
-from .errors import BackendError
+from .errors import BackendError, RequestError
 from .knowledge import KnowledgeStore
 from .metrics import Metrics
 from .protocols import ScoringRequest
 from .scorer import ScoringModels
+from .textnorm import for_detection
 from .verdict import Assessment, ClaimScore, Evidence, aggregate, on_backend_error
 
 log = logging.getLogger("guardrail.sidecar")
 MAX_REQUEST_PASSAGES = 64
-MAX_INJECTION_PASSAGES = 8
 _WORD = re.compile(r"\w")
 
 
@@ -54,8 +54,8 @@ class Pipeline:
         return self.knowledge is None or await self.knowledge.ready()
 
     async def injection_score(self, request: ScoringRequest) -> float | None:
-        """Highest P(injection) over the question and (indirect injection) the first passages of documents and
-        tool output in the request; None when detection is off or the model is not deployed."""
+        """Highest P(injection) over every window of `injection_windows`; None when detection is off or the model
+        is not deployed."""
         if not self.policy.prompt_injection.enabled:
             return None
         if not await self.scorer.injection_available():
@@ -66,11 +66,37 @@ class Pipeline:
                     extra={"fields": {"revision": self.revision, "model": self.config.models.injection.name}},
                 )
             return None
-        texts = [request.question[-4000:]] if request.question.strip() else []
-        texts += [p for doc in request.untrusted for p in claims_mod.passages(doc)][:MAX_INJECTION_PASSAGES]
-        if not texts:
+        windows = self.injection_windows(request)
+        if not windows:
             return None
-        return max(await self.scorer.injection(texts))
+        return max(await self.scorer.injection(windows))
+
+    def injection_windows(self, request: ScoringRequest) -> list[str]:
+        """Every client-supplied text (the question, every turn of every role, tool calls and definitions, the
+        json protocol's context), normalised for detection (`textnorm`), whole, in the model's token windows.
+
+        At most `promptInjection.maxWindows`: a request needing more is refused (413) under fail-closed, so
+        nothing goes unread; under fail-open the first ones (the question, then the latest turns) are checked."""
+        budget = self.policy.prompt_injection.max_windows
+        windows: dict[str, None] = {}
+        for text in dict.fromkeys(t for t in (request.question, *request.untrusted) if t.strip()):
+            windows.update(dict.fromkeys(self.scorer.windows(for_detection(text))))
+            if len(windows) > budget:
+                break
+        if len(windows) <= budget:
+            return list(windows)
+        if self.policy.on_backend_error == "fail-closed":
+            raise RequestError(
+                413,
+                "injection_budget_exceeded",
+                f"the request is too long to check for prompt injection (over {budget} windows of the "
+                "detector; policy.promptInjection.maxWindows); send less text",
+            )
+        log.warning(
+            "request longer than the injection budget: checked in part (fail-open)",
+            extra={"fields": {"revision": self.revision, "budget": budget}},
+        )
+        return list(windows)[:budget]
 
     def is_injection(self, score: float | None) -> bool:
         return score is not None and score >= self.policy.prompt_injection.threshold

@@ -7,6 +7,9 @@ Pure functions over parsed JSON; malformed input raises `RequestError` (a 4xx fo
 from __future__ import annotations
 
 import copy
+import json
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +29,84 @@ class ScoringRequest:
     context: tuple[str, ...]
     stream: bool = False
     model: str = ""
-    untrusted: tuple[str, ...] = ()  # documents and tool output: checked for indirect prompt injection
+    untrusted: tuple[str, ...] = ()  # every client-supplied text: all checked for (indirect) prompt injection
+
+
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_CHARS = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # Two parsers may keep different copies (the app the first, the sidecar the last): never guess.
+            raise RequestError(400, "invalid_json", f"duplicate key {key[:60]!r} in a JSON object")
+        out[key] = value
+    return out
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise RequestError(400, "invalid_json", f"a number has {len(text)} digits (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise RequestError(400, "invalid_json", f"a number has {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    value = float(text)
+    if not math.isfinite(value):
+        raise RequestError(400, "invalid_json", f"the number {text[:40]} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise RequestError(400, "invalid_json", f"{name} is not valid JSON")
+
+
+def load_json(body: bytes) -> Any:
+    """Strict JSON as every parser reads it the same way: UTF-8, no duplicate keys, no NaN/Infinity, numbers
+    of at most MAX_NUMBER_CHARS characters, nesting at most MAX_JSON_DEPTH deep, no lone surrogates. Anything
+    else is a 400 naming the problem (a request the app might read differently must not be scored as if the
+    sidecar knew)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, "invalid_json", f"request body is not UTF-8 (byte {exc.start})") from exc
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_int=_int, parse_float=_float, parse_constant=_constant
+        )
+    except RecursionError as exc:
+        raise RequestError(400, "invalid_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. int() over the digit limit, should a hook ever let one through
+        raise RequestError(400, "invalid_json", "request body holds a number that cannot be read") from exc
+    _check_tree(data)
+    return data
+
+
+def _check_tree(data: Any) -> None:
+    """Depth and lone surrogates, without recursion (a deep tree must not exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise RequestError(400, "invalid_json", "a JSON string holds a lone UTF-16 surrogate (\\ud800-\\udfff)")
+            continue
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(400, "invalid_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((k, depth) for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
+        else:
+            stack.extend((v, depth + 1) for v in node)
 
 
 def _text_of(content: Any, where: str) -> str:
@@ -54,8 +134,10 @@ def parse_openai_request(body: Any) -> ScoringRequest:
             question, question_at = text, i
         if message["role"] in CONTEXT_ROLES and text.strip():
             context.append((i, text))
-        if message["role"] == "tool" and text.strip():
-            untrusted.append(text)
+        untrusted.append(text)  # every turn the client sends, whatever its role: the model reads them all
+        untrusted.extend(_strings(message, _CALL_FIELDS))
+    untrusted.extend(_strings(body, _DEFINITION_FIELDS))
+    untrusted.reverse()  # the latest turns first (a fail-open budget checks those)
     # The question itself is not evidence (an answer restating it would look grounded).
     context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
@@ -65,7 +147,29 @@ def parse_openai_request(body: Any) -> ScoringRequest:
         raise RequestError(400, "invalid_request", "streaming with n > 1 cannot be checked; use n = 1")
     model = body.get("model")
     model_name = model if isinstance(model, str) else ""
-    return ScoringRequest(question, tuple(t for _, t in context), stream, model_name, tuple(untrusted))
+    checked = tuple(t for t in untrusted if t.strip())
+    return ScoringRequest(question, tuple(t for _, t in context), stream, model_name, checked)
+
+
+_CALL_FIELDS = frozenset({"tool_calls", "function_call", "name", "refusal"})  # in a message, besides content
+_DEFINITION_FIELDS = frozenset({"tools", "functions"})  # tool definitions: descriptions reach the model too
+
+
+def _strings(obj: dict[str, Any], fields: frozenset[str]) -> list[str]:
+    """Every string under `fields` of `obj` (keys that are strings count as well: a tool's parameter names
+    reach the model)."""
+    out: list[str] = []
+    stack: list[Any] = [obj[f] for f in fields if f in obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            out.extend(k for k in node if isinstance(k, str) and len(k) > 2)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
 
 
 def openai_answers(body: Any) -> list[str]:
@@ -81,14 +185,15 @@ def openai_answers(body: Any) -> list[str]:
 
 
 def guardrail_field(assessment: Assessment, revision: str, citations: bool) -> dict[str, Any]:
-    """The `guardrail` object added to responses: verdict, score, revision and (optionally) citations."""
+    """The `guardrail` object added to responses: verdict, score, revision, the stable reason code and
+    (optionally) citations. Never the details (`assessment.reason`: claim text, backend errors), which go
+    to the audit log only."""
     out: dict[str, Any] = {
         "verdict": assessment.verdict,
         "score": round(assessment.score, 4),
         "revision": revision,
+        "reason": assessment.code,
     }
-    if assessment.reason:
-        out["reason"] = assessment.reason
     if citations:
         seen: dict[str, dict[str, Any]] = {}
         for claim in assessment.claims:
@@ -170,7 +275,7 @@ def parse_json_request(body: Any, fields: JsonFields) -> ScoringRequest:
     else:
         raise RequestError(400, "invalid_request", f"`{fields.context_path}` must be a string or list of strings")
     documents = tuple(p for p in passages if p.strip())
-    return ScoringRequest(question, documents, untrusted=documents)
+    return ScoringRequest(question, documents, untrusted=(question, *documents))
 
 
 def json_answer(body: Any, fields: JsonFields) -> str | None:

@@ -1,10 +1,37 @@
-"""Per-client rate limit: a token bucket per client key, with a bounded number of tracked clients."""
+"""Per-client rate limit: who the client is (`client_identity`), and a token bucket per client with a bounded
+number of tracked clients."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from .config import RateLimit
+
+MAX_KEY_CHARS = 256
+
+
+def client_identity(rate: RateLimit, peer: str | None, headers: Iterable[tuple[str, str]]) -> str:
+    """The rate-limit key of a request, as `proxy.rateLimit.identity` says (see docs/sidecar.md).
+
+    peer: the TCP peer. forwarded: the X-Forwarded-For entry `trustedHops` from the right (every
+    X-Forwarded-For header, in order, read as one list), i.e. the address the outermost of your own proxies
+    saw; the peer when the list is shorter. header: the `identityHeader` value; the peer when absent. The
+    leftmost X-Forwarded-For entry is never used on its own: the client writes it.
+    """
+    fallback = f"peer:{peer or 'unknown'}"
+    if rate.identity == "peer":
+        return fallback
+    wanted = "x-forwarded-for" if rate.identity == "forwarded" else (rate.identity_header or "").lower()
+    values = [v for k, v in headers if k.lower() == wanted]
+    if rate.identity == "header":
+        value = values[0].strip() if values else ""
+        return f"header:{value[:MAX_KEY_CHARS]}" if value else fallback
+    hops = [h.strip() for v in values for h in v.split(",")]
+    if len(hops) < rate.trusted_hops or not hops[-rate.trusted_hops]:
+        return fallback
+    return f"forwarded:{hops[-rate.trusted_hops][:MAX_KEY_CHARS]}"
 
 
 class RateLimiter:

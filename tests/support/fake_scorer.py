@@ -40,6 +40,8 @@ _STOP = frozenset(
     ]
 )
 DIM = 64
+WINDOW_WORDS = 50
+WINDOW_OVERLAP = 8
 
 
 def words(text: str) -> set[str]:
@@ -50,6 +52,7 @@ class FakeScorer:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.calls = 0
+        self.injection_texts: list[str] = []  # every text the injection check scored
 
     async def injection_available(self) -> bool:
         return True
@@ -85,4 +88,12 @@ class FakeScorer:
 
     async def injection(self, texts: list[str]) -> list[float]:
         self._check()
+        self.injection_texts.extend(texts)
         return [1.0 if "ignore previous instructions" in t.lower() else 0.0 for t in texts]
+
+    def windows(self, text: str) -> list[str]:
+        """Windows of WINDOW_WORDS words (neighbours share WINDOW_OVERLAP), sliced from the text as is."""
+        spans = [m.span() for m in re.finditer(r"\S+", text)]
+        step = WINDOW_WORDS - WINDOW_OVERLAP
+        starts = range(0, max(1, len(spans) - WINDOW_OVERLAP), step) if spans else range(0)
+        return [text[spans[i][0] : spans[min(i + WINDOW_WORDS, len(spans)) - 1][1]] for i in starts]
