@@ -21,17 +21,21 @@ async def handle(request: web.Request) -> web.StreamResponse:
     proxy = request.app[PROXY]
     revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
     try:
-        if proxy.config.proxy.is_scored(request.method, request.path):
+        if proxy.config.proxy.is_scored(request.method, request.raw_path, request.body_exists):
             return await handle_scored(proxy, request)
         return await proxy.passthrough(request, revision)
     except RequestError as exc:
         reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
         proxy.metrics.refused.labels(revision, reason).inc()
-        return error_response(exc.status, exc.code, exc.message)
-    except UpstreamError as exc:
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.status in (408, 413, 415):
+            response.force_close()  # the rest of the body is unread or unreadable: don't reuse the connection
+        return response
+    except UpstreamError as exc:  # pass-through traffic (scored paths count their own, per revision)
         proxy.metrics.upstream_errors.labels(revision).inc()
         log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
-        return error_response(exc.status, "upstream_error", exc.message)
+        message = "the app did not answer in time" if exc.status == 504 else "the app could not be reached"
+        return error_response(exc.status, "upstream_error", message)  # details (addresses) stay in the log
 
 
 def build_proxy_app(proxy: Proxy) -> web.Application:
@@ -53,13 +57,15 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when every revision's models and knowledge base answer."""
+    """Ready when every revision can serve: a fail-closed one needs its models and knowledge base (without
+    them it refuses everything), a fail-open one keeps serving when they are down."""
     proxy = request.app[PROXY]
-    ready = await proxy.runtime.ready()
-    revisions = [p.revision for p in proxy.runtime.pipelines()]
+    readiness = await proxy.runtime.readiness()
+    ready = all(readiness.values())
     body = {
         "status": "ready" if ready else "not ready",
-        "revisions": revisions,
+        "revisions": list(readiness),
+        "ready": readiness,
         "canaryWeight": proxy.runtime.weight,
     }
     return web.json_response(body, status=200 if ready else 503)

@@ -22,7 +22,8 @@ class Metrics:
         )
         self.refused = Counter(
             "guardrail_refused_requests",
-            "Requests refused before reaching the app (prompt_injection, rate_limit, invalid, too_large).",
+            "Requests refused before reaching the app (prompt_injection, backend_unavailable, rate_limit, invalid, "
+            "too_large), by the revision that handled the request.",
             ["revision", "reason"],
             registry=r,
         )
@@ -54,8 +55,15 @@ class Metrics:
         self.in_flight = Gauge("guardrail_in_flight_requests", "Requests being handled.", ["revision"], registry=r)
         self.upstream_errors = Counter(
             "guardrail_upstream_errors",
-            "App failures (timeouts, connection errors).",
+            "App failures (timeouts, connection errors, non-2xx answers on a scored path), by the revision that "
+            "handled the request.",
             ["revision"],
+            registry=r,
+        )
+        self.unreadable_answers = Counter(
+            "guardrail_unreadable_answers",
+            "Answers whose text the sidecar could not read, by what policy.onUnreadableAnswer did (block, pass).",
+            ["revision", "action"],
             registry=r,
         )
         self.canary_weight = Gauge(

@@ -13,6 +13,7 @@ def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
         "x-guardrail-verdict": assessment.verdict,
         "x-guardrail-score": f"{assessment.score:.4f}",
         "x-guardrail-revision": revision,
+        "x-guardrail-reason": assessment.code,
     }
 
 

@@ -12,10 +12,11 @@ from yarl import URL
 
 from .config import SidecarConfig, parse_duration
 from .errors import UpstreamError
-from .http import end_to_end, read_bounded
+from .http import read_bounded, request_headers
 from .metrics import Metrics
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, client_identity
 from .redact import Redactor
+from .responses import app_headers
 from .runtime import Runtime
 
 log = logging.getLogger("guardrail.sidecar")
@@ -48,7 +49,7 @@ class Upstream:
         """Forward `request` with `body` (the caller releases the response); `identity`: no compression."""
         if self._session is None:
             raise RuntimeError("Upstream.start() must run first")
-        headers = end_to_end(request.headers.items(), drop=("content-length",))
+        headers = request_headers(request)
         if identity:
             headers["Accept-Encoding"] = "identity"
         try:
@@ -84,19 +85,26 @@ class Proxy:
         return given, given or uuid.uuid4().hex
 
     def client_key(self, request: web.Request) -> str:
-        value = request.headers.get(self.config.proxy.rate_limit.client_header, "")
-        return value.split(",")[0].strip() or (request.remote or "unknown")
+        """Who the client is, for the rate limit (`proxy.rateLimit.identity`)."""
+        return client_identity(self.config.proxy.rate_limit, _peer(request), request.headers.items())
+
+    async def read_body(self, request: web.Request, plain: bool = False) -> bytes:
+        """The request body within `maxRequestBytes` and `timeouts.bodyRead`; `plain`: the sidecar reads it."""
+        proxy = self.config.proxy
+        return await read_bounded(
+            request, proxy.max_request_bytes, parse_duration(proxy.timeouts.body_read), plain=plain
+        )
 
     async def passthrough(self, request: web.Request, revision: str) -> web.StreamResponse:
         """Forward untouched: method, path, query, headers (less hop-by-hop), body, status, bytes."""
         started = time.perf_counter()
-        body = await read_bounded(request, self.config.proxy.max_request_bytes)
+        body = await self.read_body(request)
         before = time.perf_counter() - started
         response = await self.upstream.send(request, body)
         try:
             answered = time.perf_counter()
             out = web.StreamResponse(status=response.status, reason=response.reason)
-            out.headers.extend(end_to_end(raw_headers(response)))
+            out.headers.extend(app_headers(raw_headers(response)))  # never the app's own x-guardrail-*
             await out.prepare(request)
             added = before + time.perf_counter() - answered
             async for chunk in response.content.iter_any():
@@ -108,6 +116,14 @@ class Proxy:
             response.release()
         self.metrics.added_latency.labels(revision).observe(added)
         return out
+
+
+def _peer(request: web.Request) -> str | None:
+    """The TCP peer's address (not `request.remote`, which a `Forwarded` header could rewrite in some setups)."""
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    if isinstance(peer, (tuple, list)) and peer:
+        return str(peer[0])
+    return request.remote
 
 
 def raw_headers(response: aiohttp.ClientResponse) -> list[tuple[str, str]]:

@@ -142,19 +142,32 @@ class Runtime:
         if self.canary is not None:
             self.metrics.canary_weight.labels(self.canary.revision).set(weight)
 
-    def pick(self, request_id: str | None) -> Pipeline:
-        """The pipeline scoring this request (the canary for `weight` percent of request ids)."""
+    def pick(self, sticky_key: str | None = None) -> Pipeline:
+        """The pipeline scoring a request: the canary for `weight` percent of requests, drawn at random (or by
+        a hash of `sticky_key`, the value of `routing.stickyHeader`, when the operator configured one)."""
         if self.stable is None:
             raise RuntimeError("Runtime.apply() must run before requests are served")
-        if self.canary is not None and use_canary(request_id, self.weight):
+        if self.canary is not None and use_canary(self.weight, sticky_key):
             return self.canary
         return self.stable
 
     def pipelines(self) -> list[Pipeline]:
         return [p for p in (self.stable, self.canary) if p is not None]
 
+    async def readiness(self) -> dict[str, bool]:
+        """Per revision: whether it can serve. A fail-closed revision needs its models, knowledge base and
+        (when prompt-injection detection is on) the injection model, since without them it refuses every
+        request; a fail-open revision keeps serving when they are down (its answers pass, counted)."""
+        out = {}
+        for p in self.pipelines():
+            ok = p.policy.on_backend_error == "fail-open" or (
+                await p.ready() and (not p.policy.prompt_injection.enabled or await p.scorer.injection_available())
+            )
+            out[p.revision] = ok
+        return out
+
     async def ready(self) -> bool:
-        return all([await p.ready() for p in self.pipelines()])
+        return all((await self.readiness()).values())
 
     async def close(self) -> None:
         for backend in self._backends.values():

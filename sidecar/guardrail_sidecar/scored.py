@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
@@ -11,42 +10,45 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from . import claims as claims_mod
 from .errors import BackendError, RequestError, UpstreamError
-from .http import end_to_end, read_bounded
+from .http import error_response
 from .outcome import record, verdict_headers
-from .pipeline import Pipeline
+from .pipeline import Pipeline, claims_of
 from .protocols import (
     ScoringRequest,
-    annotate_openai,
     guardrail_field,
-    json_answer,
-    openai_answers,
+    load_json,
     openai_refusal,
     parse_json_request,
     parse_openai_request,
     set_path,
 )
 from .proxy import Proxy, raw_headers
+from .responses import Extracted, Unreadable, app_headers, is_metadata, read_answer, without_dropped
 from .streaming import gate_stream, refusal_events
-from .verdict import Assessment, Verdict, aggregate
+from .verdict import Assessment, Verdict, aggregate, unreadable
 
 log = logging.getLogger("guardrail.sidecar")
 _WORST = {"pass": 0, "flag": 1, "block": 2}
 
 
 def parse_request(proxy: Proxy, body: bytes) -> ScoringRequest:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    data = load_json(body)  # strict: a body the app could read differently is refused, not guessed at
     if proxy.config.proxy.protocol == "openai":
         return parse_openai_request(data)
     return parse_json_request(data, proxy.config.proxy.json_fields)
 
 
 async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assessment | None:
-    """A blocking (or, in monitor mode, flagging) assessment when the request is a prompt injection."""
+    """A blocking (or, in monitor mode, flagging) assessment when the request is a prompt injection.
+
+    Fail-closed covers this check too: when detection is on but its model cannot be reached or is not
+    deployed, `onBackendError` decides (fail-closed refuses the request; it is never forwarded unchecked)."""
     try:
+        if pipeline.policy.prompt_injection.enabled and not await pipeline.scorer.injection_available():
+            model = pipeline.config.models.injection.name
+            raise BackendError("injection", f"prompt-injection model {model} is not available")
         score = await pipeline.injection_score(request)
     except BackendError as exc:
         failed = pipeline.backend_failed(exc)
@@ -54,11 +56,12 @@ async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assess
     if not pipeline.is_injection(score):
         return None
     verdict: Verdict = "block" if pipeline.policy.mode == "enforce" else "flag"
-    return Assessment(verdict, 1.0 - float(score or 0.0), (), f"prompt injection detected (p={score:.3f})")
+    reason = f"prompt injection detected (p={score:.3f})"
+    return Assessment(verdict, 1.0 - float(score or 0.0), (), reason, code="prompt_injection")
 
 
 def refusal_response(proxy: Proxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment) -> web.Response:
-    headers = verdict_headers(assessment, pipeline.revision) | {"x-guardrail-reason": "prompt-injection"}
+    headers = verdict_headers(assessment, pipeline.revision)
     field = guardrail_field(assessment, pipeline.revision, citations=False)
     message = pipeline.policy.refusal_message
     if proxy.config.proxy.protocol == "json":
@@ -70,14 +73,37 @@ def refusal_response(proxy: Proxy, pipeline: Pipeline, request: ScoringRequest, 
     return web.Response(body=refusal_events(completion), content_type="text/event-stream", headers=headers)
 
 
+_PUBLIC_UPSTREAM = {
+    504: "the app did not answer in time",
+    502: "the app's answer could not be used (the sidecar's log says why)",
+}
+
+
 async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamResponse:
+    """The revision is picked first (at random, or by `routing.stickyHeader`), so every outcome of the
+    request, refusals and app failures included, is counted for the revision that handled it."""
+    sticky = proxy.config.routing.sticky_header
+    pipeline = proxy.runtime.pick(request.headers.get(sticky) if sticky else None)
+    try:
+        return await _handle_scored(proxy, pipeline, request)
+    except RequestError as exc:
+        reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
+        proxy.metrics.refused.labels(pipeline.revision, reason).inc()
+        return error_response(exc.status, exc.code, exc.message, {"x-guardrail-revision": pipeline.revision})
+    except UpstreamError as exc:
+        proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
+        log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
+        message = _PUBLIC_UPSTREAM.get(exc.status, _PUBLIC_UPSTREAM[502])
+        return error_response(exc.status, "upstream_error", message, {"x-guardrail-revision": pipeline.revision})
+
+
+async def _handle_scored(proxy: Proxy, pipeline: Pipeline, request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     if not proxy.limiter.allow(proxy.client_key(request)):
         raise RequestError(429, "rate_limited", "too many requests from this client; slow down")
-    body = await read_bounded(request, proxy.config.proxy.max_request_bytes)
+    body = await proxy.read_body(request, plain=True)
     scoring_request = parse_request(proxy, body)
-    given_id, request_id = proxy.request_id(request)
-    pipeline = proxy.runtime.pick(given_id)
+    _, request_id = proxy.request_id(request)
     gauge = proxy.metrics.in_flight.labels(pipeline.revision)
     gauge.inc()
     try:
@@ -85,7 +111,8 @@ async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamRespons
         if injection is not None:
             record(proxy, pipeline, injection, request_id, "prompt_injection")
             if injection.verdict == "block":
-                proxy.metrics.refused.labels(pipeline.revision, "prompt_injection").inc()
+                refused = "backend_unavailable" if injection.backend_error else "prompt_injection"
+                proxy.metrics.refused.labels(pipeline.revision, refused).inc()
                 return refusal_response(proxy, pipeline, scoring_request, injection)
         checked = time.perf_counter()
         response = await proxy.upstream.send(request, body, identity=True)
@@ -94,18 +121,19 @@ async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamRespons
             is_sse = response.content_type == "text/event-stream"
             if scoring_request.stream and response.status == 200 and is_sse:
                 return await gate_stream(proxy, pipeline, request, response, scoring_request, request_id)
-            payload = await _read_response(proxy, response)
+            raw, payload = await _read_response(proxy, response)
             upstream_time = time.perf_counter() - checked
         finally:
             response.release()
-        out = await _score_response(proxy, pipeline, response, payload, scoring_request, request_id)
+        out = await _score_response(proxy, pipeline, response, (raw, payload), scoring_request, request_id)
         proxy.metrics.added_latency.labels(pipeline.revision).observe(time.perf_counter() - started - upstream_time)
         return out
     finally:
         gauge.dec()
 
 
-async def _read_response(proxy: Proxy, response: aiohttp.ClientResponse) -> bytes:
+async def _read_response(proxy: Proxy, response: aiohttp.ClientResponse) -> tuple[bytes, bytes | Unreadable]:
+    """The app's body as sent, and without its content coding (or why that cannot be undone)."""
     limit = proxy.config.proxy.max_response_bytes
     chunks, size = [], 0
     try:
@@ -116,24 +144,92 @@ async def _read_response(proxy: Proxy, response: aiohttp.ClientResponse) -> byte
             chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UpstreamError(502, f"the app's response broke off: {exc}") from exc
-    return decode(b"".join(chunks), response.headers.get("Content-Encoding", ""), limit)
+    raw = b"".join(chunks)
+    try:
+        return raw, decode(raw, response.headers.get("Content-Encoding", ""), limit)
+    except Unreadable as exc:
+        return raw, exc
 
 
 def decode(payload: bytes, encoding: str, limit: int) -> bytes:
-    """The body without its content coding (we ask for identity, but an app may compress anyway): an answer
-    the sidecar cannot read is never passed on unchecked."""
+    """The body without its content coding (we ask for identity, but an app may compress anyway); an unknown
+    or corrupt coding is `Unreadable` (never passed on unchecked), a bomb past `limit` an `UpstreamError`."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return payload
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise UpstreamError(502, f"cannot check an answer with Content-Encoding {encoding}")
+        raise Unreadable(f"Content-Encoding {encoding[:40]} cannot be read")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS)
     try:
         out = inflater.decompress(payload, limit)
     except zlib.error as exc:
-        raise UpstreamError(502, f"the app's {encoding} answer is corrupt: {exc}") from exc
+        raise Unreadable(f"the {encoding} answer is corrupt: {exc}") from exc
     if inflater.unconsumed_tail:
         raise UpstreamError(502, f"the app's answer exceeds maxResponseBytes ({limit} bytes) once decompressed")
+    return out
+
+
+def _error_status(proxy: Proxy, pipeline: Pipeline, response: aiohttp.ClientResponse, request_id: str) -> web.Response:
+    """A non-2xx answer on a scored path: its status with the sidecar's own JSON error, never the app's body
+    (which may hold an unchecked answer or internal details); the details go to the log."""
+    proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
+    log.warning(
+        "the app answered a scored request with an error status",
+        extra={"fields": {"status": response.status, "revision": pipeline.revision, "request_id": request_id}},
+    )
+    headers = {"x-guardrail-revision": pipeline.revision, "x-guardrail-reason": "upstream_error"}
+    if retry := response.headers.get("Retry-After"):
+        headers["Retry-After"] = retry[:64]
+    message = f"the app answered with status {response.status}"
+    return error_response(response.status, "upstream_error", message, headers)
+
+
+def _unreadable(
+    proxy: Proxy, pipeline: Pipeline, error: Unreadable, request_id: str
+) -> tuple[Assessment, web.Response | None]:
+    """The policy's decision on an unreadable answer, counted; with block, the 502 the client gets."""
+    action = pipeline.policy.unreadable_action
+    proxy.metrics.unreadable_answers.labels(pipeline.revision, action).inc()
+    assessment = unreadable(action, str(error))
+    record(proxy, pipeline, assessment, request_id, "answer")
+    if action == "pass" or pipeline.policy.mode == "monitor":
+        return assessment, None
+    headers = verdict_headers(assessment, pipeline.revision)
+    message = "the app's answer could not be read, so it could not be checked; it was withheld"
+    return assessment, error_response(502, "unreadable_answer", message, headers)
+
+
+async def _assess(pipeline: Pipeline, found: Extracted, request: ScoringRequest) -> Assessment:
+    """The worst verdict over every text of the answer (answers with their question, arguments by sentence)."""
+    claim_lists = [claims_of(a, request) for a in found.answers if a.strip()]
+    claim_lists += [claims_mod.claims(s) for s in found.structured if s.strip()]
+    claim_lists = [c for c in claim_lists if c]
+    if not claim_lists:
+        return aggregate([], pipeline.policy.threshold, pipeline.policy.soft_limit)
+    assessments = [await pipeline.assess_claims(c, request) for c in claim_lists]
+    assessment = max(assessments, key=lambda a: (_WORST[a.verdict], -a.score))
+    if len(assessments) > 1 and not any(a.backend_error for a in assessments):
+        merged = [c for a in assessments for c in a.claims]
+        assessment = aggregate(merged, pipeline.policy.threshold, pipeline.policy.soft_limit)
+    return assessment
+
+
+def _refusal_body(
+    proxy: Proxy, pipeline: Pipeline, found: Extracted, request: ScoringRequest, field: dict[str, Any]
+) -> Any:
+    """A blocked answer, rebuilt (openai): only the refusal, the app's ids and the guardrail field remain."""
+    message = pipeline.policy.refusal_message
+    if proxy.config.proxy.protocol == "json":  # the configured answer field is what this protocol checks
+        data = found.data if isinstance(found.data, dict) else {}
+        return set_path(data, proxy.config.proxy.json_fields.answer_path, message) | {"guardrail": field}
+    data = found.data if isinstance(found.data, dict) else {}
+    out = openai_refusal(message, request.model, field)
+    for key in ("id", "created", "model"):
+        if is_metadata(data.get(key)):
+            out[key] = data[key]
+    choices = data.get("choices")
+    if isinstance(choices, list) and len(choices) > 1:
+        out["choices"] = [dict(out["choices"][0], index=i) for i in range(len(choices))]
     return out
 
 
@@ -141,41 +237,46 @@ async def _score_response(
     proxy: Proxy,
     pipeline: Pipeline,
     response: aiohttp.ClientResponse,
-    payload: bytes,
+    body: tuple[bytes, bytes | Unreadable],
     scoring_request: ScoringRequest,
     request_id: str,
 ) -> web.Response:
-    headers = end_to_end(raw_headers(response), drop=("content-length", "content-type", "content-encoding"))
-    headers["x-guardrail-revision"] = pipeline.revision
-    data: Any = None
-    if response.status == 200 and response.content_type == "application/json":
-        try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            data = None
-    protocol = proxy.config.proxy.protocol
-    fields = proxy.config.proxy.json_fields
-    answers = openai_answers(data) if protocol == "openai" else [a for a in [json_answer(data, fields)] if a]
-    if not isinstance(data, dict) or not answers:  # nothing to score: the app's answer, decoded
-        if "Content-Type" in response.headers:
-            headers["Content-Type"] = response.headers["Content-Type"]
-        return web.Response(body=payload, status=response.status, headers=headers)
-    assessments = [await pipeline.assess(answer, scoring_request) for answer in answers]
-    assessment = max(assessments, key=lambda a: (_WORST[a.verdict], -a.score))
-    if len(assessments) > 1:
-        merged = aggregate(
-            [c for a in assessments for c in a.claims], pipeline.policy.threshold, pipeline.policy.soft_limit
-        )
-        if not any(a.backend_error for a in assessments):
-            assessment = merged
-    record(proxy, pipeline, assessment, request_id, "answer")
+    raw, payload = body
+    if not 200 <= response.status < 300:
+        return _error_status(proxy, pipeline, response, request_id)
+    headers = app_headers(raw_headers(response), drop=("content-length", "content-type", "content-encoding"))
+    content_type = response.headers.get("Content-Type", "")
     policy = pipeline.policy
-    field = guardrail_field(assessment, pipeline.revision, policy.citations)
-    refuse = policy.mode == "enforce" and assessment.verdict == "block"
-    if protocol == "openai":
-        body = annotate_openai(data, field, policy.refusal_message if refuse else None)
-    else:
-        body = set_path(data, fields.answer_path, policy.refusal_message) if refuse else dict(data)
-        body["guardrail"] = field
+    try:
+        if isinstance(payload, Unreadable):
+            raise payload
+        config = proxy.config.proxy
+        found = read_answer(payload, content_type, config.protocol, config.json_fields, config.max_response_bytes)
+    except Unreadable as exc:
+        assessment, refusal = _unreadable(proxy, pipeline, exc, request_id)
+        if refusal is not None:
+            return refusal
+        headers.update(verdict_headers(assessment, pipeline.revision))
+        if content_type:
+            headers["Content-Type"] = content_type
+        if isinstance(payload, bytes):
+            return web.Response(
+                body=payload if isinstance(payload, bytes) else raw, status=response.status, headers=headers
+            )
+        headers["Content-Encoding"] = response.headers.get("Content-Encoding", "")  # passed on as the app sent it
+        return web.Response(body=raw, status=response.status, headers=headers)
+    assessment = await _assess(pipeline, found, scoring_request)
+    record(proxy, pipeline, assessment, request_id, "answer")
     headers.update(verdict_headers(assessment, pipeline.revision))
-    return web.json_response(body, headers=headers)
+    field = guardrail_field(assessment, pipeline.revision, policy.citations)
+    if policy.mode == "enforce" and assessment.verdict == "block":
+        refusal = _refusal_body(proxy, pipeline, found, scoring_request, field)
+        if scoring_request.stream and proxy.config.proxy.protocol == "openai":
+            return web.Response(body=refusal_events(refusal), content_type="text/event-stream", headers=headers)
+        return web.json_response(refusal, status=200, headers=headers)
+    if isinstance(found.data, dict):  # JSON object: annotated with the verdict
+        annotated = without_dropped(found.data) | {"guardrail": field}
+        return web.json_response(annotated, status=response.status, headers=headers)
+    if content_type:  # text, SSE, a JSON array or scalar: checked, and passed on as the app sent it
+        headers["Content-Type"] = content_type
+    return web.Response(body=payload if isinstance(payload, bytes) else raw, status=response.status, headers=headers)

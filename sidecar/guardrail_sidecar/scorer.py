@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from .errors import BackendError
 from .metrics import Metrics
 
 INJECTION_RECHECK = 30.0  # seconds between checks whether the injection model is deployed
+WINDOW_OVERLAP = 32  # tokens shared by neighbouring injection windows
 MODEL_INFO = "model.json"  # written beside the model by the model build: `extra.truncation`
 
 
@@ -46,6 +48,10 @@ class ScoringModels(Protocol):
 
     async def injection(self, texts: list[str]) -> list[float]: ...
 
+    def windows(self, text: str) -> list[str]:
+        """`text` whole, cut into pieces the injection model reads at once (overlapping)."""
+        ...
+
 
 class Scorer:
     """`ScoringModels` over an inference backend, with the models' own tokenizers and bounded caches."""
@@ -68,8 +74,12 @@ class Scorer:
             if path.is_file():
                 self._encoders[ref.name] = Encoder(path, models.max_length, _evidence_first(path.parent))
         ttl = parse_duration(cache.ttl)
-        self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(cache.max_entries, ttl)
-        self._scores: TTLCache[tuple[str, str], float] = TTLCache(cache.max_entries, ttl)
+        self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(
+            cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, v: sys.getsizeof(k) + v.nbytes
+        )
+        self._scores: TTLCache[tuple[str, str], float] = TTLCache(
+            cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, _: sum(map(sys.getsizeof, k)) + 24
+        )
         self._metrics = metrics
         self._revision = revision
         self._injection_checked: tuple[float, bool] | None = None  # (when, deployed)
@@ -131,6 +141,10 @@ class Scorer:
                 self._scores.put(pair, float(score))
                 found[pair] = float(score)
         return [found[p] for p in pairs]
+
+    def windows(self, text: str) -> list[str]:
+        """Token windows of the embedding model (the injection model is a head on its embeddings)."""
+        return self._encoder(self._models.embedding.name).windows(text, WINDOW_OVERLAP)
 
     async def injection(self, texts: list[str]) -> list[float]:
         """P(prompt injection) for each text: a head on the (cached) embeddings of the texts."""

@@ -1,8 +1,6 @@
-"""The canary split: stable per request id, proportional to the weight, and following the Guardrail status."""
+"""The canary split: random per request (stable per sticky key), proportional to the weight, following status."""
 
 from __future__ import annotations
-
-import random
 
 from guardrail_sidecar.canary import bucket, use_canary
 from guardrail_sidecar.config import SidecarConfig
@@ -12,30 +10,35 @@ from guardrail_sidecar.runtime import Runtime
 from tests.support.fake_scorer import FakeScorer
 
 
-def test_same_request_id_always_gets_the_same_revision() -> None:
-    assert {use_canary("req-42", 30) for _ in range(20)} == {use_canary("req-42", 30)}
+def test_same_sticky_key_always_gets_the_same_revision() -> None:
+    assert {use_canary(30, "user-42") for _ in range(20)} == {use_canary(30, "user-42")}
 
 
 def test_share_of_canary_requests_follows_the_weight() -> None:
-    ids = [f"req-{i}" for i in range(4000)]
-    share = sum(use_canary(i, 25) for i in ids) / len(ids)
+    keys = [f"user-{i}" for i in range(4000)]
+    share = sum(use_canary(25, k) for k in keys) / len(keys)
     assert 0.22 < share < 0.28
+    random_share = sum(use_canary(25) for _ in range(4000)) / 4000  # no key: the sidecar's own draw
+    assert 0.22 < random_share < 0.28
 
 
-def test_weight_bounds_and_missing_ids() -> None:
-    assert not use_canary("x", 0)
-    assert use_canary("x", 100)
-    rng = random.Random(1)
-    share = sum(use_canary(None, 50, rng) for _ in range(2000)) / 2000
-    assert 0.45 < share < 0.55
+def test_without_a_sticky_key_the_same_request_is_split_at_random() -> None:
+    assert {use_canary(50) for _ in range(200)} == {True, False}
 
 
-def test_raising_the_weight_keeps_earlier_canary_requests_on_the_canary() -> None:
-    ids = [f"r{i}" for i in range(500)]
-    at_10 = {i for i in ids if use_canary(i, 10)}
-    at_50 = {i for i in ids if use_canary(i, 50)}
+def test_weight_bounds() -> None:
+    assert not use_canary(0, "x")
+    assert not use_canary(0)
+    assert use_canary(100, "x")
+    assert use_canary(100)
+
+
+def test_raising_the_weight_keeps_earlier_sticky_keys_on_the_canary() -> None:
+    keys = [f"r{i}" for i in range(500)]
+    at_10 = {k for k in keys if use_canary(10, k)}
+    at_50 = {k for k in keys if use_canary(50, k)}
     assert at_10 <= at_50
-    assert all(0 <= bucket(i) < 100 for i in ids)
+    assert all(0 <= bucket(k) < 100 for k in keys)
 
 
 def test_status_canary_reads_revision_and_weight() -> None:
