@@ -210,6 +210,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         routing={
             "canary": revision("open", policy | {"onBackendError": "fail-open"}, fo_models, tmp / "kb-failover"),
             "canaryWeight": 50,
+            "stickyHeader": "x-request-id",  # opt-in sticky split: the tests pick each side by its id
         },
     )
     sidecars = {}
