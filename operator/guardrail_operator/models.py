@@ -89,6 +89,53 @@ class JsonFields(_Model):
     answer_path: str = Field(default="answer", description="Dotted path of the answer in the response body.")
 
 
+class RateLimit(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.identity) || self.identity != 'header' || has(self.identityHeader)",
+                    "identity header needs identityHeader: the request header naming the client",
+                    ".identityHeader",
+                )
+            ]
+        }
+    )
+    requests_per_second: float = Field(default=0, ge=0, description="Per-client rate; 0 disables the limit.")
+    burst: int = Field(default=20, ge=1, description="Requests a client may send at once above the rate.")
+    identity: Literal["peer", "forwarded", "header"] = Field(
+        default="peer",
+        description="Who a client is: peer (the TCP peer address), forwarded (the X-Forwarded-For entry "
+        "trustedHops from the right: what your own proxies saw), header (identityHeader, set by a gateway that "
+        "authenticates clients). Never the leftmost X-Forwarded-For entry, which the client writes.",
+    )
+    trusted_hops: int = Field(
+        default=1, ge=1, le=16, description="identity forwarded: the number of proxies you run in front of the pod."
+    )
+    identity_header: str | None = Field(
+        default=None, min_length=1, description="identity header: the request header naming the client."
+    )
+
+    @model_validator(mode="after")
+    def _header_named(self) -> RateLimit:
+        if self.identity == "header" and self.identity_header is None:
+            raise ValueError("spec.proxy.rateLimit.identity is header: set spec.proxy.rateLimit.identityHeader")
+        return self
+
+
+class Timeouts(_Model):
+    header: str = Field(
+        default="10s",
+        pattern=DURATION,
+        description="Time to send a request's headers, from the connection's start or the request's first byte.",
+    )
+    body_read: str = Field(default="30s", pattern=DURATION, description="Time to send the whole request body.")
+    idle: str = Field(default="30s", pattern=DURATION, description="Idle keep-alive time between requests.")
+    request: str = Field(
+        default="120s", pattern=DURATION, description="Time for a whole request, headers to the answer's last byte."
+    )
+
+
 class Proxy(_Model):
     model_config = ConfigDict(
         json_schema_extra={
@@ -123,6 +170,19 @@ class Proxy(_Model):
     upstream_timeout: str = Field(
         default="60s", pattern=DURATION, description="How long to wait for the app's answer, e.g. 60s or 2m."
     )
+    rate_limit: RateLimit = Field(
+        default_factory=RateLimit,
+        description="Per-client request rate on scored paths.",
+        json_schema_extra={"default": {}},
+    )
+    timeouts: Timeouts = Field(
+        default_factory=Timeouts,
+        description="Deadlines for client connections: slow or idle clients are closed, never waited on.",
+        json_schema_extra={"default": {}},
+    )
+    max_connections: int = Field(
+        default=1024, ge=1, le=65536, description="Open client connections; more are answered 503 and closed."
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Proxy:
@@ -141,6 +201,14 @@ class PromptInjection(_Model):
         "shipped detector (on its test splits: 84-92% of injections caught, 1-3% of benign prompts refused; at 0.5 "
         "it refuses 5% of benign prompts and many short chat messages). For your own model, start from "
         "extra.threshold_at_1pct_fpr in its model.json.",
+    )
+    max_windows: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Detector windows (about 250 tokens each) checked per request. Every client-supplied turn is "
+        "read whole; a request needing more windows is refused (413) under fail-closed, and checked up to the "
+        "budget (latest turns first) under fail-open.",
     )
 
 

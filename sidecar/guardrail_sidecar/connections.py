@@ -32,7 +32,7 @@ from .config import Proxy, parse_duration
 
 log = logging.getLogger("guardrail.sidecar")
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; aiohttp caps single lines at 8 KiB, not their number
-_PREPARED = "guardrail.response_prepared"
+_PREPARED = web.RequestKey("guardrail_response_prepared", bool)
 REQUEST_GRACE = 2.0  # seconds after timeouts.request before a request's connection is closed regardless
 
 

@@ -80,10 +80,8 @@ async def read_bounded(request: web.Request, limit: int, within: float | None = 
                 chunks.append(chunk)
     except TimeoutError as exc:
         raise RequestError(408, "body_timeout", f"the request body did not arrive within {within:g}s") from exc
-    except web.HTTPException as exc:  # e.g. a corrupt compressed body
-        raise RequestError(400, "invalid_body", f"cannot read the request body: {exc.reason}") from exc
-    except ValueError as exc:  # aiohttp's ContentEncodingError / decompression errors
-        raise RequestError(400, "invalid_body", "cannot read the request body: corrupt content coding") from exc
+    except web.RequestPayloadError as exc:  # a corrupt compressed or chunked body
+        raise RequestError(400, "invalid_body", "cannot read the request body: corrupt encoding") from exc
     return b"".join(chunks)
 
 

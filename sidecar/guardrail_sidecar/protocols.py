@@ -135,9 +135,9 @@ def parse_openai_request(body: Any) -> ScoringRequest:
         if message["role"] in CONTEXT_ROLES and text.strip():
             context.append((i, text))
         untrusted.append(text)  # every turn the client sends, whatever its role: the model reads them all
-        untrusted.extend(_strings(message, _CALL_FIELDS))
-    untrusted.extend(_strings(body, _DEFINITION_FIELDS))
+        untrusted.append("\n".join(_strings(message, _CALL_FIELDS)))
     untrusted.reverse()  # the latest turns first (a fail-open budget checks those)
+    untrusted.append("\n".join(_strings(body, _DEFINITION_FIELDS)))  # one text: read in as few windows as fit
     # The question itself is not evidence (an answer restating it would look grounded).
     context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
