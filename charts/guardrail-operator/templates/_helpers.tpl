@@ -72,6 +72,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /inject-sidecar
 {{- end }}
 
+{{/* The path of the strict handler (no opt-out): guardrail_operator.webhook.STRICT_WEBHOOK_ID. */}}
+{{- define "guardrail-operator.strictWebhookPath" -}}
+/inject-sidecar-strict
+{{- end }}
+
 {{/*
 The chart-generated webhook TLS material as YAML {caBundle, ca.crt, ca.key, tls.crt, tls.key} (base64 values).
 The CA is kept from the existing Secret (so the caBundle never changes under running pods) and the serving
@@ -125,4 +130,52 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
+{{- end }}
+
+{{/*
+What the operator needs in a namespace it serves, and nothing else: its own resource, the children it renders
+(guardrail_operator.builders, listed in guardrail_operator.k8s.KINDS) and events. Secrets: create only (the
+generated Qdrant API key); the operator can never read a Secret back, pods reference them by name.
+Granted cluster-wide by the ClusterRole when operator.watchNamespaces is empty, else by one Role per watched
+namespace.
+*/}}
+{{- define "guardrail-operator.namespacedRules" -}}
+- apiGroups: ["guardrails.dev"]
+  resources: ["guardrails"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["guardrails.dev"]
+  resources: ["guardrails/status"]
+  verbs: ["get", "patch", "update"]
+# Children: revision and Triton ConfigMaps, Triton and Qdrant Services.
+- apiGroups: [""]
+  resources: ["configmaps", "services"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# Children: Triton Deployments, Qdrant StatefulSets.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# Child: the NetworkPolicy letting the selected pods be reached only through the sidecar.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "list", "create", "patch", "update", "delete"]
+# Children: the Role/RoleBinding letting selected pods read their Guardrail. Creating them needs no
+# escalate/bind verbs: the operator holds every permission those Roles grant.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# The generated Qdrant API key: created once, never read (no get/list/watch).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create"]
+# Knowledge-base ingestion Jobs (spec.knowledgeBase.sources), and reading their Pods' termination message
+# (the ingestion result).
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
 {{- end }}

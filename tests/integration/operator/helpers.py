@@ -45,10 +45,13 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30, inte
 class OperatorProcess:
     """One `guardrail-operator` process, its /metrics and /healthz, and its log."""
 
-    def __init__(self, cluster: LocalCluster, namespace: str, identity: str, log_dir: Path) -> None:
+    def __init__(
+        self, cluster: LocalCluster, namespace: str, identity: str, log_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.identity = identity
         self.port = free_port()
         self.log_path = log_dir / f"operator-{identity}.log"
+        overrides = env or {}
         env = {
             **cluster.env,
             "GUARDRAIL_WATCH_NAMESPACES": namespace,
@@ -61,6 +64,7 @@ class OperatorProcess:
             "GUARDRAIL_LEASE_RENEW_SECONDS": "1",
             "GUARDRAIL_LEASE_RETRY_SECONDS": "0.5",
             "GUARDRAIL_PROBE_TIMEOUT_SECONDS": "0.5",
+            **overrides,
         }
         env.pop("GUARDRAIL_WEBHOOK_ENABLED", None)
         with self.log_path.open("w") as log:

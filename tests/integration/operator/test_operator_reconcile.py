@@ -43,6 +43,7 @@ def test_example_guardrail_becomes_healthy_repairs_drift_and_idles_without_write
             ("Role", "support-bot-reader"),
             ("RoleBinding", "support-bot-reader"),
             ("ConfigMap", f"support-bot-config-{revision}"),
+            ("NetworkPolicy", "support-bot-sidecar-only"),  # accepted by the real API server
             ("Service", "support-bot-qdrant"),
             ("StatefulSet", "support-bot-qdrant"),
             ("ConfigMap", triton),
@@ -51,6 +52,9 @@ def test_example_guardrail_becomes_healthy_repairs_drift_and_idles_without_write
         ]
     )
     assert {condition(status, c)["status"] for c in ("Ready", "TritonReady", "KnowledgeBaseReady")} == {"True"}
+    policy = found[("NetworkPolicy", "support-bot-sidecar-only")]["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"app": "support-bot"}}
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [8000, 9901]  # not the app's 8080
     events = cluster.kubectl(
         "-n", namespace, "get", "events", "--field-selector", "involvedObject.kind=Guardrail"
     ).stdout

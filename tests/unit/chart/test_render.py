@@ -15,10 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from guardrail_operator import settings as settings_module
+from guardrail_operator.injection import ALLOW_OPT_OUT_LABEL
 from guardrail_operator.k8s import KINDS
 from guardrail_operator.metrics import Metrics as OperatorMetrics
 from guardrail_operator.settings import Settings
-from guardrail_operator.webhook import WEBHOOK_ID, WebhookConfig
+from guardrail_operator.webhook import STRICT_WEBHOOK_ID, WEBHOOK_ID, WebhookConfig
 from guardrail_sidecar.metrics import Metrics as SidecarMetrics
 from tests.unit.chart.render import CHART, NAMESPACE, RenderError, helm, kinds, one, render
 
@@ -114,10 +115,43 @@ def test_failure_policy_and_timeout_are_values() -> None:
     strict = one(
         render({"webhook.failurePolicy": "Fail", "webhook.timeoutSeconds": 3}), "MutatingWebhookConfiguration"
     )["webhooks"][0]
-    assert (default["failurePolicy"], default["timeoutSeconds"]) == ("Ignore", 5)
+    lenient = one(render({"webhook.failurePolicy": "Ignore"}), "MutatingWebhookConfiguration")["webhooks"][0]
+    assert (default["failurePolicy"], default["timeoutSeconds"]) == ("Fail", 5), "nothing starts unguarded"
     assert (strict["failurePolicy"], strict["timeoutSeconds"]) == ("Fail", 3)
-    data = one(render({"webhook.failurePolicy": "Fail"}), "ConfigMap", "-settings")["data"]
-    assert data["GUARDRAIL_WEBHOOK_FAILURE_POLICY"] == "Fail", "the operator applies the same policy"
+    assert lenient["failurePolicy"] == "Ignore"
+    data = one(render({"webhook.failurePolicy": "Ignore"}), "ConfigMap", "-settings")["data"]
+    assert data["GUARDRAIL_WEBHOOK_FAILURE_POLICY"] == "Ignore", "the operator applies the same policy"
+    assert one(render(), "ConfigMap", "-settings")["data"]["GUARDRAIL_WEBHOOK_FAILURE_POLICY"] == "Fail"
+
+
+def test_namespaces_labelled_allow_opt_out_false_go_to_the_strict_path() -> None:
+    hooks = {h["name"]: h for h in one(render(), "MutatingWebhookConfiguration")["webhooks"]}
+    assert sorted(hooks) == ["inject-sidecar-strict.guardrails.dev", "inject-sidecar.guardrails.dev"]
+    lenient, strict = hooks["inject-sidecar.guardrails.dev"], hooks["inject-sidecar-strict.guardrails.dev"]
+    assert lenient["clientConfig"]["service"]["path"] == f"/{WEBHOOK_ID}"
+    assert strict["clientConfig"]["service"]["path"] == f"/{STRICT_WEBHOOK_ID}"
+    opt_out = {h: next(e for e in hooks[h]["namespaceSelector"]["matchExpressions"] if e["key"] == ALLOW_OPT_OUT_LABEL)
+               for h in hooks}  # fmt: skip
+    # Every labelled namespace goes to exactly one of them, decided by its label.
+    assert opt_out["inject-sidecar.guardrails.dev"] == {
+        "key": ALLOW_OPT_OUT_LABEL,
+        "operator": "NotIn",
+        "values": ["false"],
+    }
+    assert opt_out["inject-sidecar-strict.guardrails.dev"] == {
+        "key": ALLOW_OPT_OUT_LABEL,
+        "operator": "In",
+        "values": ["false"],
+    }
+    for hook in hooks.values():
+        names = next(
+            e for e in hook["namespaceSelector"]["matchExpressions"] if e["key"] == "kubernetes.io/metadata.name"
+        )
+        assert NAMESPACE in names["values"], "the operator's own namespace is never sent to its webhook"
+
+    (only,) = one(render({"webhook.allowOptOut": False}), "MutatingWebhookConfiguration")["webhooks"]
+    assert only["clientConfig"]["service"]["path"] == f"/{STRICT_WEBHOOK_ID}"
+    assert ALLOW_OPT_OUT_LABEL not in {e["key"] for e in only["namespaceSelector"]["matchExpressions"]}
 
 
 def _verify(cert: x509.Certificate, issuer: x509.Certificate) -> None:
@@ -196,24 +230,69 @@ def test_the_cluster_role_is_least_privilege() -> None:
     role = one(render(), "ClusterRole")
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
-        assert "secrets" not in rule["resources"], "the operator never reads Secrets; pods reference them"
+        if "secrets" in rule["resources"]:
+            assert rule["verbs"] == ["create"], "the operator creates the generated Qdrant key, never reads Secrets"
         assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
     lease_rules = one(render(), "Role", "-leader-election")["rules"]
     assert [r.get("resourceNames") for r in lease_rules if "get" in r["verbs"]] == [["gr-guardrail-operator"]]
 
 
-def test_the_cluster_role_covers_every_kind_the_operator_touches() -> None:
-    rules = one(render(), "ClusterRole")["rules"]
-    needed = {"get", "list", "watch", "create", "patch", "delete"}
+def _covers_every_kind(rules: list[dict[str, Any]]) -> None:
     for kind, (prefix, plural) in KINDS.items():
         if kind in ("Lease", "Event", "Guardrail"):
             continue  # the Lease is granted by the release-namespace Role; events and Guardrails checked below
+        needed = {"get", "list", "create", "patch", "delete"} | (
+            {"watch"} if kind in ("Deployment", "StatefulSet") else set()
+        )
+        if kind == "Secret":
+            needed = {"create"}  # the generated Qdrant API key: created, never read
         group = "" if prefix == "/api/v1" else prefix.split("/")[2]
         verbs = {v for r in rules if group in r["apiGroups"] and plural in r["resources"] for v in r["verbs"]}
         assert needed <= verbs, f"{kind}: missing {needed - verbs}"
     granted = {(g, res, v) for r in rules for g in r["apiGroups"] for res in r["resources"] for v in r["verbs"]}
     assert {("", "events", "create"), ("guardrails.dev", "guardrails", "watch")} <= granted
     assert ("guardrails.dev", "guardrails/status", "patch") in granted
+
+
+def test_the_cluster_role_covers_every_kind_the_operator_touches() -> None:
+    rules = one(render(), "ClusterRole")["rules"]
+    _covers_every_kind(rules)
+    granted = {(g, res, v) for r in rules for g in r["apiGroups"] for res in r["resources"] for v in r["verbs"]}
+    assert {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")} <= granted, "kopf"
+
+
+def test_with_watch_namespaces_the_operator_gets_roles_there_and_reads_only_at_cluster_scope() -> None:
+    manifests = render({"operator.watchNamespaces": ["shop", "bank"]})
+    cluster_rules = one(manifests, "ClusterRole")["rules"]
+    assert {(r["apiGroups"][0], tuple(r["resources"])) for r in cluster_rules} == {
+        ("apiextensions.k8s.io", ("customresourcedefinitions",)),  # kopf discovers the CRD
+        ("", ("namespaces",)),  # kopf learns which watched namespaces exist
+    }
+    for rule in cluster_rules:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, "no write verb at cluster scope"
+    roles = {
+        m["metadata"]["namespace"]: m
+        for m in manifests
+        if m["kind"] == "Role" and "leader" not in m["metadata"]["name"]
+    }
+    bindings = {
+        m["metadata"]["namespace"]: m
+        for m in manifests
+        if m["kind"] == "RoleBinding" and "leader" not in m["metadata"]["name"]
+    }
+    assert sorted(roles) == sorted(bindings) == ["bank", "shop"]
+    for namespace, role in roles.items():
+        _covers_every_kind(role["rules"])
+        binding = bindings[namespace]
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        }
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "gr-guardrail-operator", "namespace": NAMESPACE}
+        ]
+    assert one(manifests, "ConfigMap", "-settings")["data"]["GUARDRAIL_WATCH_NAMESPACES"] == "shop,bank"
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,13 @@ def test_the_chart_with_every_feature_on_passes_the_scan(checkov: Path) -> None:
     assert report.passed > 50
 
 
+def test_the_namespaced_rbac_of_watch_namespaces_passes_the_scan(checkov: Path) -> None:
+    rendered = scan.render(sets=(*scan.ALL_FEATURES, "operator.watchNamespaces={shop,bank}"))
+    assert rendered.count("\nkind: Role\n") == 3  # leader election + one per watched namespace
+    report = scan.scan(rendered, checkov)
+    assert report.failed == []
+
+
 def test_every_suppression_is_justified_in_place() -> None:
     skips = [m for t in TEMPLATES.glob("*.yaml") for m in re.findall(r"checkov\.io/skip\d+: (.*)", t.read_text())]
     assert skips
