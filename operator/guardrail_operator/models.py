@@ -203,9 +203,9 @@ class PromptInjection(_Model):
         "extra.threshold_at_1pct_fpr in its model.json.",
     )
     max_windows: int = Field(
-        default=64,
+        default=256,
         ge=1,
-        le=1024,
+        le=4096,
         description="Detector windows (about 250 tokens each) checked per request. Every client-supplied turn is "
         "read whole; a request needing more windows is refused (413) under fail-closed, and checked up to the "
         "budget (latest turns first) under fail-open.",
@@ -269,6 +269,12 @@ class Policy(_Model):
         description="Text returned in place of a blocked answer (enforce mode).",
     )
     citations: bool = Field(default=True, description="Attach the evidence used for scoring to the response.")
+    on_unreadable_answer: Literal["block", "pass"] | None = Field(
+        default=None,
+        description="An answer whose text the sidecar cannot read (invalid JSON, an unknown content coding, "
+        "binary): block it (a 502 JSON error) or pass it unchecked (flagged). Unset: block under fail-closed, "
+        "pass under fail-open. Counted in guardrail_unreadable_answers_total either way.",
+    )
 
     @model_validator(mode="after")
     def _soft_limit_above_threshold(self) -> Policy:
@@ -370,6 +376,12 @@ class Triton(_Model):
     max_batch_size: int = Field(default=64, ge=1, le=1024, description="Largest batch Triton forms.")
     max_queue_delay_microseconds: int = Field(
         default=2000, ge=0, le=1_000_000, description="How long Triton waits to fill a batch."
+    )
+    device: Literal["gpu", "cpu"] = Field(
+        default="gpu",
+        description="gpu: the ONNX Runtime backend on a GPU (production). cpu: for clusters without GPUs, the "
+        "python-backend flavour (KIND_CPU, a model.py running the same ONNX files with onnxruntime; no GPU is "
+        "requested); the image's Python needs numpy<2 and onnxruntime (docker/triton-cpu.Dockerfile).",
     )
 
 

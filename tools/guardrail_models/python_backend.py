@@ -1,7 +1,7 @@
 """The python-backend flavour of the model repository: the same ONNX files, served by Triton on the CPU.
 
     <out>/<name>/config.pbtxt        backend "python", KIND_CPU, the contract tensors, dynamic batching
-    <out>/<name>/<version>/model.py  runs model.onnx with onnxruntime (python_backend_model.py, verbatim)
+    <out>/<name>/<version>/model.py  runs model.onnx with onnxruntime (guardrail_operator/triton_cpu_model.py)
     <out>/<name>/<version>/model.onnx, tokenizer.json, model.json   as in the production flavour
 
 The production flavour (ONNX Runtime backend, on the GPU) stays what the operator renders by default; this one
@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import os
 import shutil
-from importlib import resources
 from pathlib import Path
 
 from guardrail_models.errors import RepositoryError
 from guardrail_models.package import list_models
 from guardrail_models.repository import CONFIG_FILE, INFO_FILE, ModelInfo, read_info, tensor_block
+from guardrail_operator.triton_cpu import CPU_MODEL_FILE, cpu_model_source
 from guardrail_sidecar import contract
 
-MODEL_PY = "model.py"
+MODEL_PY = CPU_MODEL_FILE
 # Measured on this project's models (bench/triton_vs_embedded.py): a lone request never waits for company, and
 # concurrent requests still batch, because requests that arrive while an execution runs queue up meanwhile.
 DEFAULT_QUEUE_DELAY_US = 0
 
 
 def model_py_source() -> str:
-    """The text of the python-backend `model.py` (the same for every model: it reads its tensors from ONNX)."""
-    return resources.files("guardrail_models").joinpath("python_backend_model.py").read_text()
+    """The text of the python-backend `model.py` (the one the operator renders for `spec.triton.device: cpu`)."""
+    return cpu_model_source()
 
 
 def render_python_config(info: ModelInfo, max_queue_delay_us: int = DEFAULT_QUEUE_DELAY_US, threads: int = 1) -> str:

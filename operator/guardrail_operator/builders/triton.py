@@ -4,6 +4,10 @@ The pod's model repository is an `emptyDir` that an init container fills with ex
 versions (from the repository URI, PVC or ConfigMap) and overlays with the rendered `config.pbtxt` files
 (dynamic batching, KIND_GPU instance group). Triton then runs with explicit model control, so it loads
 those models and nothing else. Inputs and outputs are auto-completed by Triton from the ONNX files.
+
+`spec.triton.device: cpu` renders the python-backend flavour instead (clusters without GPUs): `backend:
+"python"`, KIND_CPU, and the ConfigMap's `model.py` (`guardrail_operator/triton_cpu_model.py`, which runs the
+same ONNX file with onnxruntime and auto-completes the tensors) copied beside each model; no GPU is requested.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from guardrail_operator.builders.common import (
 from guardrail_operator.builders.security import container_security_context, pod_security_context, scratch_volume
 from guardrail_operator.models import Guardrail, ModelRef, ModelRepository
 from guardrail_operator.revision import short_hash
+from guardrail_operator.triton_cpu import CPU_MODEL_FILE, cpu_model_source
 
 HTTP_PORT = 8000
 GRPC_PORT = 8001
@@ -29,6 +34,7 @@ METRICS_PORT = 8002
 MODELS_DIR = "/models"
 SOURCE_DIR = "/source"
 CONFIG_DIR = "/model-config"
+GPU_RESOURCE = "nvidia.com/gpu"
 TRITON_UID = 1000  # `triton-server` in NVIDIA's images
 # Added to spec.triton.resources where the user set no value: Triton is scheduled with a CPU/memory share and
 # cannot take a node's memory. The model-fetching init container gets FETCHER_RESOURCES.
@@ -61,15 +67,17 @@ def _models(guardrail: Guardrail) -> list[ModelRef]:
     return [models.nli, models.embedding, models.injection]
 
 
-def render_model_config(model: ModelRef, max_batch_size: int, max_queue_delay_us: int) -> str:
-    """The `config.pbtxt` of one model: ONNX Runtime, the one version, dynamic batching, on the GPU."""
+def render_model_config(model: ModelRef, max_batch_size: int, max_queue_delay_us: int, device: str = "gpu") -> str:
+    """The `config.pbtxt` of one model: the one version, dynamic batching; ONNX Runtime on the GPU, or (device
+    cpu) the python backend's `model.py` running the same ONNX file on the CPU."""
+    backend, kind = ("python", "KIND_CPU") if device == "cpu" else ("onnxruntime", "KIND_GPU")
     return (
         f'name: "{model.name}"\n'
-        'backend: "onnxruntime"\n'
+        f'backend: "{backend}"\n'
         f"max_batch_size: {max_batch_size}\n"
         f"version_policy: {{ specific: {{ versions: [ {model.version} ] }} }}\n"
         f"dynamic_batching {{ max_queue_delay_microseconds: {max_queue_delay_us} }}\n"
-        "instance_group [ { kind: KIND_GPU, count: 1 } ]\n"
+        f"instance_group [ {{ kind: {kind}, count: 1 }} ]\n"
     )
 
 
@@ -77,9 +85,13 @@ def build_triton_configmap(guardrail: Guardrail, model_rev: str) -> Manifest:
     """ConfigMap with one `<model>.pbtxt` per model of the revision."""
     triton = guardrail.spec.triton
     data = {
-        f"{m.name}.pbtxt": render_model_config(m, triton.max_batch_size, triton.max_queue_delay_microseconds)
+        f"{m.name}.pbtxt": render_model_config(
+            m, triton.max_batch_size, triton.max_queue_delay_microseconds, triton.device
+        )
         for m in _models(guardrail)
     }
+    if triton.device == "cpu":
+        data[CPU_MODEL_FILE] = cpu_model_source()
     object_labels = labels(guardrail, "triton", "inference", **{MODEL_REVISION_LABEL: model_rev})
     return {
         "apiVersion": "v1",
@@ -89,8 +101,9 @@ def build_triton_configmap(guardrail: Guardrail, model_rev: str) -> Manifest:
     }
 
 
-def _fetch_script(repository: ModelRepository, models: list[ModelRef]) -> str:
-    """Shell commands copying each model's version folder into MODELS_DIR, then its config.pbtxt."""
+def _fetch_script(repository: ModelRepository, models: list[ModelRef], device: str = "gpu") -> str:
+    """Shell commands copying each model's version folder into MODELS_DIR, then its config.pbtxt (and, on the
+    CPU, the python backend's model.py into the version folder)."""
     lines = ["set -eu"]
     for m in models:
         rel = f"{m.name}/{m.version}"
@@ -106,6 +119,8 @@ def _fetch_script(repository: ModelRepository, models: list[ModelRef]) -> str:
             prefix = f"{m.name}--{m.version}--"
             lines.append(f'for f in {SOURCE_DIR}/{prefix}*; do cp "$f" {dest}/"${{f#{SOURCE_DIR}/{prefix}}}"; done')
         lines.append(f"cp {CONFIG_DIR}/{m.name}.pbtxt {shlex.quote(f'{MODELS_DIR}/{m.name}/config.pbtxt')}")
+        if device == "cpu":
+            lines.append(f"cp {CONFIG_DIR}/{CPU_MODEL_FILE} {dest}/{CPU_MODEL_FILE}")
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +179,8 @@ def build_triton_deployment(guardrail: Guardrail, model_rev: str, fetcher_image:
         "--exit-on-error=true",
     ]
     resources = triton_resources(triton.resources)
+    if triton.device == "cpu":  # the CPU flavour never uses a GPU: do not hold one (the default requests one)
+        resources = {kind: {k: v for k, v in values.items() if k != GPU_RESOURCE} for kind, values in resources.items()}
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,  # Triton and the fetcher never call the API server
         "securityContext": pod_security_context(TRITON_UID),
@@ -171,7 +188,7 @@ def build_triton_deployment(guardrail: Guardrail, model_rev: str, fetcher_image:
             {
                 "name": "fetch-models",
                 "image": fetcher_image,
-                "command": ["sh", "-c", _fetch_script(spec.models.repository, models)],
+                "command": ["sh", "-c", _fetch_script(spec.models.repository, models, triton.device)],
                 "volumeMounts": init_mounts,
                 "resources": FETCHER_RESOURCES,
                 "securityContext": container_security_context(),

@@ -1,13 +1,15 @@
 """Triton python-backend `model.py`: runs the version folder's `model.onnx` with onnxruntime on the CPU.
 
-This file is copied verbatim as `<model>/<version>/model.py` by `guardrail model package --backend python`; it is
-never imported by the project. It serves the same tensors as the ONNX Runtime backend (see
+Copied verbatim as `<model>/<version>/model.py` by `guardrail model package --backend python`, by the local
+launcher (`guardrail triton serve`) and, for `spec.triton.device: cpu`, by the operator's model-fetching init
+container; never imported by the project itself. It serves the same tensors as the ONNX Runtime backend (see
 `guardrail_sidecar.contract`): inputs by name, one FP32 output per request, shaped as `config.pbtxt` declares it
-(a per-item score is `[n, 1]`, as Triton returns `dims: [1]` outputs).
+(a per-item score is `[n, 1]`, as Triton returns `dims: [1]` outputs). Where `config.pbtxt` declares no tensors
+(the operator's CPU flavour), `auto_complete_config` declares the ONNX file's, as the ONNX Runtime backend does.
 
 The python backend stub embeds the system libpython and ignores `PYTHONPATH`, so the folder holding numpy<2 and
-onnxruntime is put on `sys.path` here, from `$GUARDRAIL_TRITON_PYTHON_SITE` (the launcher sets it). In an image
-that already has both installed, leave it unset.
+onnxruntime is put on `sys.path` here, from `$GUARDRAIL_TRITON_PYTHON_SITE` (the local launcher sets it). In an
+image that already has both installed (see docker/triton-cpu.Dockerfile), leave it unset.
 """
 
 from __future__ import annotations
@@ -39,8 +41,34 @@ def _concatenate(arrays: list[Any]) -> Any:
     return np.concatenate(arrays, axis=0)
 
 
+_TRITON_TYPES = {"tensor(int64)": "TYPE_INT64", "tensor(float)": "TYPE_FP32", "tensor(int32)": "TYPE_INT32"}
+
+
+def _onnx_beside() -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.onnx")
+
+
 class TritonPythonModel:
     """One onnxruntime session per model instance; a dynamic batch is run as one session call."""
+
+    @staticmethod
+    def auto_complete_config(auto_complete_model_config: Any) -> Any:
+        """Declare the ONNX file's tensors when `config.pbtxt` does not (as Triton's ONNX Runtime backend does).
+
+        The batch dimension is left out; a per-item output (`[batch]` in ONNX) is declared `dims: [1]`.
+        """
+        config = auto_complete_model_config.as_dict()
+        declared = {t["name"] for t in config.get("input", []) + config.get("output", [])}
+        session = ort.InferenceSession(_onnx_beside(), providers=["CPUExecutionProvider"])
+        for tensor, add in (
+            *((t, auto_complete_model_config.add_input) for t in session.get_inputs()),
+            *((t, auto_complete_model_config.add_output) for t in session.get_outputs()),
+        ):
+            if tensor.name in declared:
+                continue
+            dims = [d if isinstance(d, int) else -1 for d in tensor.shape[1:]] or [1]
+            add({"name": tensor.name, "data_type": _TRITON_TYPES[tensor.type], "dims": dims})
+        return auto_complete_model_config
 
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
