@@ -40,7 +40,8 @@ def scoring_fields(spec: GuardrailSpec) -> dict[str, Any]:
             knowledge_base["version"] = kb.version
     return {
         "models": spec.models.model_dump(mode="json", by_alias=True),
-        "policy": spec.policy.model_dump(mode="json", by_alias=True),
+        # Unset optional policy fields are left out, so adding one keeps every existing spec's revision.
+        "policy": spec.policy.model_dump(mode="json", by_alias=True, exclude_none=True),
         "knowledgeBase": knowledge_base,
     }
 

@@ -1,0 +1,44 @@
+"""`spec.policy.onUnreadableAnswer` reaches the sidecar's config; leaving it unset keeps every revision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from guardrail_operator.builders.config import revision_config
+from guardrail_operator.models import Guardrail
+from guardrail_operator.revision import guardrail_revision, scoring_fields
+
+MakeBody = Callable[..., dict[str, Any]]
+
+
+def _guardrail(make_body: MakeBody, **policy: Any) -> Guardrail:
+    body = make_body()
+    body["spec"]["policy"] = {**body["spec"].get("policy", {}), **policy}
+    return Guardrail.model_validate(body)
+
+
+@pytest.mark.parametrize("action", ["block", "pass"])
+def test_the_rendered_sidecar_config_carries_the_action(make_body: MakeBody, action: str) -> None:
+    guardrail = _guardrail(make_body, onUnreadableAnswer=action)
+    rendered = revision_config(guardrail, "r1", "m1")
+    assert rendered.policy.on_unreadable_answer == action
+    assert f"onUnreadableAnswer: {action}" in rendered.to_yaml()
+
+
+def test_unset_defaults_from_on_backend_error_and_keeps_the_revision(make_body: MakeBody) -> None:
+    closed = _guardrail(make_body, onBackendError="fail-closed")
+    opened = _guardrail(make_body, onBackendError="fail-open")
+    assert revision_config(closed, "r1", "m1").policy.unreadable_action == "block"
+    assert revision_config(opened, "r1", "m1").policy.unreadable_action == "pass"
+    assert "onUnreadableAnswer" not in revision_config(closed, "r1", "m1").to_yaml()
+    assert guardrail_revision(closed.spec) != guardrail_revision(_guardrail(make_body, onUnreadableAnswer="pass").spec)
+    assert "onUnreadableAnswer" not in scoring_fields(closed.spec)["policy"]  # unset: the hash it had before
+
+
+def test_an_unknown_action_is_refused(make_body: MakeBody) -> None:
+    with pytest.raises(ValidationError, match="onUnreadableAnswer"):
+        _guardrail(make_body, onUnreadableAnswer="ignore")
