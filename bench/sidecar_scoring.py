@@ -1,4 +1,4 @@
-"""Scoring latency per answer (embedded onnxruntime vs the v2 server over gRPC and HTTP), then the sidecar
+"""Scoring latency per answer (embedded onnxruntime vs real Triton over gRPC and HTTP), then the sidecar
 process end to end: scored requests through the sidecar vs straight to the app, throughput and RSS.
 
 Uses the project's models under models/repository and an embedded Qdrant knowledge base. Caches are off so
@@ -34,6 +34,7 @@ from guardrail_sidecar.metrics import Metrics  # noqa: E402
 from guardrail_sidecar.protocols import parse_openai_request  # noqa: E402
 from guardrail_sidecar.runtime import Runtime  # noqa: E402
 from tests.support.processes import running  # noqa: E402
+from tests.support.triton import triton_server  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
 RESULTS = REPO / "bench" / "results" / "sidecar_scoring.json"
@@ -62,7 +63,7 @@ def answer(rng: random.Random) -> str:
 def models_section(kind: str, url: str = "") -> dict[str, Any]:
     if kind == "embedded":
         return {"backend": "embedded", "embedded": {"repository": str(REPOSITORY)}}
-    protocol = "grpc" if kind == "v2-grpc" else "http"
+    protocol = "grpc" if kind == "triton-grpc" else "http"
     return {"backend": "triton", "triton": {"url": url, "protocol": protocol}, "tokenizerRepository": str(REPOSITORY)}
 
 
@@ -183,35 +184,21 @@ def main() -> None:
         tmp = Path(tmpdir)
         kb = tmp / "kb"
         asyncio.run(build_kb(kb))
-        ports = {k: free_port() for k in ("v2h", "v2g", "app", "sidecar", "admin")}
-        v2 = [
-            py,
-            "-m",
-            "guardrail_v2server",
-            "--repository",
-            str(REPOSITORY),
-            "--http-port",
-            str(ports["v2h"]),
-            "--grpc-port",
-            str(ports["v2g"]),
-        ]
+        ports = {k: free_port() for k in ("app", "sidecar", "admin")}
         app = [py, str(REPO / "tests" / "support" / "fake_llm.py"), "--port", str(ports["app"])]
         with (
-            running(v2, f"http://127.0.0.1:{ports['v2h']}/v2/health/ready", tmp / "v2.log"),
+            triton_server(tmp) as triton,
             running(app, f"http://127.0.0.1:{ports['app']}/_seen", tmp / "app.log"),
         ):
-            for kind, url in (
-                ("embedded", ""),
-                ("v2-grpc", f"127.0.0.1:{ports['v2g']}"),
-                ("v2-http", f"127.0.0.1:{ports['v2h']}"),
-            ):
+            grpc_url, http_url = triton.spec.ports.grpc_url, triton.spec.ports.http_url
+            for kind, url in (("embedded", ""), ("triton-grpc", grpc_url), ("triton-http", http_url)):
                 kb_copy = tmp / f"kb-{kind}"
                 shutil.copytree(kb, kb_copy)  # embedded Qdrant: one client per folder
                 results["per_answer"][kind] = asyncio.run(per_answer(models_section(kind, url), kb_copy, n))
-                print(f"per answer {kind:9s} {results['per_answer'][kind]}", flush=True)
+                print(f"per answer {kind:11s} {results['per_answer'][kind]}", flush=True)
             cfg_path = tmp / "sidecar.yaml"
             cfg = config(
-                models_section("v2-grpc", f"127.0.0.1:{ports['v2g']}"),
+                models_section("triton-grpc", grpc_url),
                 tmp / "kb-embedded",
                 ports["app"],
                 ports["sidecar"],
@@ -223,7 +210,7 @@ def main() -> None:
                 results["rss_mib_idle"] = rss_mib(proc.pid)
                 direct = asyncio.run(end_to_end(f"http://127.0.0.1:{ports['app']}/v1/chat/completions", n, 4))
                 proxied = asyncio.run(end_to_end(f"http://127.0.0.1:{ports['sidecar']}/v1/chat/completions", n, 4))
-                results["end_to_end"] = {"direct": direct, "sidecar_v2_grpc": proxied}
+                results["end_to_end"] = {"direct": direct, "sidecar_triton_grpc": proxied}
                 results["rss_mib_after_load"] = rss_mib(proc.pid)
                 print(f"end to end direct {direct}\nend to end sidecar {proxied}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

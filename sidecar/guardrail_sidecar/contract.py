@@ -1,8 +1,10 @@
-"""The scoring contract: model names and tensors shared by Triton, the v2 test server and the embedded scorer.
+"""The scoring contract: model names and tensors shared by Triton (both flavours) and the embedded scorer.
 
 Tokenisation happens in the client (the `tokenizers` library with the model's own `tokenizer.json`), so Triton
-serves plain ONNX with its ONNX Runtime backend and no Python backend is needed. Every model takes token
-tensors and returns one FP32 output; this module is the only place that names them.
+serves plain ONNX: with its ONNX Runtime backend in production (GPU), or, on a CPU-only Triton, with a python
+backend `model.py` running the same ONNX files with onnxruntime (`guardrail model package --backend python`).
+Every model takes token tensors (or, for the injection head, FP32 embeddings) and returns one FP32 output;
+this module is the only place that names them. Triton returns a per-item score as `[batch, 1]`.
 """
 
 from __future__ import annotations

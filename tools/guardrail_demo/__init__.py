@@ -1,1 +1,1 @@
-"""`guardrail demo`: the whole product on one machine (control plane, operator, v2 server, sidecar, app, Prometheus)."""
+"""`guardrail demo`: the whole product on one machine (control plane, operator, Triton, sidecar, app, Prometheus)."""

@@ -102,12 +102,12 @@ class Demo:
 
     def stand_ins(self) -> None:
         r, work = self.report, self.o.work_dir
-        r.step("3. starting what kwok only pretends to run: v2 inference server, knowledge base, LLM app")
+        r.step("3. starting what kwok only pretends to run: NVIDIA Triton, knowledge base, LLM app")
         out = stack.ingest_kb(EXAMPLES / "kb", "support-facts", work / "qdrant", work / "logs" / "kb-ingest.log")
         live = next((line.strip() for line in out.splitlines() if line.strip().startswith("live:")), "ingested")
         r.note(f"knowledge base: examples/kb → embedded Qdrant {work / 'qdrant'} ({live})")
-        v2 = stack.start_v2server(self.sup, MODELS, self.ports)
-        r.note(f"v2 inference server (stands in for Triton): {v2.url}")
+        triton = stack.start_triton(self.sup, MODELS, self.ports)
+        r.note(f"{stack.TRITON_LABEL}, python backend on the CPU, serving models/repository: {triton.url}")
         if not self.injection_model:
             r.warn("models/repository has no injection model: the prompt-injection check is off")
         app = stack.start_app(self.sup, self.ports.app)
@@ -136,7 +136,7 @@ class Demo:
         r = self.report
         r.step("5. starting the scoring sidecar from the revision ConfigMap the operator rendered")
         local = LocalEndpoints(
-            triton_grpc=f"127.0.0.1:{self.ports.v2_grpc}",
+            triton_grpc=f"127.0.0.1:{self.ports.triton_grpc}",
             tokenizers=str(MODELS),
             qdrant_path=str(self.o.work_dir / "qdrant"),
             listen_port=self.ports.sidecar,
@@ -163,7 +163,7 @@ class Demo:
         sidecar = stack.start_sidecar(self.sup, config_path, self.ports, kube.env)
         r.note(f"sidecar: {sidecar.url}")
         prom = stack.start_prometheus(self.sup, self.o.work_dir, self.ports)
-        r.note(f"Prometheus scraping the sidecar every second: {prom.url}")
+        r.note(f"Prometheus scraping the sidecar, the operator and Triton every second: {prom.url}")
 
     def traffic(self, target: phases.Target, revision: str) -> None:
         r = self.report
@@ -177,6 +177,26 @@ class Demo:
         bad = EXAMPLES / "guardrail-bad.yaml"
         self.outcome["bad revision"] = phases.rollout(r, target, self.sup, bad, "rolled-back", self.o.require_canary)
 
+    def triton_in_prometheus(self, models: tuple[str, ...] = ("nli", "embedding", "injection")) -> None:
+        """Triton's own series, as Prometheus scraped them: successful inferences per model."""
+        r = self.report
+        r.step("9. Triton's metrics in Prometheus")
+        url = f"http://127.0.0.1:{self.ports.prometheus}"
+        deadline = time.monotonic() + 15  # one or two scrapes after the last request
+        served: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            result = prometheus.query(url, prometheus.TRITON_MODELS_QUERY)
+            served = {str(s["metric"].get("model")): float(s["value"][1]) for s in result}
+            if all(served.get(m, 0) > 0 for m in models if m != "injection" or self.injection_model):
+                break
+            time.sleep(1)
+        r.note(f"{prometheus.TRITON_MODELS_QUERY}: " + ", ".join(f"{m} {v:.0f}" for m, v in sorted(served.items())))
+        missing = [m for m in models if served.get(m, 0) <= 0 and (m != "injection" or self.injection_model)]
+        if missing:
+            r.fail(f"Prometheus holds no successful Triton inferences for {', '.join(missing)}")
+        else:
+            r.ok("Prometheus holds Triton's nv_inference_* series for every model the sidecar used")
+
     def instructions(self) -> None:
         r, ns = self.report, self.o.namespace
         r.step("running")
@@ -187,7 +207,8 @@ class Demo:
             f"curl -s http://127.0.0.1:{self.ports.sidecar}/v1/chat/completions -H 'content-type: application/json' "
             '-d \'{"messages":[{"role":"user","content":"How long does standard shipping take?"}]}\'\n'
             f"sidecar metrics: http://127.0.0.1:{self.ports.sidecar_admin}/metrics\n"
-            f"Prometheus:      http://127.0.0.1:{self.ports.prometheus}",
+            f"Prometheus:      http://127.0.0.1:{self.ports.prometheus}\n"
+            f"Triton metrics:  http://127.0.0.1:{self.ports.triton_metrics}/metrics",
             highlight=False,
         )
         for name, url, log in self.sup.describe():
@@ -246,10 +267,13 @@ def _steps(demo: Demo, options: Options, stop: threading.Event) -> int:
         NAME,
         f"http://127.0.0.1:{demo.ports.sidecar}",
         f"http://127.0.0.1:{demo.ports.prometheus}",
+        inference=f"{stack.TRITON_LABEL} gRPC 127.0.0.1:{demo.ports.triton_grpc}, "
+        f"metrics http://127.0.0.1:{demo.ports.triton_metrics}/metrics",
     )
     revision = demo.first_revision(target)
     demo.sidecar(kube, revision)
     demo.traffic(target, revision)
+    demo.triton_in_prometheus()
     code = demo.summary()
     demo.report.note(f"wall time {time.monotonic() - started:.0f}s")
     if not options.once:

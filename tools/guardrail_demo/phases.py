@@ -34,6 +34,7 @@ class Target:
     name: str
     sidecar_url: str
     prometheus_url: str
+    inference: str = ""  # what serves the models, shown in the live view
 
     def apply(self, report: Report, path: Path) -> str:
         """`kubectl apply` of an example placed in the demo's namespace; the revision it makes."""
@@ -46,7 +47,7 @@ class Target:
 def requests(report: Report, target: Target, revision: str, injection_model: bool, strict: bool) -> int:
     """One request per scenario, printed and judged; the number of answers the models misjudged."""
     outcomes: list[Outcome] = []
-    with httpx.Client(timeout=60) as client, LiveView(report.console) as view:
+    with httpx.Client(timeout=60) as client, LiveView(report.console, inference=target.inference) as view:
         for scenario in SCENARIOS:
             outcome = send(client, target.sidecar_url, scenario)
             outcomes.append(outcome)
@@ -87,7 +88,7 @@ def rollout(report: Report, target: Target, sup: Supervisor, path: Path, expect:
     revision = target.apply(report, path)
     report.note(f"new revision {revision} (stable {stable}); sending traffic while the operator rolls it out")
     watch = RolloutWatch(revision, str(stable))
-    view = LiveView(report.console, title=f"rollout of {revision}")
+    view = LiveView(report.console, title=f"rollout of {revision}", inference=target.inference)
     view.echo_outcomes = False
     traffic = TrafficLoop(target.sidecar_url, SCENARIOS, view.add, workers=3, pause=0.02)
     deadline = time.monotonic() + ROLLOUT_TIMEOUT

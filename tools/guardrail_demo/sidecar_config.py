@@ -1,8 +1,8 @@
 """The local sidecar's config: the operator's rendered `sidecar.yaml` plus the sidecar's local overrides. Pure.
 
 In a cluster the sidecar reaches Triton and Qdrant through Services. kwok runs no pods, so the demo runs them
-as local processes and sets exactly the sidecar's out-of-cluster overrides: `modelsOverride` (the local v2
-server over gRPC, tokenizers from the project's model repository) and `qdrantOverride` (the embedded folder
+as local processes and sets exactly the sidecar's out-of-cluster overrides: `modelsOverride` (the local Triton
+over gRPC, tokenizers from the project's model repository) and `qdrantOverride` (the embedded folder
 loaded with the example knowledge base), plus free loopback ports. Everything else is the operator's: the
 policy, models, collection and top-K of every revision, and `watch`, with which the sidecar follows the
 Guardrail's status (stable revision, canary and weight) through the API server itself.
@@ -17,7 +17,7 @@ from guardrail_sidecar.config import Models, QdrantConfig, SidecarConfig, Triton
 
 @dataclass(frozen=True)
 class LocalEndpoints:
-    triton_grpc: str  # host:port of the local v2 server
+    triton_grpc: str  # host:port of the local Triton (gRPC)
     tokenizers: str  # model repository folder (<name>/<version>/tokenizer.json)
     qdrant_path: str  # embedded Qdrant folder
     listen_port: int

@@ -16,6 +16,9 @@ from guardrail_demo import prometheus
 from guardrail_demo.errors import DemoError
 from guardrail_demo.supervisor import Managed, Supervisor, http_ok
 from guardrail_devcluster.cluster import free_port
+from guardrail_triton import server as triton
+from guardrail_triton.errors import TritonError
+from guardrail_triton.install import SERVER_VERSION
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
@@ -24,8 +27,9 @@ BIN = Path(sys.executable).parent
 @dataclass
 class Ports:
     operator_metrics: int = field(default_factory=free_port)
-    v2_http: int = field(default_factory=free_port)
-    v2_grpc: int = field(default_factory=free_port)
+    triton_http: int = field(default_factory=free_port)
+    triton_grpc: int = field(default_factory=free_port)
+    triton_metrics: int = field(default_factory=free_port)
     app: int = field(default_factory=free_port)
     sidecar: int = field(default_factory=free_port)
     sidecar_admin: int = field(default_factory=free_port)
@@ -52,25 +56,25 @@ def start_operator(sup: Supervisor, env: Mapping[str, str], namespace: str, port
     )
 
 
-def start_v2server(sup: Supervisor, repository: Path, ports: Ports) -> Managed:
-    """The KServe v2 server with the project's models, standing in for Triton."""
-    url = f"http://127.0.0.1:{ports.v2_http}"
+TRITON_LABEL = f"Triton {SERVER_VERSION} (real)"  # what the live view says serves the models
+
+
+def start_triton(sup: Supervisor, repository: Path, ports: Ports) -> Managed:
+    """NVIDIA Triton (`tritonserver` of the nvidia-pytriton wheel, installed and cached on first use) serving the
+    python-backend flavour of the project's models on the CPU: kwok runs no Triton pod, so this is the one."""
+    triton_ports = triton.Ports(ports.triton_http, ports.triton_grpc, ports.triton_metrics)
+    try:
+        spec = triton.launch(repository, triton_ports, echo=True)
+    except TritonError as exc:
+        raise DemoError(f"Triton could not be installed or prepared: {exc}") from exc
     return sup.start(
-        "v2server",
-        [
-            PYTHON,
-            "-m",
-            "guardrail_v2server",
-            "--repository",
-            str(repository),
-            "--http-port",
-            str(ports.v2_http),
-            "--grpc-port",
-            str(ports.v2_grpc),
-        ],
-        lambda: http_ok(f"{url}/v2/health/ready"),
+        "triton",
+        spec.argv,
+        lambda: http_ok(triton_ports.ready_url),
+        env=spec.env,
         timeout=180,
-        url=f"{url} (gRPC 127.0.0.1:{ports.v2_grpc})",
+        grace=15.0,
+        url=f"http://{triton_ports.http_url} (gRPC {triton_ports.grpc_url}, metrics {triton_ports.metrics_url})",
     )
 
 
@@ -101,7 +105,13 @@ def start_sidecar(sup: Supervisor, config: Path, ports: Ports, env: Mapping[str,
 def start_prometheus(sup: Supervisor, work: Path, ports: Ports) -> Managed:
     binary = prometheus.find_binary()
     config_file = work / "prometheus.yml"
-    config_file.write_text(prometheus.config(f"127.0.0.1:{ports.sidecar_admin}", f"127.0.0.1:{ports.operator_metrics}"))
+    config_file.write_text(
+        prometheus.config(
+            f"127.0.0.1:{ports.sidecar_admin}",
+            f"127.0.0.1:{ports.operator_metrics}",
+            triton_metrics=f"127.0.0.1:{ports.triton_metrics}",
+        )
+    )
     data = work / "prometheus-data"
     shutil.rmtree(data, ignore_errors=True)  # a fresh TSDB: revision hashes repeat across runs
     url = f"http://127.0.0.1:{ports.prometheus}"

@@ -65,9 +65,10 @@ def status_table(guardrail: dict[str, Any] | None) -> Table:
 class LiveView:
     """Thread-safe: traffic threads call `add`, the main thread `set_status` and `say`."""
 
-    def __init__(self, console: Console, title: str = "guardrail demo", recent: int = 12) -> None:
+    def __init__(self, console: Console, title: str = "guardrail demo", recent: int = 12, inference: str = "") -> None:
         self.console = console
         self.title = title
+        self.inference = inference  # e.g. "Triton 2.51.0 (real) gRPC 127.0.0.1:…": what scores the answers
         self._lock = threading.Lock()
         self._recent: deque[Outcome] = deque(maxlen=recent)
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -76,6 +77,8 @@ class LiveView:
         self.echo_outcomes = True
 
     def __enter__(self) -> LiveView:
+        if self.inference:
+            self.console.print(self._inference_line())
         if self.console.is_terminal:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
             self._live.__enter__()
@@ -125,12 +128,20 @@ class LiveView:
                 table.add_row(rev, *(str(self.tally[(rev, v)]) for v in ("pass", "flag", "block", "error")))
         return table
 
+    def _inference_line(self) -> Text:
+        line = Text("inference  ", style="dim")
+        line.append(self.inference, style="bold cyan")
+        return line
+
     def _render(self) -> Group:
         with self._lock:
             recent = list(self._recent)
         requests = Group(*(outcome_text(o) for o in recent)) if recent else Text("no requests yet", style="dim")
+        status = (
+            Group(self._inference_line(), status_table(self._status)) if self.inference else status_table(self._status)
+        )
         return Group(
-            Panel(status_table(self._status), title=self.title, title_align="left"),
+            Panel(status, title=self.title, title_align="left"),
             Panel(requests, title="recent requests", title_align="left"),
             self._tally_table(),
         )

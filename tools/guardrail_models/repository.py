@@ -5,7 +5,7 @@
     <repository>/<name>/<version>/tokenizer.json     (token models only)
     <repository>/<name>/<version>/model.json         (ModelInfo: kind, max_length, tensors)
 
-Triton ignores the extra files in the version folder; the embedded scorer and the v2 test server read them.
+Triton ignores the extra files in the version folder; the embedded scorer and the sidecar (tokenizers) read them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Load a model of the repository into onnxruntime with its tokenizer; score text with it.
 
-No torch here: this is what the embedded scorer, the v2 test server and `guardrail eval` run.
+No torch here: this is what the embedded scorer and `guardrail eval` run.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def triton_configuration(name: str, repository: Path | None, threshold: float) -
         raise ModelError(f"--compare {name}={TRITON_PREFIX}{repository or ''}: {exc}") from exc
     try:
         served = v2_configuration(name, f"grpc://{spec.ports.grpc_url}", threshold, tokenizers=source)
-    except ModelError:
+    except BaseException:  # never leave the server behind
         server.stop()
         raise
 

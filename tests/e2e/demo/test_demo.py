@@ -71,6 +71,11 @@ def test_demo_once_shows_the_product_working_and_cleans_up(
     assert "analysis failed: blockRateIncrease" in out, out[-6000:]
     assert "demo OK" in out
     assert _processes_mentioning(str(work)) == []
+    # The models were served by the real Triton, which Prometheus scraped, and it was stopped too.
+    triton = re.search(r"inference  Triton 2\.51\.0 \(real\) gRPC 127\.0\.0\.1:(\d+)", out)
+    assert triton is not None, out[-6000:]
+    assert "Prometheus holds Triton's nv_inference_* series for every model the sidecar used" in out, out[-6000:]
+    assert _processes_mentioning(f"--grpc-port={triton.group(1)}") == []
 
     # The sidecar ran the operator's rendered config with local overrides only, and followed the Guardrail's
     # status by itself: the promoted revision scored answers during its canary.

@@ -37,13 +37,17 @@ def prometheus_binary() -> str:
 
 
 @contextlib.contextmanager
-def prometheus(targets: list[str], tmp: Path) -> Iterator[str]:
-    """A Prometheus scraping `targets` (host:port, path /metrics) every second; yields its URL."""
+def prometheus(targets: list[str], tmp: Path, triton: list[str] | None = None) -> Iterator[str]:
+    """A Prometheus scraping `targets` (host:port, path /metrics) every second, and Triton's metrics ports as job
+    `triton` (the job name the chart's alerts select); yields its URL."""
     binary = prometheus_binary()
     port = free_port()
+    jobs = [{"job_name": "sidecars", "static_configs": [{"targets": targets}]}]
+    if triton:
+        jobs.append({"job_name": "triton", "static_configs": [{"targets": triton}]})
     config = {
         "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s", "evaluation_interval": "10s"},
-        "scrape_configs": [{"job_name": "sidecars", "static_configs": [{"targets": targets}]}],
+        "scrape_configs": jobs,
     }
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
     server = [

@@ -1,7 +1,7 @@
 """Canary end to end on the real control plane: the operator drives the rollout from status, real sidecars follow
-`status.canary.weight` through their watch and score with the embedded models, a real Prometheus scrapes them,
-and the analysis promotes a good revision (10 -> 50 -> 100, surviving an operator restart) and rolls back a bad
-one with the failed check in status and an Event.
+`status.canary.weight` through their watch and score through a real Triton (the project's models, CPU), a real
+Prometheus scrapes them and Triton's metrics port, and the analysis promotes a good revision (10 -> 50 -> 100,
+surviving an operator restart) and rolls back a bad one with the failed check in status and an Event.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ import yaml
 from guardrail_cases import example
 from guardrail_devcluster.cluster import LocalCluster, free_port
 from guardrail_operator.models import GuardrailSpec
+from guardrail_operator.prometheus import Prometheus
 from guardrail_operator.revision import guardrail_revision
 from guardrail_sidecar import contract
 from tests.integration.canary.promtools import prometheus
 from tests.integration.operator.helpers import OperatorProcess, wait_for
 from tests.support.processes import PYTHON, REPO, running
+from tests.support.triton import triton_server
 
 pytestmark = pytest.mark.integration
 
@@ -142,14 +144,16 @@ def propagation(seen: Observations, revision: str, weight: int, sidecars: int) -
 def stack(
     cluster: LocalCluster, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, Any]]:
-    """Prometheus, a fake LLM app, the operator and two sidecars following the Guardrail in `namespace`."""
+    """Triton, Prometheus, a fake LLM app, the operator and two sidecars following the Guardrail in `namespace`."""
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # the sidecars watch the Guardrail with it
     if not all((REPOSITORY / m / "1" / contract.MODEL_FILE).is_file() for m in ("nli", "embedding")):
         pytest.skip(f"embedded models not built under {REPOSITORY}")
     admins = [free_port(), free_port()]
     app_port = free_port()
     with contextlib.ExitStack() as stack:
-        prom = stack.enter_context(prometheus([f"127.0.0.1:{p}" for p in admins], tmp_path))
+        triton = stack.enter_context(triton_server(tmp_path)).spec.ports
+        metrics = f"127.0.0.1:{triton.metrics}"
+        prom = stack.enter_context(prometheus([f"127.0.0.1:{p}" for p in admins], tmp_path, triton=[metrics]))
         app = [PYTHON, str(REPO / "tests/support/fake_llm.py"), "--port", str(app_port)]
         stack.enter_context(running(app, f"http://127.0.0.1:{app_port}/_seen", tmp_path / "llm.log", timeout=30))
         operators: list[OperatorProcess] = []
@@ -166,7 +170,11 @@ def stack(
                 "proxy": {"listenPort": listen, "listenHost": "127.0.0.1", "upstreamPort": app_port},
                 "adminPort": admin,
                 "watch": {"namespace": namespace, "name": "support-bot"},
-                "modelsOverride": {"backend": "embedded", "embedded": {"repository": str(REPOSITORY)}},
+                "modelsOverride": {
+                    "backend": "triton",
+                    "triton": {"url": triton.grpc_url, "protocol": "grpc", "timeout": "5s"},
+                    "tokenizerRepository": str(REPOSITORY),
+                },
                 "routing": {"stable": revision_yaml(cluster, namespace, stable)},
             }
             path = tmp_path / f"sidecar-{index}.yaml"
@@ -277,6 +285,13 @@ def test_good_canary_is_promoted_and_bad_one_rolled_back(
         tail = [r for t, r, _ in seen.responses if t > rolled_back_at + 1.5]
         assert tail, "no traffic after the rollback"
         assert set(tail) == {good}, "after the rollback every request is scored by the stable revision"
+
+        # every answer was scored by Triton, and Prometheus scraped Triton's own series
+        with Prometheus(stack["prometheus"]) as prom:
+            for model in (contract.NLI_MODEL, contract.EMBEDDING_MODEL):
+                served = prom.query(f'sum(nv_inference_request_success{{job="triton",model="{model}"}})') or 0
+                assert served >= 100, (model, served)
+            assert (prom.query('sum(nv_inference_request_failure{job="triton"})') or 0) == 0
     finally:
         seen.stop.set()
         for thread in threads:

@@ -1,3 +1,0 @@
-from guardrail_v2server.main import main
-
-main()
