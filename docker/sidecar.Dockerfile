@@ -24,6 +24,11 @@ LABEL org.opencontainers.image.title="guardrail-sidecar" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/guardrails-dev/guardrail-operator"
 COPY --from=build /opt/venv /opt/venv
+# The sidecar tokenises (Triton serves plain ONNX): the models' tokenizers, and model.json for how the NLI model
+# truncates pairs, at the path the operator's revision config names (builders.config.TOKENIZER_REPOSITORY).
+COPY models/repository/nli/1/tokenizer.json models/repository/nli/1/model.json /opt/guardrail/tokenizers/nli/1/
+COPY models/repository/embedding/1/tokenizer.json models/repository/embedding/1/model.json \
+     /opt/guardrail/tokenizers/embedding/1/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
