@@ -170,7 +170,7 @@ def sidecar_configuration(name: str, path: Path, threshold: float | None) -> Con
         messages = [{"role": "system", "content": evidence}, {"role": "user", "content": QUESTION}]
         body = {"model": "eval", "messages": messages}
         response = client.post("/v1/chat/completions", json=body, headers={ANSWER_HEADER: quote(claim)})
-        if response.headers.get("x-guardrail-reason") == "prompt-injection":
+        if response.headers.get("x-guardrail-reason") == "prompt_injection":
             raise ModelError(f"{name}: the sidecar took the eval's question {QUESTION!r} for a prompt injection")
         value = response.headers.get(SCORE_HEADER)
         if value is None:
