@@ -40,6 +40,9 @@ CONFIG_MOUNT_PATH = "/etc/guardrail"
 PORT_NAME = "guardrail"  # the port an app's Service targets to put the guardrail in front of the app
 ADMIN_PORT_NAME = "guardrail-admin"  # /metrics, /healthz, /readyz
 ADMIN_PORT: int = SidecarConfig.model_fields["admin_port"].default
+SERVICE_ACCOUNT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"  # noqa: S105 - a path, no secret
+# Container fields the API server fills in; any other field we did not render makes a look-alike sidecar.
+SERVER_DEFAULTED_FIELDS = frozenset({"terminationMessagePath", "terminationMessagePolicy"})
 SIDECAR_UID = 65532  # "nonroot" in distroless images; the sidecar image runs as it too
 
 
@@ -221,10 +224,17 @@ def _already_injected(pod: Pod, target: Target | None, settings: SidecarSettings
         return bool(sidecars) or INJECTED_ANNOTATION in annotations
     if target is None or len(sidecars) != 1:
         return False
+    # The API server's ServiceAccount admission mounts the token into every container, ours included (and
+    # that change is why it calls us again): the one mount we allow beyond our own.
+    existing = dict(sidecars[0])
+    existing["volumeMounts"] = [
+        m for m in existing.get("volumeMounts") or [] if m.get("mountPath") != SERVICE_ACCOUNT_TOKEN_PATH
+    ]
+    want = sidecar_container(target, settings)
+    if set(existing) - set(want) - SERVER_DEFAULTED_FIELDS:  # e.g. a `command` or `envFrom` of its own
+        return False
     volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
-    return is_subset(sidecar_container(target, settings), sidecars[0]) and all(
-        is_subset(v, volumes.get(v["name"])) for v in sidecar_volumes(target)
-    )
+    return is_subset(want, existing) and all(is_subset(v, volumes.get(v["name"])) for v in sidecar_volumes(target))
 
 
 def inject(pod: Pod, targets: Iterable[Target], settings: SidecarSettings, allow_opt_out: bool = True) -> Decision:

@@ -68,7 +68,7 @@ def install(cluster: LocalCluster, namespace: str) -> Iterator[Install]:
         "template", release, str(CHART), "-n", release_ns, "--kube-version", "1.36.3",
         "--set-json", f"operator.watchNamespaces={json.dumps([namespace])}", *show,
     ).stdout  # fmt: skip
-    cluster.kubectl("apply", "-n", release_ns, "-f", "-", input=rendered)
+    cluster.kubectl("apply", "-f", "-", input=rendered)  # every object names its namespace
     try:
         yield Install(cluster, release, release_ns, namespace, unwatched)
     finally:

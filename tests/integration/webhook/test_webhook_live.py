@@ -46,6 +46,7 @@ class Env:
     ca: bytes
     labelled: str  # opted in (and enforcing the restricted Pod Security Standard)
     unlabelled: str
+    strict: str  # opted in and labelled guardrails.dev/allow-opt-out=false
 
 
 def _kubectl_json(cluster: LocalCluster, *args: str, manifest: dict[str, Any] | None = None) -> Any:
@@ -68,19 +69,22 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout:
 def webhook_configuration(
     cluster: LocalCluster, name: str, url: str, ca: bytes, policy: str, namespaces: list[str]
 ) -> dict[str, Any]:
-    """The chart's MutatingWebhookConfiguration, re-pointed at `url` and limited to `namespaces`."""
+    """The chart's MutatingWebhookConfiguration, re-pointed at `url` (each entry at its own path on that
+    server) and limited to `namespaces`."""
     rendered = cluster.helm(
         "template", "gr", str(CHART), "-n", "guardrail-system", "--kube-version", "1.36.3",
         "--show-only", "templates/mutatingwebhookconfiguration.yaml", "--set", f"webhook.failurePolicy={policy}",
     ).stdout  # fmt: skip
     config: dict[str, Any] = yaml.safe_load(rendered)
     config["metadata"]["name"] = name
-    hook = config["webhooks"][0]
-    hook["clientConfig"] = {"url": url, "caBundle": base64.b64encode(ca).decode()}
-    # Only this test's namespaces: other tests share the control plane.
-    hook["namespaceSelector"]["matchExpressions"].append(
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
-    )
+    base = url.rsplit("/", 1)[0]
+    for hook in config["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        hook["clientConfig"] = {"url": base + path, "caBundle": base64.b64encode(ca).decode()}
+        # Only this test's namespaces: other tests share the control plane.
+        hook["namespaceSelector"]["matchExpressions"].append(
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
+        )
     return config
 
 
@@ -127,13 +131,17 @@ def env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     port = free_port()
     suffix = uuid.uuid4().hex[:6]
     labelled, unlabelled, hook = f"wh-in-{suffix}", f"wh-out-{suffix}", f"guardrail-it-{suffix}"
-    for ns in (labelled, unlabelled):
+    strict = f"wh-strict-{suffix}"
+    namespaces = [labelled, unlabelled, strict]
+    for ns in namespaces:
         cluster.kubectl("create", "namespace", ns)
-    cluster.kubectl(
-        "label", "namespace", labelled, "guardrails.dev/injection=enabled",
-        "pod-security.kubernetes.io/enforce=restricted",
-    )  # fmt: skip
-    for ns in (labelled, unlabelled):
+    for ns in (labelled, strict):
+        cluster.kubectl(
+            "label", "namespace", ns, "guardrails.dev/injection=enabled",
+            "pod-security.kubernetes.io/enforce=restricted",
+        )  # fmt: skip
+    cluster.kubectl("label", "namespace", strict, "guardrails.dev/allow-opt-out=false")
+    for ns in namespaces:
         cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(guardrail("bot")))
 
     log = tmp / "kopf.log"
@@ -145,15 +153,15 @@ def env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "GUARDRAIL_WEBHOOK_CERT_DIR": str(tmp / "certs"),
         "GUARDRAIL_SIDECAR_IMAGE": SIDECAR_IMAGE,
     }
-    cmd = [sys.executable, "-m", "kopf", "run", "--standalone", "-n", labelled, "-n", unlabelled]
+    cmd = [sys.executable, "-m", "kopf", "run", "--standalone", *(a for ns in namespaces for a in ("-n", ns))]
     with log.open("wb") as out:
         proc = subprocess.Popen([*cmd, "-m", "guardrail_operator.webhook"], env=operator_env, stdout=out, stderr=out)
     url = f"https://127.0.0.1:{port}/{WEBHOOK_ID}"
     try:
         _wait_for_port(port, proc, log)
-        config = webhook_configuration(cluster, hook, url, ca, "Fail", [labelled, unlabelled])
+        config = webhook_configuration(cluster, hook, url, ca, "Fail", namespaces)
         cluster.kubectl("apply", "-f", "-", input=json.dumps(config))
-        yield Env(cluster, url, ca, labelled, unlabelled)
+        yield Env(cluster, url, ca, labelled, unlabelled, strict)
     finally:
         cluster.kubectl("delete", "mutatingwebhookconfiguration", hook, "--ignore-not-found", check=False)
         proc.terminate()
@@ -162,7 +170,7 @@ def env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        for ns in (labelled, unlabelled):
+        for ns in namespaces:
             cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
@@ -170,11 +178,11 @@ def _create(env: Env, namespace: str, manifest: dict[str, Any], *extra: str) -> 
     return _kubectl_json(env.cluster, "create", "-n", namespace, "-f", "-", *extra, manifest=manifest)
 
 
-def _wait_until_indexed(env: Env) -> None:
+def _wait_until_indexed(env: Env, namespace: str | None = None) -> None:
     """kopf's index fills from its watch: dry-run creates (which also call webhooks) until one injects."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if sidecars(_create(env, env.labelled, pod("probe", {"app": "bot"}), "--dry-run=server")):
+        if sidecars(_create(env, namespace or env.labelled, pod("probe", {"app": "bot"}), "--dry-run=server")):
             return
         time.sleep(0.3)
     pytest.fail("the webhook never injected: the Guardrail did not reach kopf's index")
@@ -190,6 +198,7 @@ def test_a_selected_pod_in_a_labelled_namespace_gets_a_valid_restricted_sidecar(
     assert sidecar["image"] == SIDECAR_IMAGE
     assert sidecar["restartPolicy"] == "Always", "a native sidecar, accepted by the API server"
     assert sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert sidecar["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert stored["metadata"]["annotations"][INJECTED_ANNOTATION] == "bot"
     volumes = {v["name"]: v for v in stored["spec"]["volumes"]}
     assert volumes["guardrail-config"]["configMap"]["name"].startswith("bot-config-")
@@ -212,6 +221,33 @@ def test_the_opt_out_annotation_is_honoured(env: Env) -> None:
     _wait_until_indexed(env)
     opted_out = pod("bot-optout", {"app": "bot"}, {"guardrails.dev/inject": "false"})
     assert sidecars(_create(env, env.labelled, opted_out)) == []
+
+
+def test_a_strict_namespace_ignores_the_opt_out_annotation(env: Env) -> None:
+    _wait_until_indexed(env, env.strict)
+    opted_out = pod("bot-optout", {"app": "bot"}, {"guardrails.dev/inject": "false"})
+    result = env.cluster.kubectl(
+        "create", "-n", env.strict, "-f", "-", "-o", "json", input=json.dumps(opted_out)
+    )  # fmt: skip
+    assert len(sidecars(json.loads(result.stdout))) == 1
+    assert "allow-opt-out" in result.stderr, "kubectl shows the warning"
+
+
+def test_a_strict_namespace_refuses_a_pod_that_cannot_get_its_sidecar(env: Env) -> None:
+    _wait_until_indexed(env, env.strict)
+    blocking = pod("bot-blocking", {"app": "bot"})
+    blocking["spec"]["containers"][0]["ports"] = [{"containerPort": 9901}]  # the sidecar's admin port
+    refused = env.cluster.kubectl("create", "-n", env.strict, "-f", "-", check=False, input=json.dumps(blocking))
+    assert refused.returncode != 0
+    assert "allow-opt-out=false" in refused.stderr
+    assert "9901" in refused.stderr
+    fake = pod("bot-fake", {"app": "bot"}, {INJECTED_ANNOTATION: "bot"})
+    fake["spec"]["containers"].append({**fake["spec"]["containers"][0], "name": SIDECAR_NAME, "ports": []})
+    refused = env.cluster.kubectl("create", "-n", env.strict, "-f", "-", check=False, input=json.dumps(fake))
+    assert refused.returncode != 0, "a look-alike sidecar is not the guardrail"
+    # The lenient namespace admits the same pod with a warning instead.
+    admitted = env.cluster.kubectl("create", "-n", env.labelled, "-f", "-", "-o", "json", input=json.dumps(blocking))
+    assert sidecars(json.loads(admitted.stdout)) == []
 
 
 def test_an_unlabelled_namespace_is_not_sent_to_the_webhook(env: Env) -> None:

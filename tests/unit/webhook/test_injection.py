@@ -281,12 +281,39 @@ def test_strict_namespaces_refuse_a_look_alike_sidecar() -> None:
 def test_strict_namespaces_accept_their_own_sidecar_on_reinvocation() -> None:
     first = inject(pod(), [target()], SETTINGS, allow_opt_out=False).pod
     assert first is not None
-    # The API server defaults some fields before calling again; they do not make it a look-alike.
+    # The API server defaults some fields and mounts the service account token into every container before
+    # calling again; that does not make it a look-alike.
     sidecar_of(first)["terminationMessagePath"] = "/dev/termination-log"
+    token = {"name": "kube-api-access-x", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    sidecar_of(first)["volumeMounts"].append(token)
     again = inject(first, [target()], SETTINGS, allow_opt_out=False)
     assert again.pod is None
     assert again.denied is False
     assert again.reason == "sidecar already injected"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("command", ["sleep", "inf"]),
+        ("args", ["--config", "/tmp/open.yaml"]),
+        ("envFrom", [{"configMapRef": {"name": "x"}}]),
+    ],
+)
+def test_strict_namespaces_refuse_an_exact_copy_with_a_behaviour_of_its_own(field: str, value: Any) -> None:
+    first = inject(pod(), [target()], SETTINGS, allow_opt_out=False).pod
+    assert first is not None
+    sidecar_of(first)[field] = value
+    assert inject(first, [target()], SETTINGS, allow_opt_out=False).denied is True
+
+
+def test_strict_namespaces_refuse_a_sidecar_with_a_mount_over_its_config() -> None:
+    first = inject(pod(), [target()], SETTINGS, allow_opt_out=False).pod
+    assert first is not None
+    shadow = {"name": "data", "mountPath": "/etc/guardrail/sidecar.yaml", "subPath": "permissive.yaml"}
+    sidecar_of(first)["volumeMounts"].append(shadow)
+    decision = inject(first, [target()], SETTINGS, allow_opt_out=False)
+    assert decision.denied is True
 
 
 @pytest.mark.parametrize("app_port", [8000, ADMIN_PORT])
