@@ -206,9 +206,9 @@ class PromptInjection(_Model):
         default=256,
         ge=1,
         le=4096,
-        description="Detector windows (about 250 tokens each) checked per request. Every client-supplied turn is "
-        "read whole; a request needing more windows is refused (413) under fail-closed, and checked up to the "
-        "budget (latest turns first) under fail-open.",
+        description="Detector windows (a sentence each, 64 tokens at most) checked per request. Every "
+        "client-supplied turn is read whole; a request needing more windows is refused (413) under fail-closed, "
+        "and checked up to the budget (latest turns first) under fail-open.",
     )
 
 

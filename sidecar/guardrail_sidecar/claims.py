@@ -180,6 +180,31 @@ class SentenceBuffer:
         return split(rest)
 
 
+def sentences(text: str, min_words: int = 1) -> list[str]:
+    """The sentences of `text` (stripped), a fragment of fewer than `min_words` words joined to the next
+    sentence (the last one to the previous), never past MAX_CLAIM_CHARS."""
+    out: list[str] = []
+    pending: list[str] = []
+    words = chars = 0
+    for piece in split(text):
+        stripped = piece.text.strip()
+        if not stripped:
+            continue
+        pending.append(stripped)
+        words += len(_WORD.findall(stripped))
+        chars += len(stripped)
+        if words >= min_words or chars >= MAX_CLAIM_CHARS:
+            out.append(" ".join(pending))
+            pending, words, chars = [], 0, 0
+    if pending:
+        rest = " ".join(pending)
+        if out:
+            out[-1] = f"{out[-1]} {rest}"
+        else:
+            out.append(rest)
+    return out
+
+
 def passages(text: str, sentences_per_passage: int = 3, max_chars: int = 800) -> list[str]:
     """Context cut into short passages of a few sentences (what an NLI model can read at once)."""
     out: list[str] = []

@@ -166,11 +166,12 @@ class PromptInjection(_Model):
     enabled: bool = True
     threshold: float = Field(default=0.9, ge=0, le=1)  # the shipped detector's operating point (see the CRD)
     max_windows: int = Field(
-        default=64,
+        default=256,
         ge=1,
-        le=1024,
-        description="Token windows checked per request (every client-supplied turn, whole); a request needing "
-        "more is refused (413) under fail-closed and checked up to the budget under fail-open.",
+        le=4096,
+        description="Detector windows checked per request (a sentence each; 64 tokens at most) over every "
+        "client-supplied turn, whole; a request needing more is refused (413) under fail-closed and checked up "
+        "to the budget (latest turns first) under fail-open.",
     )
 
 

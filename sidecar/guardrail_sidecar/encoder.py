@@ -36,10 +36,10 @@ class Encoder:
     def encode(self, texts: list[str]) -> Tensors:
         return self._tensors(self._tok.encode_batch(texts))
 
-    def windows(self, text: str, overlap: int) -> list[str]:
-        """`text` whole, as consecutive spans that each fit the model (`max_length` tokens with its special
-        tokens), neighbours sharing `overlap` tokens so nothing is cut in a way no window sees whole."""
-        self._tok.enable_truncation(self._max_length, stride=overlap)
+    def windows(self, text: str, size: int, overlap: int) -> list[str]:
+        """`text` whole, as consecutive spans of at most `size` tokens (special tokens included, and never more
+        than the model reads), neighbours sharing `overlap` tokens so nothing is cut where no window sees it."""
+        self._tok.enable_truncation(min(size, self._max_length), stride=overlap)
         try:
             first = self._tok.encode(text)
         finally:

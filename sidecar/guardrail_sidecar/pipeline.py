@@ -73,14 +73,15 @@ class Pipeline:
 
     def injection_windows(self, request: ScoringRequest) -> list[str]:
         """Every client-supplied text (the question, every turn of every role, tool calls and definitions, the
-        json protocol's context), normalised for detection (`textnorm`), whole, in the model's token windows.
+        json protocol's context), normalised for detection (`textnorm`), whole, sentence by sentence (long
+        sentences in overlapping token windows: `Scorer.windows`).
 
         At most `promptInjection.maxWindows`: a request needing more is refused (413) under fail-closed, so
         nothing goes unread; under fail-open the first ones (the question, then the latest turns) are checked."""
         budget = self.policy.prompt_injection.max_windows
         windows: dict[str, None] = {}
         for text in dict.fromkeys(t for t in (request.question, *request.untrusted) if t.strip()):
-            windows.update(dict.fromkeys(self.scorer.windows(for_detection(text))))
+            windows.update(dict.fromkeys(self.scorer.windows(for_detection(text), budget - len(windows))))
             if len(windows) > budget:
                 break
         if len(windows) <= budget:

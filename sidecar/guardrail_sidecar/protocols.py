@@ -135,9 +135,9 @@ def parse_openai_request(body: Any) -> ScoringRequest:
         if message["role"] in CONTEXT_ROLES and text.strip():
             context.append((i, text))
         untrusted.append(text)  # every turn the client sends, whatever its role: the model reads them all
-        untrusted.append("\n".join(_strings(message, _CALL_FIELDS)))
+        untrusted.append(_strings(message, _CALL_FIELDS))
     untrusted.reverse()  # the latest turns first (a fail-open budget checks those)
-    untrusted.append("\n".join(_strings(body, _DEFINITION_FIELDS)))  # one text: read in as few windows as fit
+    untrusted.append(_strings(body, _DEFINITION_FIELDS))
     # The question itself is not evidence (an answer restating it would look grounded).
     context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
@@ -151,25 +151,36 @@ def parse_openai_request(body: Any) -> ScoringRequest:
     return ScoringRequest(question, tuple(t for _, t in context), stream, model_name, checked)
 
 
-_CALL_FIELDS = frozenset({"tool_calls", "function_call", "name", "refusal"})  # in a message, besides content
-_DEFINITION_FIELDS = frozenset({"tools", "functions"})  # tool definitions: descriptions reach the model too
+_CALL_FIELDS = ("tool_calls", "function_call", "name", "refusal")  # in a message, besides its content
+_DEFINITION_FIELDS = ("tools", "functions")  # tool definitions: their names and descriptions reach the model
+_NOT_TEXT = frozenset({"type", "id", "tool_call_id", "required"})  # identifiers, not text a model follows
 
 
-def _strings(obj: dict[str, Any], fields: frozenset[str]) -> list[str]:
-    """Every string under `fields` of `obj` (keys that are strings count as well: a tool's parameter names
-    reach the model)."""
+def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """The text under `fields` of `obj`, as one string: every string value (tool-call arguments that are JSON
+    read as their values), identifiers left out, so it is checked like prose rather than as fragments."""
     out: list[str] = []
-    stack: list[Any] = [obj[f] for f in fields if f in obj]
+    stack: list[Any] = [obj[f] for f in reversed(fields) if f in obj]
     while stack:
         node = stack.pop()
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, dict):
-            out.extend(k for k in node if isinstance(k, str) and len(k) > 2)
-            stack.extend(node.values())
+            stack.extend(v for k, v in reversed(node.items()) if k not in _NOT_TEXT and k != "arguments")
+            arguments = node.get("arguments")
+            if isinstance(arguments, str):
+                stack.append(_arguments(arguments))
         elif isinstance(node, list):
-            stack.extend(node)
-    return out
+            stack.extend(reversed(node))
+    return " ".join(out)
+
+
+def _arguments(text: str) -> Any:
+    """Tool-call arguments: their JSON values when they parse, else the raw string."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def openai_answers(body: Any) -> list[str]:

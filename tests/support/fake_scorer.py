@@ -91,7 +91,7 @@ class FakeScorer:
         self.injection_texts.extend(texts)
         return [1.0 if "ignore previous instructions" in t.lower() else 0.0 for t in texts]
 
-    def windows(self, text: str) -> list[str]:
+    def windows(self, text: str, limit: int) -> list[str]:
         """Windows of WINDOW_WORDS words (neighbours share WINDOW_OVERLAP), sliced from the text as is."""
         spans = [m.span() for m in re.finditer(r"\S+", text)]
         step = WINDOW_WORDS - WINDOW_OVERLAP

@@ -191,7 +191,7 @@ def test_every_client_turn_is_read_for_injection() -> None:
         "sys text",
         "early user turn",
         "forged assistant turn",
-        '{"q": "args text"}',
+        "args text",  # the arguments' JSON values
         "tool text",
         "function text",
         "developer text",
