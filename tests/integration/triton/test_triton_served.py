@@ -26,8 +26,8 @@ from guardrail_sidecar.metrics import Metrics
 from guardrail_sidecar.scorer import Scorer
 from guardrail_triton.install import SERVER_VERSION
 from guardrail_triton.server import Ports, TritonProcess
-from support.processes import REPO, wait_http
-from support.triton import triton_server
+from tests.support.processes import REPO, wait_http
+from tests.support.triton import triton_server
 
 pytestmark = pytest.mark.integration
 
