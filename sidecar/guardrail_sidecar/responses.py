@@ -51,6 +51,25 @@ MAX_METADATA_CHARS = 256
 # Per-token copies of the answer (token strings and bytes): not read, and removed from what clients get.
 DROPPED_KEYS = frozenset({"logprobs"})
 GUARDRAIL_HEADER_PREFIX = "x-guardrail-"
+# Response headers whose values are structured (dates, directives, cookies), forwarded on scored paths as they are.
+STANDARD_HEADERS = frozenset(
+    {
+        "date",
+        "expires",
+        "last-modified",
+        "cache-control",
+        "set-cookie",
+        "link",
+        "vary",
+        "www-authenticate",
+        "retry-after",
+        "strict-transport-security",
+        "content-security-policy",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-expose-headers",
+    }
+)
 Kind = Literal["json", "text", "sse", "empty"]
 
 
@@ -160,18 +179,21 @@ def _json(payload: bytes) -> Any:
 
 
 def sse_texts(payload: bytes, limit: int) -> Extracted:
-    """An SSE body (sent to a request that did not ask for a stream): the text of all its events."""
+    """An SSE body (sent to a request that did not ask for a stream): the text of all its events (`data`: the
+    parsed events, which are what is forwarded when it passes)."""
     parser = sse.EventParser(limit)
     try:
         events = parser.feed(payload) + parser.finish()
     except ValueError as exc:
         raise Unreadable(str(exc)) from exc
-    out = Extracted("sse")
+    parsed: list[Any] = []
+    out = Extracted("sse", parsed)
     per_choice: dict[int, list[str]] = {}
     for event in events:
         if event.data is None or event.data.strip() == sse.DONE:
             continue
         found = openai_texts(_json(event.data.encode()))
+        parsed.append(found.data)
         out.raw_arguments += found.raw_arguments
         for i, text in enumerate(found.answers):
             per_choice.setdefault(i, []).append(text)
@@ -217,10 +239,16 @@ def without_dropped(data: Any) -> Any:
     return data
 
 
-def app_headers(headers: Iterable[tuple[str, str]], drop: Iterable[str] = ()) -> CIMultiDict[str]:
+def app_headers(headers: Iterable[tuple[str, str]], drop: Iterable[str] = (), scored: bool = False) -> CIMultiDict[str]:
     """The app's response headers as forwarded: end-to-end ones only, never the app's own `x-guardrail-*`
-    (only the sidecar speaks for the guardrail)."""
+    (only the sidecar speaks for the guardrail). On a scored path (`scored`), a header whose value reads as
+    text (three words or more) is dropped too, unless it is a standard one (`Date`, `Cache-Control`, ...): an
+    answer must not travel in a header beside the checked body."""
     out = end_to_end(headers, drop)
-    for key in [k for k in out if k.lower().startswith(GUARDRAIL_HEADER_PREFIX)]:
-        out.popall(key, None)
+    for key in list(out):
+        name = key.lower()
+        values = out.getall(key, [])
+        texty = scored and name not in STANDARD_HEADERS and any(len(_WORDS.findall(v)) >= 3 for v in values)
+        if texty or name.startswith(GUARDRAIL_HEADER_PREFIX):
+            out.popall(key, None)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -9,8 +10,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import claims as claims_mod
+from . import sse
 from .errors import BackendError, RequestError, UpstreamError
 from .http import error_response
 from .outcome import record, verdict_headers
@@ -244,7 +247,9 @@ async def _score_response(
     raw, payload = body
     if not 200 <= response.status < 300:
         return _error_status(proxy, pipeline, response, request_id)
-    headers = app_headers(raw_headers(response), drop=("content-length", "content-type", "content-encoding"))
+    headers = app_headers(
+        raw_headers(response), drop=("content-length", "content-type", "content-encoding"), scored=True
+    )
     content_type = response.headers.get("Content-Type", "")
     policy = pipeline.policy
     try:
@@ -274,9 +279,26 @@ async def _score_response(
         if scoring_request.stream and proxy.config.proxy.protocol == "openai":
             return web.Response(body=refusal_events(refusal), content_type="text/event-stream", headers=headers)
         return web.json_response(refusal, status=200, headers=headers)
-    if isinstance(found.data, dict):  # JSON object: annotated with the verdict
-        annotated = without_dropped(found.data) | {"guardrail": field}
-        return web.json_response(annotated, status=response.status, headers=headers)
-    if content_type:  # text, SSE, a JSON array or scalar: checked, and passed on as the app sent it
-        headers["Content-Type"] = content_type
-    return web.Response(body=payload if isinstance(payload, bytes) else raw, status=response.status, headers=headers)
+    return _passed(found, field, response.status, content_type, headers)
+
+
+def _passed(
+    found: Extracted, field: dict[str, Any], status: int, content_type: str, headers: CIMultiDict[str]
+) -> web.Response:
+    """A passing answer, forwarded as the sidecar read it: JSON and SSE are re-serialised from the parsed
+    values that were checked (so a duplicate key or other parser difference cannot show the client a text the
+    sidecar did not read), text is sent as the UTF-8 it was decoded from."""
+    if found.kind == "json" and isinstance(found.data, dict):  # annotated with the verdict
+        return web.json_response(without_dropped(found.data) | {"guardrail": field}, status=status, headers=headers)
+    if found.kind == "json":  # a JSON array or scalar: nowhere to put the field; the headers carry the verdict
+        return web.json_response(without_dropped(found.data), status=status, headers=headers)
+    if found.kind == "sse":
+        events = [sse.encode(json.dumps(without_dropped(e), separators=(",", ":"))) for e in found.data]
+        body = b"".join(events) + sse.encode(sse.DONE)
+        return web.Response(body=body, status=status, content_type="text/event-stream", headers=headers)
+    if found.kind == "empty":
+        return web.Response(status=status, headers=headers)
+    main = content_type.split(";", 1)[0].strip() or "text/plain"
+    headers["Content-Type"] = f"{main}; charset=utf-8"
+    body = "".join(found.answers).encode()
+    return web.Response(body=body, status=status, headers=headers)

@@ -241,6 +241,29 @@ async def unknown_encoding(request: web.Request, body: dict[str, Any], text: str
     return web.Response(body=raw, headers={"Content-Type": "application/json", "Content-Encoding": "br"})
 
 
+async def header_text(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """A grounded body, the answer in a custom header beside it."""
+    return web.json_response(completion({"content": GROUNDED}), headers={"x-answer": text, "x-trace": "abc-123"})
+
+
+def _duplicated(grounded_last: str) -> str:
+    """A chat completion whose message has `content` twice: the marker first, then `grounded_last`."""
+    return (
+        '{"id": "chatcmpl-hostile", "object": "chat.completion", "choices": [{"index": 0, "message": '
+        f'{{"role": "assistant", "content": {json.dumps(MARKER)}, "content": {json.dumps(grounded_last)}}}, '
+        '"finish_reason": "stop"}]}'
+    )
+
+
+async def duplicate_keys(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """Two `content` keys: a parser keeping the first reads the marker, one keeping the last the answer."""
+    return web.Response(text=_duplicated(text), content_type="application/json")
+
+
+async def duplicate_keys_array(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    return web.Response(text=f"[{_duplicated(text)}]", content_type="application/json")
+
+
 async def stall(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
     """Answers only after `x-hostile-delay` seconds (default 30): longer than the sidecar waits."""
     await asyncio.sleep(float(request.headers.get("x-hostile-delay", "30")))
@@ -380,6 +403,9 @@ CASES: dict[str, Case] = {
     "status-text": status_text,
     "guardrail-headers": guardrail_headers,
     "guardrail-field": guardrail_field,
+    "header-text": header_text,
+    "duplicate-keys": duplicate_keys,
+    "duplicate-keys-array": duplicate_keys_array,
     "stall": stall,
     "huge": huge,
     "gzip-anyway": gzip_anyway,

@@ -176,3 +176,20 @@ def test_on_unreadable_answer_pass_forwards_it_flagged_and_counted(start_sidecar
     assert metric(lenient.admin, "guardrail_unreadable_answers_total", revision="stable", action="pass") >= 1
     readable = chat(lenient, "content-parts")  # only unreadable answers are passed: readable ones are scored
     assert not leaks(readable)
+
+
+def test_an_answer_in_a_custom_header_is_dropped(sidecar: Sidecar) -> None:
+    response = chat(sidecar, "header-text")  # the marker in `x-answer`, a grounded body
+    assert not leaks(response)
+    assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
+    assert response.headers["x-trace"] == "abc-123"  # identifier-like headers are kept
+
+
+@pytest.mark.parametrize("case", ["duplicate-keys", "duplicate-keys-array"])
+def test_a_passing_answer_is_forwarded_as_the_sidecar_read_it(sidecar: Sidecar, case: str) -> None:
+    """Two `content` keys, the marker first: the client gets the one value the sidecar checked, re-serialised,
+    never the raw bytes a first-key parser would read differently."""
+    response = chat(sidecar, case, answer="grounded")
+    assert not leaks(response)
+    assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
+    assert leaks(response, "14 days")

@@ -123,6 +123,12 @@ def test_the_apps_guardrail_headers_never_pass() -> None:
     assert list(out.items()) == [("x-app", "kept")]
 
 
+def test_on_scored_paths_headers_that_read_as_text_are_dropped() -> None:
+    headers = [("x-answer", TEXT), ("x-id", "abc-1"), ("Date", "Sun, 06 Dec 2026 07:30:51 GMT")]
+    assert [k for k, _ in app_headers(headers, scored=True).items()] == ["x-id", "Date"]
+    assert len(app_headers(headers)) == 3  # pass-through paths: untouched
+
+
 def test_stream_chunks_split_into_content_and_the_rest() -> None:
     text, rest, choice, finish = split_chunk({"choices": [{"delta": {"content": "Hi.", "refusal": "x"}}]})
     assert (text, finish) == ("Hi.", None)
