@@ -84,8 +84,8 @@ class SidecarSettings:
     image_pull_policy: str = "IfNotPresent"
     resources: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
+            "requests": {"cpu": "100m", "memory": "256Mi"},  # the chart's defaults; see docs/webhook.md#memory
+            "limits": {"cpu": "1", "memory": "768Mi"},
         }
     )
     native: bool = True  # an init container with restartPolicy Always: ready before the app, stops after it

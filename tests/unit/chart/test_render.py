@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from guardrail_operator import settings as settings_module
-from guardrail_operator.injection import ALLOW_OPT_OUT_LABEL
+from guardrail_operator.injection import ALLOW_OPT_OUT_LABEL, SidecarSettings
 from guardrail_operator.k8s import KINDS
 from guardrail_operator.metrics import Metrics as OperatorMetrics
 from guardrail_operator.settings import Settings
@@ -76,7 +76,8 @@ def test_the_settings_the_chart_sets_are_the_ones_the_operator_reads() -> None:
     assert webhook.enabled is True
     assert webhook.cert_dir == "/etc/guardrail/webhook-tls"
     assert webhook.sidecar.image == "ghcr.io/guardrails-dev/guardrail-sidecar:0.1.0"
-    assert webhook.sidecar.resources["limits"]["memory"] == "512Mi"
+    assert webhook.sidecar.resources["limits"]["memory"] == "768Mi"
+    assert webhook.sidecar.resources == SidecarSettings().resources, "the chart and the operator agree"
 
 
 def test_changing_a_setting_rolls_the_operator_pods() -> None:
