@@ -199,9 +199,9 @@ async def gate_stream(
                 if text or held or finish:
                     continue
                 if choice is None:
-                    trailing.append(event.raw)  # e.g. the usage chunk: sent after the final verdict
+                    trailing.append(sse.encode(obj))  # e.g. the usage chunk: sent after the final verdict
                 else:
-                    await out.write(event.raw)  # role announcement: no text
+                    await out.write(sse.encode(obj))  # role announcement: no text (re-encoded: no id/event lines)
             if done:
                 break
         if not stopped:

@@ -363,6 +363,19 @@ async def stream_crlf_multiline(request: web.Request, body: dict[str, Any], text
     return await sse(request, [f"event: message\r\ndata: {payload}\r\n\r\n".encode(), chunk(delta(finish="stop"))])
 
 
+async def stream_sse_fields(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """The answer in SSE `id:`, `event:` and comment lines around text-free chunks."""
+    role = chunk(delta("", role="assistant")).decode()
+    usage = chunk([], usage={"total_tokens": 2}).decode()
+    events = [
+        f"id: {text}\nevent: {text}\n{role}".encode(),
+        f": {text}\n\n".encode(),
+        chunk(delta("Hello.")),
+        f"event: {text}\nretry: 1000\n{usage}".encode(),
+    ]
+    return await sse(request, events)
+
+
 async def stream_slow_drip(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
     out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await out.prepare(request)
@@ -375,8 +388,27 @@ async def stream_slow_drip(request: web.Request, body: dict[str, Any], text: str
     return out
 
 
+async def slow(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """Answers (plainly) only after `x-hostile-delay` seconds (default 30): for the sidecar's request deadline."""
+    await asyncio.sleep(float(request.headers.get("x-hostile-delay", "30")))
+    return await plain(request, body, text)
+
+
+async def stream_stall(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """Streams the first words of the answer, then stalls for `x-hostile-delay` seconds (default 30)."""
+    out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await out.prepare(request)
+    await out.write(chunk(delta(text[:20])))
+    await asyncio.sleep(float(request.headers.get("x-hostile-delay", "30")))
+    await out.write(chunk(delta(text[20:], finish="stop")) + b"data: [DONE]\n\n")
+    await out.write_eof()
+    return out
+
+
 CASES: dict[str, Case] = {
     "plain": plain,
+    "slow": slow,
+    "stream-stall": stream_stall,
     "content-parts": content_parts,
     "content-parts-split": content_parts_split,
     "output-text-parts": output_text_parts,
@@ -425,6 +457,7 @@ CASES: dict[str, Case] = {
     "stream-unterminated": stream_unterminated,
     "stream-crlf-multiline": stream_crlf_multiline,
     "stream-slow-drip": stream_slow_drip,
+    "stream-sse-fields": stream_sse_fields,
 }
 
 

@@ -193,3 +193,12 @@ def test_a_passing_answer_is_forwarded_as_the_sidecar_read_it(sidecar: Sidecar, 
     assert not leaks(response)
     assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
     assert leaks(response, "14 days")
+
+
+def test_sse_id_event_and_comment_lines_never_reach_the_client(sidecar: Sidecar) -> None:
+    """The marker rides only in `id:`, `event:` and comment lines around text-free chunks: the sidecar
+    re-encodes what it forwards, so those lines go nowhere, and the (checked) text still arrives."""
+    response = chat(sidecar, "stream-sse-fields", stream=True)
+    assert not leaks(response)
+    chunks = [e for e in events(response) if isinstance(e, dict) and e.get("choices")]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in chunks) == "Hello."
