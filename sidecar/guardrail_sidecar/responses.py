@@ -22,7 +22,7 @@ from multidict import CIMultiDict
 from . import sse
 from .config import JsonFields
 from .http import end_to_end
-from .protocols import get_path
+from .protocols import get_path, set_path
 
 MAX_DEPTH = 64
 # Keys whose short string values (see `is_metadata`) are identifiers or metadata, not text shown as the answer.
@@ -153,13 +153,35 @@ def openai_texts(data: Any) -> Extracted:
 
 
 def json_texts(data: Any, fields: JsonFields) -> Extracted:
-    """The `json` protocol: the text at `answerPath` (a string, content parts or an object's strings)."""
+    """The `json` protocol: the text at `answerPath` (a string, content parts or an object's strings), then
+    any prose elsewhere in the body (strings of three words or more; shorter ones are ids and labels)."""
     answer = get_path(data, fields.answer_path)
     if answer is None:
         raise Unreadable(f"no answer at `{fields.answer_path}`")
     out = Extracted("json", data)
     out.answers.append(_walk(answer, out, 1))
+    rest = set_path(data, fields.answer_path, None)
+    if prose := "\n".join(_prose(rest, 1)):
+        out.answers.append(prose)
     return out
+
+
+def _prose(value: Any, depth: int) -> list[str]:
+    if depth > MAX_DEPTH:
+        raise Unreadable(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        return [] if is_metadata(value) else [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [t for v in items for t in _prose(v, depth + 1)]
+
+
+def without_prose(data: Any) -> Any:
+    """`data` with every string of three words or more removed (what is left of a blocked answer's body)."""
+    if isinstance(data, dict):
+        return {k: without_prose(v) for k, v in data.items() if not (isinstance(v, str) and not is_metadata(v))}
+    if isinstance(data, list):
+        return [without_prose(v) for v in data if not (isinstance(v, str) and not is_metadata(v))]
+    return data
 
 
 def is_json_type(content_type: str) -> bool:

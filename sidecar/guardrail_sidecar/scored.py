@@ -28,7 +28,15 @@ from .protocols import (
     set_path,
 )
 from .proxy import Proxy, raw_headers
-from .responses import Extracted, Unreadable, app_headers, is_metadata, read_answer, without_dropped
+from .responses import (
+    Extracted,
+    Unreadable,
+    app_headers,
+    is_metadata,
+    read_answer,
+    without_dropped,
+    without_prose,
+)
 from .streaming import gate_stream, refusal_events
 from .verdict import Assessment, Verdict, aggregate, unreadable
 
@@ -222,8 +230,8 @@ def _refusal_body(
 ) -> Any:
     """A blocked answer, rebuilt (openai): only the refusal, the app's ids and the guardrail field remain."""
     message = pipeline.policy.refusal_message
-    if proxy.config.proxy.protocol == "json":  # the configured answer field is what this protocol checks
-        data = found.data if isinstance(found.data, dict) else {}
+    if proxy.config.proxy.protocol == "json":  # the refusal at the answer path; ids and labels of the rest kept
+        data = without_prose(found.data) if isinstance(found.data, dict) else {}
         return set_path(data, proxy.config.proxy.json_fields.answer_path, message) | {"guardrail": field}
     data = found.data if isinstance(found.data, dict) else {}
     out = openai_refusal(message, request.model, field)

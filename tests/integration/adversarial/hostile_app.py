@@ -264,6 +264,21 @@ async def duplicate_keys_array(request: web.Request, body: dict[str, Any], text:
     return web.Response(text=f"[{_duplicated(text)}]", content_type="application/json")
 
 
+async def json_answer(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """The `json` protocol's shape: {"result": {"answer"}} with a label beside it."""
+    return web.json_response({"result": {"answer": text}, "meta": {"source": "hostile"}})
+
+
+async def json_answer_beside(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """A grounded answer at the answer path, the text in another field."""
+    return web.json_response({"result": {"answer": GROUNDED, "notes": [text]}, "meta": {"source": "hostile"}})
+
+
+async def json_answer_elsewhere(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """No answer at the configured path: the text sits at another one."""
+    return web.json_response({"result": {"text": text}})
+
+
 async def stall(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
     """Answers only after `x-hostile-delay` seconds (default 30): longer than the sidecar waits."""
     await asyncio.sleep(float(request.headers.get("x-hostile-delay", "30")))
@@ -438,6 +453,9 @@ CASES: dict[str, Case] = {
     "header-text": header_text,
     "duplicate-keys": duplicate_keys,
     "duplicate-keys-array": duplicate_keys_array,
+    "json-answer": json_answer,
+    "json-answer-beside": json_answer_beside,
+    "json-answer-elsewhere": json_answer_elsewhere,
     "stall": stall,
     "huge": huge,
     "gzip-anyway": gzip_anyway,

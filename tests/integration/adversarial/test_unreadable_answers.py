@@ -202,3 +202,34 @@ def test_sse_id_event_and_comment_lines_never_reach_the_client(sidecar: Sidecar)
     assert not leaks(response)
     chunks = [e for e in events(response) if isinstance(e, dict) and e.get("choices")]
     assert "".join(e["choices"][0]["delta"].get("content") or "" for e in chunks) == "Hello."
+
+
+JSON_FIELDS = {"questionPath": "question", "contextPath": "context", "answerPath": "result.answer"}
+
+
+@pytest.fixture(scope="module")
+def json_sidecar(start_sidecar: StartSidecar) -> Sidecar:
+    return start_sidecar({"proxy": {"protocol": "json", "jsonFields": JSON_FIELDS}}, name="json")
+
+
+@pytest.mark.parametrize(
+    ("case", "status"), [("json-answer", 200), ("json-answer-beside", 200), ("json-answer-elsewhere", 502)]
+)
+def test_json_protocol_checks_the_answer_field_and_prose_beside_it(
+    json_sidecar: Sidecar, case: str, status: int
+) -> None:
+    response = chat(json_sidecar, case, body={"question": "How do refunds work?"}, path="/ask")
+    assert not leaks(response)
+    assert response.status_code == status
+    assert response.headers["x-guardrail-verdict"] == "block"
+    if status == 200:
+        assert response.json()["meta"] == {"source": "hostile"}  # labels of the app's body are kept
+
+
+def test_json_protocol_passes_a_grounded_answer_with_its_labels(json_sidecar: Sidecar) -> None:
+    response = chat(
+        json_sidecar, "json-answer", answer="grounded", body={"question": "How do refunds work?"}, path="/ask"
+    )
+    assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
+    assert response.json()["result"]["answer"] == GROUNDED
+    assert response.json()["meta"] == {"source": "hostile"}

@@ -10,7 +10,14 @@ import pytest
 
 from guardrail_sidecar.cache import ENTRY_OVERHEAD, TTLCache
 from guardrail_sidecar.config import ConfigError, JsonFields, Policy, SidecarConfig
-from guardrail_sidecar.responses import Unreadable, app_headers, is_metadata, read_answer, without_dropped
+from guardrail_sidecar.responses import (
+    Unreadable,
+    app_headers,
+    is_metadata,
+    read_answer,
+    without_dropped,
+    without_prose,
+)
 from guardrail_sidecar.streaming import split_chunk
 
 TEXT = "The moon is made of green cheese."
@@ -116,6 +123,10 @@ def test_json_protocol_reads_the_configured_field_and_needs_it() -> None:
     assert found.answers == [TEXT]
     with pytest.raises(Unreadable, match=r"result\.answer"):
         read_answer(b'{"result": {}}', "application/json", "json", fields, 1 << 20)
+    beside = {"result": {"answer": "Yes.", "notes": [TEXT]}, "meta": {"source": "app"}}
+    found = read_answer(json.dumps(beside).encode(), "application/json", "json", fields, 1 << 20)
+    assert found.answers == ["Yes.", TEXT]  # prose beside the answer is checked; labels are not
+    assert without_prose(beside) == {"result": {"answer": "Yes.", "notes": []}, "meta": {"source": "app"}}
 
 
 def test_the_apps_guardrail_headers_never_pass() -> None:
