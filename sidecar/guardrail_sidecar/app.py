@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .errors import RequestError, UpstreamError
 from .http import error_response
 from .proxy import Proxy
-from .scored import handle_scored
+from .scored import handle_scored, refused_request
 
 log = logging.getLogger("guardrail.sidecar")
 PROXY: web.AppKey[Proxy] = web.AppKey("proxy", Proxy)
@@ -24,13 +24,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if proxy.config.proxy.is_scored(request.method, request.raw_path, request.body_exists):
             return await handle_scored(proxy, request)
         return await proxy.passthrough(request, revision)
-    except RequestError as exc:
-        reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
-        proxy.metrics.refused.labels(revision, reason).inc()
-        response = error_response(exc.status, exc.code, exc.message)
-        if exc.status in (408, 413, 415):
-            response.force_close()  # the rest of the body is unread or unreadable: don't reuse the connection
-        return response
+    except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)
+        return refused_request(proxy, exc, revision)
     except UpstreamError as exc:  # pass-through traffic (scored paths count their own, per revision)
         proxy.metrics.upstream_errors.labels(revision).inc()
         log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})

@@ -90,6 +90,18 @@ _PUBLIC_UPSTREAM = {
 }
 
 
+def refused_request(
+    proxy: Proxy, exc: RequestError, revision: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A refused request: counted for `revision`, answered with a JSON error naming the problem."""
+    reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
+    proxy.metrics.refused.labels(revision, reason).inc()
+    response = error_response(exc.status, exc.code, exc.message, headers)
+    if exc.status in (408, 413, 415):
+        response.force_close()  # the rest of the body is unread or unreadable: don't reuse the connection
+    return response
+
+
 async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamResponse:
     """The revision is picked first (at random, or by `routing.stickyHeader`), so every outcome of the
     request, refusals and app failures included, is counted for the revision that handled it."""
@@ -98,9 +110,7 @@ async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamRespons
     try:
         return await _handle_scored(proxy, pipeline, request)
     except RequestError as exc:
-        reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
-        proxy.metrics.refused.labels(pipeline.revision, reason).inc()
-        return error_response(exc.status, exc.code, exc.message, {"x-guardrail-revision": pipeline.revision})
+        return refused_request(proxy, exc, pipeline.revision, {"x-guardrail-revision": pipeline.revision})
     except UpstreamError as exc:
         proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
         log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
