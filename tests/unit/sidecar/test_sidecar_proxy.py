@@ -305,9 +305,9 @@ async def test_streaming_injection_gets_a_well_formed_refusal_stream(stack: Stac
 
 
 def test_compressed_answers_are_decoded_not_passed_unchecked() -> None:
+    from guardrail_sidecar.answers import decode
     from guardrail_sidecar.errors import UpstreamError
     from guardrail_sidecar.responses import Unreadable
-    from guardrail_sidecar.scored import decode
 
     body = b'{"answer": "x"}' * 10
     assert decode(gzip.compress(body), "gzip", 10_000) == body
