@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from guardrail_models.errors import ModelError
-from guardrail_models.python_backend import DEFAULT_QUEUE_DELAY_US
+from guardrail_models.python_backend import DEFAULT_SERVING, CpuServing
 from guardrail_models.repository import default_repository
 from guardrail_triton.errors import TritonError
 from guardrail_triton.install import PYTRITON, SERVER_VERSION, ensure_installed
@@ -43,13 +43,29 @@ def install_command() -> None:
 @click.option("--metrics-port", default=8002, show_default=True)
 @click.option(
     "--max-queue-delay-us",
-    default=DEFAULT_QUEUE_DELAY_US,
+    default=DEFAULT_SERVING.max_queue_delay_us,
     show_default=True,
     help="how long the dynamic batcher waits for more requests",
 )
-@click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads per model instance")
+@click.option(
+    "--threads", default=DEFAULT_SERVING.threads, show_default=True, help="onnxruntime intra-op threads per instance"
+)
+@click.option("--instances", default=DEFAULT_SERVING.instances, show_default=True, help="model instances per model")
+@click.option(
+    "--ragged/--no-ragged",
+    default=DEFAULT_SERVING.ragged,
+    show_default=True,
+    help="let token inputs of different lengths share a batch (model.py pads them)",
+)
 def serve(
-    repository: Path | None, http_port: int, grpc_port: int, metrics_port: int, max_queue_delay_us: int, threads: int
+    repository: Path | None,
+    http_port: int,
+    grpc_port: int,
+    metrics_port: int,
+    max_queue_delay_us: int,
+    threads: int,
+    instances: int,
+    ragged: bool,
 ) -> None:
     """Serve the python-backend flavour of a repository on 127.0.0.1 until SIGTERM/SIGINT.
 
@@ -58,7 +74,8 @@ def serve(
     try:
         source = repository or default_repository()
         ports = Ports(http_port, grpc_port, metrics_port)
-        spec = launch(source, ports, max_queue_delay_us, threads, echo=True)
+        serving = CpuServing(max_queue_delay_us, threads, instances, ragged)
+        spec = launch(source, ports, serving, echo=True)
     except (TritonError, ModelError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

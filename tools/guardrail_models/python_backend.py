@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from guardrail_models.errors import RepositoryError
@@ -21,9 +22,20 @@ from guardrail_operator.triton_cpu import CPU_MODEL_FILE, cpu_model_source
 from guardrail_sidecar import contract
 
 MODEL_PY = CPU_MODEL_FILE
-# Measured on this project's models (bench/triton_vs_embedded.py): a lone request never waits for company, and
-# concurrent requests still batch, because requests that arrive while an execution runs queue up meanwhile.
-DEFAULT_QUEUE_DELAY_US = 0
+
+
+@dataclass(frozen=True)
+class CpuServing:
+    """How Triton runs each model of the python-backend flavour. Defaults chosen by measurement
+    (bench/triton_vs_embedded.py, results in docs/triton.md)."""
+
+    max_queue_delay_us: int = 0  # a lone request never waits for company; concurrent ones queue meanwhile
+    threads: int = 1  # onnxruntime intra-op threads per model instance
+    instances: int = 1  # model instances (instance_group count, KIND_CPU)
+    ragged: bool = False  # token inputs of different lengths may share a batch (model.py right-pads them)
+
+
+DEFAULT_SERVING = CpuServing()
 
 
 def model_py_source() -> str:
@@ -31,14 +43,15 @@ def model_py_source() -> str:
     return cpu_model_source()
 
 
-def render_python_config(info: ModelInfo, max_queue_delay_us: int = DEFAULT_QUEUE_DELAY_US, threads: int = 1) -> str:
+def render_python_config(info: ModelInfo, serving: CpuServing = DEFAULT_SERVING) -> str:
     """`config.pbtxt` for the python backend on the CPU, with the production flavour's tensors (pure).
 
     Outputs keep the `dims` clients see from the ONNX Runtime flavour (a per-item score is `[1]`), without
-    `reshape`: the python model shapes its outputs itself.
+    `reshape`: the python model shapes its outputs itself. Each request is tokenised to its own length, and
+    Triton's dynamic batcher only joins requests of equal shape unless `serving.ragged` allows otherwise.
     """
     preferred = [size for size in (4, 8, 16, 32, 64) if size <= info.max_batch_size]
-    inputs = ",\n".join(tensor_block(t, reshape=False) for t in info.inputs)
+    inputs = ",\n".join(tensor_block(t, reshape=False, ragged=serving.ragged) for t in info.inputs)
     return (
         f'name: "{info.name}"\n'
         'backend: "python"\n'
@@ -47,11 +60,11 @@ def render_python_config(info: ModelInfo, max_queue_delay_us: int = DEFAULT_QUEU
         f"output [\n{tensor_block(info.output, reshape=False)}\n]\n"
         "dynamic_batching {\n"
         f"  preferred_batch_size: [ {', '.join(str(p) for p in preferred)} ]\n"
-        f"  max_queue_delay_microseconds: {max_queue_delay_us}\n"
+        f"  max_queue_delay_microseconds: {serving.max_queue_delay_us}\n"
         "}\n"
         "version_policy: { latest: { num_versions: 1 } }\n"
-        "instance_group [ { count: 1, kind: KIND_CPU } ]\n"
-        f'parameters: {{ key: "intra_op_threads" value: {{ string_value: "{threads}" }} }}\n'
+        f"instance_group [ {{ count: {serving.instances}, kind: KIND_CPU }} ]\n"
+        f'parameters: {{ key: "intra_op_threads" value: {{ string_value: "{serving.threads}" }} }}\n'
     )
 
 
@@ -69,8 +82,7 @@ def _place(source: Path, target: Path, link: bool) -> None:
 def write_python_repository(
     source: Path,
     out: Path,
-    max_queue_delay_us: int = DEFAULT_QUEUE_DELAY_US,
-    threads: int = 1,
+    serving: CpuServing = DEFAULT_SERVING,
     link: bool = False,
 ) -> list[tuple[str, int]]:
     """Write the python-backend flavour of every model of `source` into `out`; returns the (name, version)s.
@@ -90,5 +102,5 @@ def write_python_repository(
             if (version_dir / file).is_file():
                 _place(version_dir / file, target / file, link)
         (target / MODEL_PY).write_text(model_py)
-        (out / name / CONFIG_FILE).write_text(render_python_config(info, max_queue_delay_us, threads))
+        (out / name / CONFIG_FILE).write_text(render_python_config(info, serving))
     return models

@@ -93,7 +93,8 @@ def read_info(version_dir: Path) -> ModelInfo:
     return ModelInfo.from_json((version_dir / INFO_FILE).read_text())
 
 
-def tensor_block(tensor: Tensor, reshape: bool = True) -> str:
+def tensor_block(tensor: Tensor, reshape: bool = True, ragged: bool = False) -> str:
+    """One `input`/`output` entry. `ragged`: requests of different lengths may share a batch (the model pads)."""
     dims = tensor.dims or [1]
     lines = [
         "  {",
@@ -103,6 +104,8 @@ def tensor_block(tensor: Tensor, reshape: bool = True) -> str:
     ]
     if reshape and not tensor.dims:  # the ONNX tensor is [batch]; Triton wants at least one dim: reshape it away
         lines.append("    reshape: { shape: [ ] }")
+    if ragged and -1 in tensor.dims:
+        lines.append("    allow_ragged_batch: true")
     lines.append("  }")
     return "\n".join(lines)
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from guardrail_devcluster.cluster import free_port
 from guardrail_models.package import list_models
 from guardrail_models.python_backend import (
-    DEFAULT_QUEUE_DELAY_US,
+    DEFAULT_SERVING,
+    CpuServing,
     model_py_source,
     render_python_config,
     write_python_repository,
@@ -58,12 +59,12 @@ class Ports:
         return f"http://{HOST}:{self.http}/v2/health/ready"
 
 
-def _fingerprint(source: Path, max_queue_delay_us: int, threads: int) -> str:
+def _fingerprint(source: Path, serving: CpuServing) -> str:
     digest = hashlib.sha256(model_py_source().encode())
     for name, version in list_models(source):
         version_dir = (source / name / str(version)).resolve()
         info = read_info(version_dir)
-        digest.update(f"{version_dir}\0{render_python_config(info, max_queue_delay_us, threads)}\0".encode())
+        digest.update(f"{version_dir}\0{render_python_config(info, serving)}\0".encode())
         for file in sorted(version_dir.iterdir()):
             stat = file.stat()
             digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
@@ -73,16 +74,15 @@ def _fingerprint(source: Path, max_queue_delay_us: int, threads: int) -> str:
 def prepare(
     source: Path,
     install: Installation,
-    max_queue_delay_us: int = DEFAULT_QUEUE_DELAY_US,
-    threads: int = 1,
+    serving: CpuServing = DEFAULT_SERVING,
 ) -> Path:
     """The python-backend flavour of `source`, rendered once into the cache (atomically); its folder."""
-    out = install.root / "repositories" / _fingerprint(source, max_queue_delay_us, threads)
+    out = install.root / "repositories" / _fingerprint(source, serving)
     if out.is_dir():
         return out
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    write_python_repository(source, tmp, max_queue_delay_us, threads, link=True)
+    write_python_repository(source, tmp, serving, link=True)
     try:
         tmp.rename(out)
     except OSError:  # another process placed it first: same content
@@ -135,13 +135,12 @@ class TritonLaunch:
 def launch(
     source: Path,
     ports: Ports | None = None,
-    max_queue_delay_us: int = DEFAULT_QUEUE_DELAY_US,
-    threads: int = 1,
+    serving: CpuServing = DEFAULT_SERVING,
     echo: bool = False,
 ) -> TritonLaunch:
     """Install (cached), render the python-backend flavour of `source`, and say how to start the server."""
     install = ensure_installed(echo=echo)
-    repository = prepare(source, install, max_queue_delay_us, threads)
+    repository = prepare(source, install, serving)
     return TritonLaunch(install, repository, ports or Ports())
 
 

@@ -8,19 +8,23 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from guardrail_cli.main import cli
-from guardrail_models.python_backend import MODEL_PY, render_python_config, write_python_repository
+from guardrail_models.python_backend import MODEL_PY, CpuServing, render_python_config, write_python_repository
 from guardrail_models.repository import default_repository, render_config
 from guardrail_models.specs import injection_info, nli_info
 from guardrail_sidecar import contract
 
 
 def test_python_config_is_cpu_python_backend_with_the_same_tensors_as_production() -> None:
-    config = render_python_config(nli_info(), max_queue_delay_us=0, threads=2)
+    config = render_python_config(nli_info(), CpuServing(max_queue_delay_us=0, threads=2, instances=2))
     production = render_config(nli_info())
     assert 'backend: "python"' in config
     assert "kind: KIND_CPU" in config
     assert "max_queue_delay_microseconds: 0" in config
     assert 'key: "intra_op_threads" value: { string_value: "2" }' in config
+    assert "instance_group [ { count: 2, kind: KIND_CPU } ]" in config
+    assert "allow_ragged_batch" not in config  # by default only requests of equal length are batched
+    ragged = render_python_config(nli_info(), CpuServing(ragged=True))
+    assert ragged.count("allow_ragged_batch: true") == 3  # the three token inputs, not the score
     for name in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS, contract.SCORE_OUTPUT):
         assert f'name: "{name}"' in config
     # clients see the same shapes: a score is dims [1] in both; only production reshapes it for ONNX Runtime
