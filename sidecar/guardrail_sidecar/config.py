@@ -302,10 +302,10 @@ class KnowledgeBase(_Model):
 class Cache(_Model):
     max_entries: int = Field(default=10_000, ge=0, description="Per cache; 0 disables caching.")
     max_bytes: int = Field(
-        default=33_554_432,
+        default=16_777_216,
         ge=0,
         le=4_294_967_296,
-        description="Per cache: the approximate size of keys and values it may hold (32 MiB by default), so a "
+        description="Per cache: the approximate size of keys and values it may hold (16 MiB by default), so a "
         "stream of long, distinct texts cannot grow the sidecar past its memory limit; 0 disables caching.",
     )
     ttl: str = Field(default="10m", pattern=DURATION)
