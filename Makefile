@@ -42,6 +42,7 @@ scan-deps: install ## checkov in its own venv (its pins conflict with ours), for
 images: ## container images for the operator and the sidecar (needs Docker)
 	docker build -f docker/operator.Dockerfile -t guardrail-operator:dev .
 	docker build -f docker/sidecar.Dockerfile -t guardrail-sidecar:dev .
+	docker build -f docker/triton-cpu.Dockerfile -t guardrail-triton-cpu:dev .
 
 test: install triton system-deps scan-deps lint ## everything: lint, unit, integration (real control plane), e2e
 	$(BIN)/pytest -q
