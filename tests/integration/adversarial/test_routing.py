@@ -75,6 +75,7 @@ def test_no_header_or_id_raises_the_canary_share_above_the_weight(split: Sidecar
     assert set(seen) <= {"stable", "canary"}
     share = seen.count("canary") / len(seen)
     p, bound = WEIGHT / 100, tolerance(WEIGHT / 100, N)
+    print(f"{strategy}: canary share {share:.3f} over {N} requests (weight {p}, bound +-{bound:.3f})")
     assert abs(share - p) <= bound, f"{strategy}: canary share {share:.3f}, weight {p} +- {bound:.3f}"
 
 
