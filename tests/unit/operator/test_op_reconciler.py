@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from guardrail_operator.errors import Invalid
+from guardrail_operator.errors import Invalid, KubeError
 from guardrail_operator.metrics import Metrics
 from guardrail_operator.observed import ProbeResult
 from guardrail_operator.reconciler import Reconciler
@@ -186,3 +186,23 @@ def test_the_generated_qdrant_key_is_created_once_and_never_replaced(kube: Any, 
     status = kube.get("Guardrail", "shop", "support-bot")["status"]
     assert "first-key" not in str(status)
     assert not any("first-key" in str(o) for (k, _, _), o in kube.objects.items() if k != "Secret")
+
+
+def test_a_refused_key_secret_never_echoes_the_api_servers_message(kube: Any, body: Any) -> None:
+    def create(manifest: dict[str, Any]) -> dict[str, Any]:
+        raise Invalid(422, "Invalid", f"Secret is invalid: stringData: {manifest.get('stringData')}")
+
+    kube.create = create
+    reconciler = Reconciler(
+        kube=kube,
+        fetcher_image="fetcher:1",
+        probe=lambda url: ProbeResult(ok=True, detail=""),
+        metrics=Metrics(),
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        new_api_key=lambda: "the-generated-key",
+    )
+    with pytest.raises(KubeError) as refused:
+        reconciler.reconcile(stored(kube, body))
+    assert "support-bot-qdrant-api-key" in str(refused.value)
+    assert "the-generated-key" not in str(refused.value)
+    assert refused.value.__cause__ is None
