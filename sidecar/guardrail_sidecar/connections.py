@@ -34,6 +34,8 @@ log = logging.getLogger("guardrail.sidecar")
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; aiohttp caps single lines at 8 KiB, not their number
 _PREPARED = web.RequestKey("guardrail_response_prepared", bool)
 REQUEST_GRACE = 2.0  # seconds after timeouts.request before a request's connection is closed regardless
+LINGER = 2.0  # the server's lingering_time: after an error, what's left of a body is read this long (aiohttp: 10)
+LINGER_GRACE = LINGER + 3.0  # after a `Connection: close` answer, the guard closes the connection regardless
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,10 @@ class ConnectionGuard:
         if transport is not None and (conn := self._by_transport.get(transport)) is not None:
             conn.start_request()
 
-    def request_finished(self, transport: asyncio.BaseTransport | None) -> None:
+    def request_finished(self, transport: asyncio.BaseTransport | None, closing: bool = False) -> None:
+        """`closing`: the answer said `Connection: close` (the server only reads what's left of the body)."""
         if transport is not None and (conn := self._by_transport.get(transport)) is not None:
-            conn.finish_request()
+            conn.finish_request(closing)
 
     def _register(self, transport: asyncio.BaseTransport, conn: _Guarded) -> None:
         self.open += 1
@@ -120,6 +123,7 @@ class _Guarded(asyncio.Protocol):
         self._busy = 0  # requests being handled (aiohttp handles one at a time per connection)
         self._head_bytes = 0  # bytes since the last request finished: the next request's head
         self._refused = False
+        self._closing = False
 
     # --- asyncio.Protocol
 
@@ -141,7 +145,7 @@ class _Guarded(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if not self._busy:
+        if not self._busy and not self._closing:
             if self._head_bytes == 0 and self._reason == "idle":
                 self._arm(self._guard.limits.header, "header")  # the next request has begun
             self._head_bytes += len(data)
@@ -178,9 +182,12 @@ class _Guarded(asyncio.Protocol):
         self._busy += 1
         self._arm(self._guard.limits.request + REQUEST_GRACE, "request")
 
-    def finish_request(self) -> None:
+    def finish_request(self, closing: bool) -> None:
         self._busy = max(0, self._busy - 1)
-        if not self._busy:
+        if closing:
+            self._closing = True  # what still arrives is the rest of a refused body, not a new request
+            self._arm(LINGER_GRACE, "linger")
+        elif not self._busy:
             self._head_bytes = 0
             self._arm(self._guard.limits.idle, "idle")
 
@@ -212,7 +219,7 @@ class _Guarded(asyncio.Protocol):
             return
         self._guard.count(reason)
         log.info("closing a client connection", extra={"fields": {"reason": reason}})
-        if status and not self._busy:
+        if status and not self._busy and not self._closing:
             message = f"{phrase.lower()}: the connection was closed ({reason})"
             transport.write(_raw_response(status, phrase, reason, message))
             transport.close()
@@ -233,12 +240,13 @@ def limits_middleware(guard: ConnectionGuard) -> Callable[..., Awaitable[web.Str
         transport = request.transport
         guard.request_started(transport)
         timeout = asyncio.timeout(guard.limits.request)
-        response: web.StreamResponse | None = None
+        closing = True  # unless the answer went out and keeps the connection
         try:
             async with timeout:
                 response = await handler(request)
                 await response.prepare(request)
                 await response.write_eof()
+            closing = not response.keep_alive
             return response
         except TimeoutError:
             if not timeout.expired():
@@ -250,7 +258,7 @@ def limits_middleware(guard: ConnectionGuard) -> Callable[..., Awaitable[web.Str
                 raise
             return _timeout_response(guard.limits.request)
         finally:
-            guard.request_finished(transport)
+            guard.request_finished(transport, closing)
 
     return middleware
 
@@ -267,7 +275,9 @@ def _timeout_response(seconds: float) -> web.Response:
             "code": "request_timeout",
         }
     }
-    return web.json_response(body, status=504, headers={"Connection": "close"})
+    response = web.json_response(body, status=504)
+    response.force_close()
+    return response
 
 
 class GuardedSite(web.BaseSite):

@@ -17,7 +17,7 @@ from aiohttp import web
 from . import logs
 from .app import build_admin_app, build_proxy_app
 from .config import ConfigError, SidecarConfig
-from .connections import ConnectionGuard, GuardedSite, Limits
+from .connections import LINGER, ConnectionGuard, GuardedSite, Limits
 from .metrics import Metrics
 from .proxy import Proxy, Upstream
 from .reload import watch_file
@@ -41,7 +41,15 @@ async def serve(path: Path, config: SidecarConfig) -> None:
         guard = ConnectionGuard(limits)
         guard.install(app)
         guards.append(guard)
-        runners.append(web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=keepalive))
+        runners.append(
+            web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=keepalive,
+                lingering_time=LINGER,  # after an error, read what's left of a body this long, then close
+            )
+        )
     for runner in runners:
         await runner.setup()
     host = config.proxy.listen_host

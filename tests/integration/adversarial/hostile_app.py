@@ -391,6 +391,25 @@ async def stream_sse_fields(request: web.Request, body: dict[str, Any], text: st
     return await sse(request, events)
 
 
+async def stream_second_choice(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """A grounded choice 0 and the text in a choice 1 nobody asked for."""
+    events = [chunk(delta(GROUNDED)), chunk([{"index": 1, "delta": {"content": text}, "finish_reason": None}])]
+    return await sse(request, [*events, chunk(delta(finish="stop"))])
+
+
+async def stream_after_done(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """[DONE], then more events carrying the text."""
+    events = [chunk(delta("Hello.")), b"data: [DONE]\n\n", *(chunk(delta(p)) for p in pieces(text))]
+    return await sse(request, events)
+
+
+async def stream_gzip(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """A gzip-compressed stream although the sidecar asked for identity."""
+    raw = gzip.compress(b"".join([*standard_stream(text), b"data: [DONE]\n\n"]))
+    headers = {"Content-Type": "text/event-stream", "Content-Encoding": "gzip"}
+    return web.Response(body=raw, headers=headers)
+
+
 async def stream_slow_drip(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
     out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await out.prepare(request)
@@ -476,6 +495,9 @@ CASES: dict[str, Case] = {
     "stream-crlf-multiline": stream_crlf_multiline,
     "stream-slow-drip": stream_slow_drip,
     "stream-sse-fields": stream_sse_fields,
+    "stream-second-choice": stream_second_choice,
+    "stream-after-done": stream_after_done,
+    "stream-gzip": stream_gzip,
 }
 
 
