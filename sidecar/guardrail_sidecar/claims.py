@@ -7,6 +7,7 @@ be released piece by piece without ever changing what the client already saw.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*|\n")
@@ -71,6 +72,20 @@ def _is_abbreviation(text: str, end: int) -> bool:
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
+def _visible(text: str, i: int) -> int:
+    """The index of the first character at or after `i` that is not an invisible format character (Cf)."""
+    while i < len(text) and unicodedata.category(text[i]) == "Cf":
+        i += 1
+    return i
+
+
+def _glued(text: str, start: int, after: int) -> bool:
+    """A sentence end with no space after it, as in "returned item.Our headquarters" (invisible characters
+    between them count as nothing): a lower-case letter before the punctuation, an upper-case one after it.
+    Splitting there keeps a grounded sentence from carrying an ungrounded one past the check as one claim."""
+    return start > 0 and text[start - 1].islower() and text[after].isupper()
+
+
 def _natural(text: str, final: bool, lo: int = 0) -> list[int]:
     """End offsets of sentences by punctuation and newlines, looking from `lo` (linear in the text scanned)."""
     ends: list[int] = []
@@ -79,7 +94,10 @@ def _natural(text: str, final: bool, lo: int = 0) -> list[int]:
         if match.group() == "\n":
             ends.append(end)
             continue
-        if end < len(text) and not text[end].isspace():
+        after = _visible(text, end)
+        if after < len(text) and not text[after].isspace():
+            if _glued(text, match.start(), after):  # "item.Our": two sentences glued, each checked on its own
+                ends.append(end)
             continue  # 3.5, e.g.x, URLs: not a boundary
         if _is_abbreviation(text, match.start()):
             continue

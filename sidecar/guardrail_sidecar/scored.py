@@ -124,7 +124,8 @@ async def _handle_scored(proxy: Proxy, pipeline: Pipeline, request: web.Request)
         upstream_time = 0.0
         try:
             is_sse = response.content_type == "text/event-stream"
-            if scoring_request.stream and response.status == 200 and is_sse:
+            coded = response.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
+            if scoring_request.stream and response.status == 200 and is_sse and not coded:
                 return await gate_stream(proxy, pipeline, request, response, scoring_request, request_id)
             raw, payload = await read_response(proxy, response)
             upstream_time = time.perf_counter() - checked

@@ -49,9 +49,10 @@ def _content(value: Any) -> str:
 def split_chunk(obj: Any) -> tuple[str, dict[str, Any] | None, Any, str | None]:
     """(content text, the chunk without it, what is left of choice 0, finish_reason) of a stream event."""
     choices = obj.get("choices") if isinstance(obj, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(first, dict) or first.get("index", 0) != 0:  # only choice 0 streams; the rest is held
         return "", obj if isinstance(obj, dict) else {"value": obj}, None, None
-    choice = dict(choices[0])
+    choice = dict(first)
     text = ""
     for key in ("delta", "message"):
         carrier = choice.get(key)
@@ -61,7 +62,7 @@ def split_chunk(obj: Any) -> tuple[str, dict[str, Any] | None, Any, str | None]:
     if isinstance(choice.get("text"), str):
         text += choice.pop("text")
     finish = choice.get("finish_reason")
-    rest = dict(obj, choices=[choice, *choices[1:]])
+    rest = dict(obj, choices=[choice, *(choices or [])[1:]])
     return text, rest, choice, finish if isinstance(finish, str) else None
 
 

@@ -7,9 +7,11 @@ everything"); where it cannot, `policy.onUnreadableAnswer` decides and the decis
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
-from .conftest import GROUNDED, Sidecar, StartSidecar, chat, error_of, events, leaks, metric
+from .conftest import GROUNDED, MARKER, Sidecar, StartSidecar, chat, error_of, events, leaks, metric
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +54,9 @@ STREAMED = [
     "stream-unterminated",
     "stream-crlf-multiline",
     "stream-slow-drip",
+    "stream-second-choice",
+    "stream-after-done",
+    "stream-gzip",
     "json-to-stream",
     "sse-to-non-stream",
 ]
@@ -233,3 +238,13 @@ def test_json_protocol_passes_a_grounded_answer_with_its_labels(json_sidecar: Si
     assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
     assert response.json()["result"]["answer"] == GROUNDED
     assert response.json()["meta"] == {"source": "hostile"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("glue", ["", "\u200b", ")"])
+def test_a_grounded_sentence_cannot_carry_a_glued_one(sidecar: Sidecar, stream: bool, glue: str) -> None:
+    """ "...returned item.Our headquarters...": without the space, the two sentences were one claim, and the
+    grounded half lifted the marker above the threshold."""
+    answer = quote(GROUNDED + glue + MARKER)
+    response = chat(sidecar, "plain", answer=answer, stream=stream)
+    assert not leaks(response)

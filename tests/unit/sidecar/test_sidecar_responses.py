@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from guardrail_sidecar.cache import ENTRY_OVERHEAD, TTLCache
+from guardrail_sidecar.claims import claims
 from guardrail_sidecar.config import ConfigError, JsonFields, Policy, SidecarConfig
 from guardrail_sidecar.responses import (
     Unreadable,
@@ -196,3 +197,10 @@ def test_unreadable_action_defaults_from_on_backend_error() -> None:
     assert Policy().unreadable_action == "block"
     assert Policy(on_backend_error="fail-open").unreadable_action == "pass"
     assert Policy(on_backend_error="fail-open", on_unreadable_answer="block").unreadable_action == "block"
+
+
+@pytest.mark.parametrize("glue", ["", "\u200b", ")", "\u2060\u200d"])
+def test_glued_sentences_are_two_claims(glue: str) -> None:
+    grounded = "Refunds are paid within 14 days after we receive the item."
+    assert len(claims(grounded + glue + TEXT)) == 2
+    assert len(claims("Version 3.5 of Node.js is out, see example.com for it.")) == 1  # not sentence ends
