@@ -7,6 +7,11 @@ Importing this module registers three things with kopf's default registry:
   where the opt-out annotation is ignored and a selected Pod that cannot get the sidecar is denied,
 - a startup handler that configures kopf's webhook server from `GUARDRAIL_WEBHOOK_*` environment variables.
 
+kopf serves admission as soon as it has scanned the API, possibly before its index has listed the Guardrails.
+So that a replica starting (a rollout, a restart) never admits a selected Pod without its sidecar in that
+window, the startup handler lists the Guardrails itself; for `STARTUP_SNAPSHOT_SECONDS` a Guardrail the index
+has not seen yet is taken from that listing (`Warmup`).
+
 The chart owns the MutatingWebhookConfiguration (namespaceSelector, failurePolicy, caBundle), so kopf is told
 not to manage one. kopf re-reads the certificate files when they change, so a renewed Secret (chart upgrade or
 cert-manager) is picked up without a restart.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +31,14 @@ import kopf
 from pydantic import ValidationError
 
 from guardrail_operator.injection import Decision, Pod, SidecarSettings, Target, inject
+from guardrail_operator.k8s import KubeClient, load_api_client
 from guardrail_operator.models import GROUP, PLURAL, VERSION, Guardrail
 
 WEBHOOK_ID = "inject-sidecar"  # the URL path the MutatingWebhookConfiguration calls
 STRICT_WEBHOOK_ID = "inject-sidecar-strict"  # the path for namespaces that do not allow opting out
 _MEMO_KEY = "guardrail_webhook"
+_WARMUP_KEY = "guardrail_webhook_warmup"
+STARTUP_SNAPSHOT_SECONDS = 60.0  # how long the start-up listing stands in for Guardrails the index has not seen
 
 
 class WebhookConfigError(ValueError):
@@ -120,6 +129,52 @@ def webhook_server(config: WebhookConfig) -> kopf.WebhookServer:
     )
 
 
+@dataclass
+class Warmup:
+    """The Guardrails listed at start-up, standing in (until `until`, monotonic) for those the index has not
+    seen yet; `seen` is filled by the index handler."""
+
+    snapshot: dict[str, list[Target]]
+    until: float
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def targets(self, namespace: str, indexed: Iterable[Target], now: float) -> list[Target]:
+        """The index's Targets of `namespace`, plus listed ones it has not seen (before `until`)."""
+        found = list(indexed)
+        if now >= self.until:
+            return found
+        names = {t.name for t in found}
+        return found + [
+            t for t in self.snapshot.get(namespace, []) if t.name not in names and (namespace, t.name) not in self.seen
+        ]
+
+
+def targets_by_namespace(items: Iterable[Mapping[str, Any]]) -> dict[str, list[Target]]:
+    """Targets of listed Guardrails by namespace; one that does not parse selects no pods. Pure."""
+    out: dict[str, list[Target]] = {}
+    for item in items:
+        try:
+            guardrail = Guardrail.model_validate(item)
+        except ValidationError:
+            continue
+        out.setdefault(str(guardrail.metadata.get("namespace", "")), []).append(Target.from_guardrail(guardrail))
+    return out
+
+
+def _startup_snapshot(logger: kopf.Logger) -> dict[str, list[Target]]:
+    """The Guardrails of the watched namespaces (GUARDRAIL_WATCH_NAMESPACES; empty: all), listed once."""
+    namespaces: list[str | None] = [
+        ns.strip() for ns in os.environ.get("GUARDRAIL_WATCH_NAMESPACES", "").split(",") if ns.strip()
+    ] or [None]
+    try:
+        kube = KubeClient(load_api_client(os.environ.get("KUBECONFIG")), "guardrail-webhook")
+        items = [item for ns in namespaces for item in kube.list("Guardrail", ns)]
+    except Exception as exc:  # best effort: the config loaders and the API client raise many types
+        logger.warning(f"could not list Guardrails at start-up; injection waits for the watch: {exc}")
+        return {}
+    return targets_by_namespace(items)
+
+
 def configure_webhook(*, settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Read the configuration once; serve admission reviews when enabled."""
     config = WebhookConfig.from_env(os.environ)
@@ -127,15 +182,26 @@ def configure_webhook(*, settings: kopf.OperatorSettings, memo: kopf.Memo, logge
     if not config.enabled:
         logger.info("sidecar injection webhook disabled (GUARDRAIL_WEBHOOK_ENABLED is not true)")
         return
+    memo[_WARMUP_KEY] = Warmup(_startup_snapshot(logger), time.monotonic() + STARTUP_SNAPSHOT_SECONDS)
     settings.admission.server = webhook_server(config)
     settings.admission.managed = None  # the chart (or the test) owns the MutatingWebhookConfiguration
     logger.info(f"serving the sidecar injection webhook on {config.addr}:{config.port}/{WEBHOOK_ID}")
 
 
 def guardrail_targets(
-    *, name: str, namespace: str | None, spec: kopf.Spec, status: kopf.Status, logger: kopf.Logger, **_: Any
+    *,
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    logger: kopf.Logger,
+    memo: kopf.Memo | None = None,
+    **_: Any,
 ) -> dict[str, Target]:
     """Guardrails by namespace; one that does not parse selects no pods (its status says why)."""
+    warmup = None if memo is None else memo.get(_WARMUP_KEY)
+    if isinstance(warmup, Warmup):
+        warmup.seen.add((namespace or "", name))
     raw = {"metadata": {"name": name, "namespace": namespace}, "spec": dict(spec), "status": dict(status)}
     try:
         guardrail = Guardrail.model_validate(raw)
@@ -205,8 +271,12 @@ def _mutate(
     config: WebhookConfig = memo.get(_MEMO_KEY) or WebhookConfig.from_env(os.environ)
     index: kopf.Index[str, Target] = kwargs["guardrail_targets"]  # kopf passes each index as a kwarg named by its id
     namespace = body.metadata.namespace or ""
+    targets: Iterable[Target] = index.get(namespace, [])
+    warmup = memo.get(_WARMUP_KEY)
+    if isinstance(warmup, Warmup):
+        targets = warmup.targets(namespace, targets, time.monotonic())
     try:
-        decision = decide(body, index.get(namespace, []), config, allow_opt_out)
+        decision = decide(body, targets, config, allow_opt_out)
     except kopf.AdmissionError as exc:
         logger.info(f"sidecar injection for {namespace}/{body.metadata.name or '(generated)'}: denied: {exc}")
         raise

@@ -151,3 +151,38 @@ def test_the_index_skips_invalid_guardrails() -> None:
 
 def _valid_spec() -> dict[str, Any]:
     return {"selector": {"matchLabels": {"app": "bot"}}, "models": {"repository": {"uri": "s3://m/r"}}}
+
+
+def _guardrail_item(name: str, namespace: str = "shop", spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": namespace}, "spec": spec or _valid_spec(), "status": {}}
+
+
+def test_a_replica_whose_index_is_still_empty_injects_from_its_start_up_listing() -> None:
+    """kopf serves admission before its index has listed the Guardrails: the listing stands in meanwhile."""
+    snapshot = webhook.targets_by_namespace([_guardrail_item("bot"), _guardrail_item("bad", spec={"selector": {}})])
+    assert [t.name for t in snapshot["shop"]] == ["bot"]
+    memo = kopf.Memo()
+    memo["guardrail_webhook"] = WebhookConfig(enabled=True)
+    memo["guardrail_webhook_warmup"] = webhook.Warmup(snapshot, until=float("inf"))
+    body = kopf.Body(pod_body())
+    patch = kopf.Patch(body=body)
+    webhook.inject_sidecar(body=body, patch=patch, warnings=[], memo=memo, logger=LOG, guardrail_targets={})
+    patched = jsonpatch.apply_patch(pod_body(), patch.as_json_patch())
+    assert SIDECAR_NAME in [c["name"] for c in patched["spec"]["initContainers"]]
+
+
+def test_the_start_up_listing_gives_way_to_the_index_and_expires() -> None:
+    listed = webhook.targets_by_namespace([_guardrail_item("bot"), _guardrail_item("old")])
+    warmup = webhook.Warmup(listed, until=100.0)
+    assert [t.name for t in warmup.targets("shop", [], now=1.0)] == ["bot", "old"]
+    # The index has seen "old" (and perhaps dropped it since: it was deleted), and indexes "bot" itself.
+    body = kopf.Body({"spec": _valid_spec(), "status": {}})
+    spec, status = body.spec, body.status
+    memo = kopf.Memo()
+    memo["guardrail_webhook_warmup"] = warmup
+    webhook.guardrail_targets(name="old", namespace="shop", spec=spec, status=status, logger=LOG, memo=memo)
+    indexed = [target()]
+    assert [t.name for t in warmup.targets("shop", indexed, now=1.0)] == ["bot"]
+    assert warmup.targets("shop", [], now=1.0) == [t for t in listed["shop"] if t.name == "bot"]
+    assert warmup.targets("shop", [], now=100.0) == [], "after `until` only the index counts"
+    assert warmup.targets("other", [], now=1.0) == []
