@@ -292,6 +292,16 @@ def inject(pod: Pod, targets: Iterable[Target], settings: SidecarSettings, allow
     return Decision(out, f"injected for Guardrail {target.name}", target.name, warnings)
 
 
+def sidecar_update_refusal(old: Pod, new: Pod) -> str | None:
+    """Why an UPDATE of a Pod must be refused in a strict namespace, or None: its sidecar container may not
+    change (a container's image is the one field of a running Pod's containers an update can change)."""
+    before = [c for c in _containers(old) if c.get("name") == SIDECAR_NAME]
+    after = [c for c in _containers(new) if c.get("name") == SIDECAR_NAME]
+    if before != after:
+        return f"the {SIDECAR_NAME} container of a running pod may not be changed"
+    return None
+
+
 def json_patch(before: Pod, after: Pod) -> list[dict[str, Any]]:
     """RFC 6902 operations turning `before` into `after` (what the admission response carries)."""
     ops: list[dict[str, Any]] = jsonpatch.JsonPatch.from_diff(before, after).patch

@@ -30,7 +30,7 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
-from guardrail_operator.injection import Decision, Pod, SidecarSettings, Target, inject
+from guardrail_operator.injection import Decision, Pod, SidecarSettings, Target, inject, sidecar_update_refusal
 from guardrail_operator.k8s import KubeClient, load_api_client
 from guardrail_operator.models import GROUP, PLURAL, VERSION, Guardrail
 
@@ -255,7 +255,15 @@ def inject_sidecar_strict(
     logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
-    """As `inject_sidecar`, for namespaces that do not allow opting out: the sidecar or a denial."""
+    """As `inject_sidecar`, for namespaces that do not allow opting out: the sidecar or a denial. An UPDATE
+    that would change a running Pod's sidecar (its image) is refused."""
+    if kwargs.get("operation") == "UPDATE":
+        old = kwargs.get("old")
+        refusal = None if old is None else sidecar_update_refusal(dict(old), dict(body))
+        if refusal is not None:
+            logger.info(f"update of {body.metadata.namespace}/{body.metadata.name}: denied: {refusal}")
+            raise kopf.AdmissionError(f"{refusal} (guardrails.dev/allow-opt-out=false)", code=403)
+        return
     _mutate(body, patch, warnings, memo, logger, kwargs, allow_opt_out=False)
 
 
@@ -297,4 +305,6 @@ def _replace(pod: kopf.RawBody, mutated: Pod) -> None:
 kopf.on.startup()(configure_webhook)
 kopf.index(GROUP, VERSION, PLURAL, id="guardrail_targets")(guardrail_targets)
 kopf.on.mutate("", "v1", "pods", id=WEBHOOK_ID, operations=["CREATE"], side_effects=False)(inject_sidecar)
-kopf.on.mutate("", "v1", "pods", id=STRICT_WEBHOOK_ID, operations=["CREATE"], side_effects=False)(inject_sidecar_strict)
+kopf.on.mutate("", "v1", "pods", id=STRICT_WEBHOOK_ID, operations=["CREATE", "UPDATE"], side_effects=False)(
+    inject_sidecar_strict
+)

@@ -250,6 +250,20 @@ def test_a_strict_namespace_refuses_a_pod_that_cannot_get_its_sidecar(env: Env) 
     assert sidecars(json.loads(admitted.stdout)) == []
 
 
+def test_a_strict_namespace_refuses_swapping_a_running_pods_sidecar_image(env: Env) -> None:
+    _wait_until_indexed(env, env.strict)
+    _create(env, env.strict, pod("bot-running", {"app": "bot"}))
+    swap = [{"op": "replace", "path": "/spec/initContainers/0/image", "value": "registry.example/passthrough:1"}]
+    refused = env.cluster.kubectl(
+        "patch", "pod", "bot-running", "-n", env.strict, "--type=json", "-p", json.dumps(swap), check=False
+    )
+    assert refused.returncode != 0
+    assert "may not be changed" in refused.stderr
+    env.cluster.kubectl("label", "pod", "bot-running", "-n", env.strict, "team=web")  # other updates pass
+    stored = _kubectl_json(env.cluster, "get", "pod", "bot-running", "-n", env.strict)
+    assert sidecars(stored)[0]["image"] == SIDECAR_IMAGE
+
+
 def test_an_unlabelled_namespace_is_not_sent_to_the_webhook(env: Env) -> None:
     _wait_until_indexed(env)
     assert sidecars(_create(env, env.unlabelled, pod("bot-1", {"app": "bot"}))) == []

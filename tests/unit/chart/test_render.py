@@ -150,6 +150,9 @@ def test_namespaces_labelled_allow_opt_out_false_go_to_the_strict_path() -> None
         )
         assert NAMESPACE in names["values"], "the operator's own namespace is never sent to its webhook"
 
+    assert lenient["rules"][0]["operations"] == ["CREATE"]
+    assert strict["rules"][0]["operations"] == ["CREATE", "UPDATE"], "a running pod's sidecar cannot be swapped"
+
     (only,) = one(render({"webhook.allowOptOut": False}), "MutatingWebhookConfiguration")["webhooks"]
     assert only["clientConfig"]["service"]["path"] == f"/{STRICT_WEBHOOK_ID}"
     assert ALLOW_OPT_OUT_LABEL not in {e["key"] for e in only["namespaceSelector"]["matchExpressions"]}

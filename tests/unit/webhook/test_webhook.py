@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -186,3 +187,28 @@ def test_the_start_up_listing_gives_way_to_the_index_and_expires() -> None:
     assert warmup.targets("shop", [], now=1.0) == [t for t in listed["shop"] if t.name == "bot"]
     assert warmup.targets("shop", [], now=100.0) == [], "after `until` only the index counts"
     assert warmup.targets("other", [], now=1.0) == []
+
+
+def test_strict_namespaces_refuse_an_update_that_swaps_the_sidecar_image() -> None:
+    memo = kopf.Memo()
+    memo["guardrail_webhook"] = WebhookConfig(enabled=True)
+    injected: Any = injection.inject(pod_body(), [target()], WebhookConfig().sidecar, allow_opt_out=False).pod
+    assert injected is not None
+    swapped = json.loads(json.dumps(injected))
+    swapped["spec"]["initContainers"][0]["image"] = "evil/passthrough:1"
+    relabelled = json.loads(json.dumps(injected))
+    relabelled["metadata"]["labels"]["team"] = "web"
+
+    def update(new: Any) -> kopf.Patch:  # kopf types bodies as TypedDicts; plain dicts are what it receives
+        body = kopf.Body(new)
+        patch = kopf.Patch(body=body)
+        webhook.inject_sidecar_strict(
+            body=body, patch=patch, warnings=[], memo=memo, logger=LOG,
+            guardrail_targets={"shop": [target()]}, operation="UPDATE", old=kopf.Body(injected),
+        )  # fmt: skip
+        return patch
+
+    with pytest.raises(kopf.AdmissionError, match="guardrail-sidecar container of a running pod") as denied:
+        update(swapped)
+    assert denied.value.code == 403
+    assert update(relabelled).as_json_patch() == [], "other updates pass unchanged"
