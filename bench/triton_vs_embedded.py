@@ -6,8 +6,8 @@ Both score through the sidecar's own `Scorer` (its tokenisers, no cache), so the
   Qdrant, NLI), as `bench/sidecar_scoring.py` measures it;
 - 16 concurrent clients, each sending single-pair NLI calls: latency and pairs/s, and the average batch Triton's
   dynamic batcher formed (`nv_inference_count / nv_inference_exec_count` from its metrics, over the phase).
-Triton runs in several variants (VARIANTS: queue delay 0 and 2000 us, ragged batches, two instances) to choose
-the launcher's defaults by measurement. onnxruntime uses one intra-op thread per session on both sides.
+Triton runs in several variants (VARIANTS: the defaults, one instance, queue delay 2000 us, ragged batches) to
+choose the launcher's defaults by measurement. onnxruntime uses one intra-op thread per session on both sides.
 
 Writes bench/results/triton_vs_embedded.json (with the ratios Triton/embedded); `--quick` for a short run.
 """
@@ -51,13 +51,13 @@ from tests.support.triton import triton_server  # noqa: E402
 REPOSITORY = REPO / "models" / "repository"
 DEV_SET = REPO / "models" / "eval" / "halueval_dev.jsonl"
 RESULTS = REPO / "bench" / "results" / "triton_vs_embedded.json"
-# Triton variants, to choose the launcher's defaults by measurement: queue delay 0 (default) vs 2000 us (the
-# production flavour's), ragged batches (token inputs of different lengths share a batch) and two instances.
+# Triton variants, to choose the launcher's defaults by measurement: the defaults against one instance, queue
+# delay 2000 us (the production flavour's) and ragged batches (token inputs of different lengths share a batch).
 VARIANTS = {
-    "triton": CpuServing(),
+    "triton": CpuServing(),  # the launcher's defaults: delay 0, two instances, no ragged batches
+    "triton_1instance": CpuServing(instances=1),
     "triton_delay2000us": CpuServing(max_queue_delay_us=2000),
     "triton_ragged": CpuServing(ragged=True),
-    "triton_2instances": CpuServing(instances=2),
 }
 CONCURRENCY = 16
 Pair = tuple[str, str]
