@@ -124,6 +124,8 @@ class _Guarded(asyncio.Protocol):
         self._head_bytes = 0  # bytes since the last request finished: the next request's head
         self._refused = False
         self._closing = False
+        self._head_done = False  # the current request's head has fully arrived
+        self._tail = b""  # the head's last bytes so far (its end may span two reads)
 
     # --- asyncio.Protocol
 
@@ -145,10 +147,17 @@ class _Guarded(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if not self._busy and not self._closing:
+        if not self._busy and not self._closing and not self._head_done:
             if self._head_bytes == 0 and self._reason == "idle":
                 self._arm(self._guard.limits.header, "header")  # the next request has begun
-            self._head_bytes += len(data)
+            end = (self._tail + data).find(b"\r\n\r\n")
+            if end >= 0:  # the head is complete: the rest is body, and the handler is about to start
+                self._head_done = True
+                self._head_bytes += end + 4 - len(self._tail)
+                self._arm(self._guard.limits.request + REQUEST_GRACE, "request")
+            else:
+                self._head_bytes += len(data)
+                self._tail = (self._tail + data)[-3:]
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._close("head_too_large", 431, "Request Header Fields Too Large")
                 return
@@ -188,7 +197,7 @@ class _Guarded(asyncio.Protocol):
             self._closing = True  # what still arrives is the rest of a refused body, not a new request
             self._arm(LINGER_GRACE, "linger")
         elif not self._busy:
-            self._head_bytes = 0
+            self._head_bytes, self._head_done, self._tail = 0, False, b""
             self._arm(self._guard.limits.idle, "idle")
 
     # --- deadline

@@ -439,8 +439,23 @@ async def stream_stall(request: web.Request, body: dict[str, Any], text: str) ->
     return out
 
 
+async def stream_repeat(request: web.Request, body: dict[str, Any], text: str) -> web.StreamResponse:
+    """The answer, punctuation removed, repeated `x-hostile-repeat` times (default 2,000) in 40-character
+    chunks: one endless sentence."""
+    words = "".join(c for c in text if c.isalnum() or c.isspace()) + " "
+    whole = words * int(request.headers.get("x-hostile-repeat", "2000"))
+    out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await out.prepare(request)
+    for start in range(0, len(whole), 40):
+        await out.write(chunk(delta(whole[start : start + 40])))
+    await out.write(chunk(delta(finish="stop")) + b"data: [DONE]\n\n")
+    await out.write_eof()
+    return out
+
+
 CASES: dict[str, Case] = {
     "plain": plain,
+    "stream-repeat": stream_repeat,
     "slow": slow,
     "stream-stall": stream_stall,
     "content-parts": content_parts,

@@ -159,3 +159,15 @@ async def test_an_endless_request_head_gets_431(server: Callable[..., Any]) -> N
         writer.write(b"X-Pad: " + b"a" * 4000 + b"\r\n")
     data, _ = await _until_closed(reader)
     assert data.startswith(b"HTTP/1.1 431") or data.startswith(b"HTTP/1.1 400")  # ours, or aiohttp's own
+
+
+async def test_a_large_body_sent_with_its_head_is_not_taken_for_a_head(server: Callable[..., Any]) -> None:
+    port, guard = await server()
+    reader, writer = await _connect(port)
+    body = b"x" * (MAX_HEAD_BYTES * 3)
+    writer.write(b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+    assert head.startswith(b"HTTP/1.1 200")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    assert json.loads(await reader.readexactly(length))["bytes"] == len(body)
+    assert "head_too_large" not in guard.closed
