@@ -567,6 +567,15 @@ class Rollout(_Model):
         default="5m", pattern=DURATION, description="Time at each step before analysis, e.g. 30s, 5m, 1h."
     )
     paused: bool = Field(default=False, description="Hold the canary at its current weight.")
+    sticky_header: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]+$",
+        max_length=64,
+        description="Unset (default): each request is split between stable and canary at random by the sidecar, "
+        "so no client can choose the revision that scores it. Set (e.g. x-user): requests carrying this header "
+        "are split by a hash of its value, so a user stays on one revision. Not a security boundary: whoever "
+        "writes the header picks its side; name a header only your gateway sets.",
+    )
     analysis: Analysis = Field(
         default_factory=Analysis,
         description="Checks a canary must pass at each step.",

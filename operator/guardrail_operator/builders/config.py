@@ -69,7 +69,9 @@ def sidecar_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidec
     """A complete sidecar config serving `revision` for all traffic and watching this Guardrail."""
     return sidecar.SidecarConfig(
         proxy=sidecar.Proxy.model_validate(guardrail.spec.proxy.model_dump(by_alias=True)),
-        routing=sidecar.Routing(stable=revision_config(guardrail, revision, model_rev)),
+        routing=sidecar.Routing(
+            stable=revision_config(guardrail, revision, model_rev), sticky_header=guardrail.spec.rollout.sticky_header
+        ),
         watch=sidecar.GuardrailRef(
             namespace=str(guardrail.metadata["namespace"]), name=str(guardrail.metadata["name"])
         ),

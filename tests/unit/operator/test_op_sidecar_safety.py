@@ -1,4 +1,5 @@
-"""`spec.policy.onUnreadableAnswer` reaches the sidecar's config; leaving it unset keeps every revision."""
+"""Issue 16 settings the operator renders for the sidecar: `spec.policy.onUnreadableAnswer` (unset keeps every
+revision) and the opt-in `spec.rollout.stickyHeader` (unset: random split; never part of the revision)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from guardrail_operator.builders.config import revision_config
+from guardrail_operator.builders.config import revision_config, sidecar_config
 from guardrail_operator.models import Guardrail
 from guardrail_operator.revision import guardrail_revision, scoring_fields
 
@@ -42,3 +43,16 @@ def test_unset_defaults_from_on_backend_error_and_keeps_the_revision(make_body: 
 def test_an_unknown_action_is_refused(make_body: MakeBody) -> None:
     with pytest.raises(ValidationError, match="onUnreadableAnswer"):
         _guardrail(make_body, onUnreadableAnswer="ignore")
+
+
+def test_sticky_header_is_opt_in_and_not_a_new_revision(make_body: MakeBody) -> None:
+    plain = Guardrail.model_validate(make_body())
+    body = make_body()
+    body["spec"]["rollout"] = {**body["spec"].get("rollout", {}), "stickyHeader": "x-user"}
+    sticky = Guardrail.model_validate(body)
+    assert sidecar_config(plain, "r1", "m1").routing.sticky_header is None
+    assert "stickyHeader: x-user" in sidecar_config(sticky, "r1", "m1").to_yaml()
+    assert guardrail_revision(sticky.spec) == guardrail_revision(plain.spec)  # routing, not scoring
+    body["spec"]["rollout"]["stickyHeader"] = "x user: injected"
+    with pytest.raises(ValidationError, match="stickyHeader"):
+        Guardrail.model_validate(body)
