@@ -77,11 +77,15 @@ class TritonBackend:
             client = self._client()
             if self._config.protocol == "grpc":
                 meta = await client.get_model_metadata(model, version, as_json=True, client_timeout=self._timeout)
-                config = await client.get_model_config(model, version, as_json=True, client_timeout=self._timeout)
-                config = config.get("config", config)
+                config_call = client.get_model_config(model, version, as_json=True, client_timeout=self._timeout)
             else:
                 meta = await asyncio.wait_for(client.get_model_metadata(model, version), self._timeout)
-                config = await asyncio.wait_for(client.get_model_config(model, version), self._timeout)
+                config_call = asyncio.wait_for(client.get_model_config(model, version), self._timeout)
+            try:  # Triton's model configuration extension; other v2 servers may not have it: no chunking then
+                config = await config_call
+            except Exception:  # tritonclient, grpc and aiohttp errors alike
+                config = {}
+            config = config.get("config", config)
             names = frozenset(i["name"] for i in meta["inputs"])
             self._models[key] = _ModelInfo(names, int(config.get("max_batch_size", 0) or 0))
         return self._models[key]

@@ -89,3 +89,19 @@ async def test_a_call_above_max_batch_size_goes_in_chunks_and_keeps_the_order() 
     out = await backend.infer("nli", "1", inputs, "score")
     assert client.batches == [4, 4, 2]
     np.testing.assert_array_equal(out, np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.float32) / 100)
+
+
+class _NoConfigGrpc(_FakeGrpc):
+    """A v2 server without Triton's model configuration extension."""
+
+    async def get_model_config(self, model: str, version: str, **_: object) -> dict[str, object]:
+        raise RuntimeError("unimplemented: ModelConfig")
+
+
+async def test_a_server_without_model_config_gets_the_whole_call() -> None:
+    client = _NoConfigGrpc("n")
+    backend = TritonBackend(TritonConfig(url="unused:1", protocol="grpc"), client=client)
+    inputs = {"input_ids": np.ones((100, 5), dtype=np.int64), "attention_mask": np.ones((100, 5), dtype=np.int64)}
+    out = await backend.infer("nli", "1", inputs, "score")
+    assert client.batches == [100]
+    assert out.shape == (100,)
