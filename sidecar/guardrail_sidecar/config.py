@@ -21,7 +21,7 @@ from .paths import canonical_path
 
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # model names: the operator CRD's rule
-_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # scored even without a body (any method with one is)
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -148,10 +148,10 @@ class Proxy(_Model):
         """Whether a request's answer goes through the scoring pipeline.
 
         Paths are compared in canonical form (`paths.canonical`: percent-decoding, dot segments, duplicate and
-        trailing slashes, case), so a respelling the app would route the same way is scored too. Any method
-        but GET/HEAD/OPTIONS counts, and those three as well when they carry a body.
+        trailing slashes, case), so a respelling the app would route the same way is scored too. POST, PUT and
+        PATCH count, and any other method when it carries a body.
         """
-        if method.upper() in _BODILESS_METHODS and not has_body:
+        if method.upper() not in _BODY_METHODS and not has_body:
             return False
         if self.protocol == "json" and not self.scored_paths:
             return True

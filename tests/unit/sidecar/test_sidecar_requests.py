@@ -59,6 +59,8 @@ def test_respelled_chat_paths_are_scored(path: str) -> None:
         ("HEAD", CHAT, False, False),
         ("GET", CHAT, True, True),  # a GET with a body the app might answer: scored
         ("PUT", CHAT, False, True),
+        ("DELETE", CHAT, False, False),
+        ("DELETE", CHAT, True, True),
         ("post", CHAT, True, True),
         ("POST", "/v1/embeddings", True, False),
         ("POST", "/v1/chat/completions-extra", True, False),
@@ -73,6 +75,7 @@ def test_configured_scored_paths_are_canonical_too() -> None:
     assert proxy.is_scored("POST", "/api//ask?q=1")
     assert not proxy.is_scored("POST", "/api/asked")
     assert Proxy(protocol="json").is_scored("POST", "/anything")
+    assert not Proxy(protocol="json").is_scored("DELETE", "/items/1")  # json protocol: bodiless calls pass
 
 
 def test_canonical_path_spelling() -> None:
