@@ -237,6 +237,15 @@ class EmbeddedBackend(_Model):
         min_length=1, description="Model repository folder: <name>/<version>/model.onnx + tokenizer.json."
     )
     threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads.")
+    concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Model runs at once; more requests wait their turn (bounds memory under concurrent load).",
+    )
+    max_batch: int = Field(
+        default=16, ge=1, le=1024, description="Rows per model run; larger inputs run in chunks (bounds memory)."
+    )
 
 
 class Models(_Model):

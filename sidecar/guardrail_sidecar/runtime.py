@@ -52,7 +52,12 @@ class Runtime:
             if key not in self._backends:
                 from .backends.embedded import EmbeddedBackend  # onnxruntime only when used (~25 MiB RSS)
 
-                self._backends[key] = EmbeddedBackend(models.embedded.repository, models.embedded.threads)
+                self._backends[key] = EmbeddedBackend(
+                    models.embedded.repository,
+                    models.embedded.threads,
+                    concurrency=models.embedded.concurrency,
+                    max_batch=models.embedded.max_batch,
+                )
         return self._backends[key]
 
     def qdrant(self, qdrant: QdrantConfig) -> AsyncQdrantClient:

@@ -1,8 +1,14 @@
-"""The embedded backend: the same ONNX model files run in-process with onnxruntime (no server needed)."""
+"""The embedded backend: the same ONNX model files run in-process with onnxruntime (no server needed).
+
+Memory is bounded under any load: at most `concurrency` model runs at once (a dedicated thread pool; other
+calls wait their turn), each over at most `max_batch` rows (larger inputs run in chunks). Without these bounds,
+a few concurrent maximum-size requests held one activation buffer each and pushed a sidecar past 1 GiB.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +23,14 @@ from ..errors import BackendError
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, repository: str | Path, threads: int = 1) -> None:
+    def __init__(self, repository: str | Path, threads: int = 1, concurrency: int = 2, max_batch: int = 16) -> None:
+        if concurrency < 1 or max_batch < 1:
+            raise ValueError("concurrency and max_batch must be at least 1")
         self._repository = Path(repository)
         self._threads = threads
+        self._max_batch = max_batch
         self._sessions: dict[tuple[str, str], ort.InferenceSession] = {}
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="onnxruntime")
 
     def session(self, model: str, version: str) -> ort.InferenceSession:
         key = (model, version)
@@ -38,18 +48,24 @@ class EmbeddedBackend:
         return self._sessions[key]
 
     def run(self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str) -> NDArray[np.float32]:
+        """`output` for every row of `inputs`, computed `max_batch` rows at a time."""
         session = self.session(model, version)
         feed = {i.name: inputs[i.name] for i in session.get_inputs() if i.name in inputs}
+        rows = min((len(v) for v in feed.values()), default=0)
+        parts = []
         try:
-            result = session.run([output], feed)[0]
+            for start in range(0, max(rows, 1), self._max_batch):
+                chunk = {k: v[start : start + self._max_batch] for k, v in feed.items()}
+                parts.append(np.asarray(session.run([output], chunk)[0], dtype=np.float32))
         except Exception as exc:
             raise BackendError(self.name, f"{model} failed: {exc}") from exc
-        return np.asarray(result, dtype=np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     async def infer(
         self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
-        return await asyncio.to_thread(self.run, model, version, inputs, output)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.run, model, version, inputs, output)
 
     async def ready(self, models: list[tuple[str, str]]) -> bool:
         try:
@@ -60,4 +76,5 @@ class EmbeddedBackend:
         return True
 
     async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._sessions.clear()
