@@ -2,8 +2,9 @@
 
 `prepare()` renders the flavour (symlinks to the source's model files, so nothing large is copied) into a
 folder of the cache named by a hash of everything that goes into it: servers started from the same source share
-it, and a changed model or setting gets a new one. `TritonLaunch` is the command line and environment;
-`start()`/`TritonProcess` run it as a child, `guardrail triton serve` replaces itself with it (exec).
+it, and a changed model or setting gets a new one. `launch()` installs (cached) and prepares, and returns a
+`TritonLaunch`: the command line and environment. `TritonProcess` runs it as a child (tests, the eval, the
+benchmarks); the demo runs it under its supervisor; `guardrail triton serve` replaces itself with it (exec).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class TritonProcess:
         self.proc = self._start()
 
     def kill(self) -> None:
-        """SIGKILL: the server dies at once, as in a crash (its python stubs notice and exit)."""
+        """SIGKILL to the server and its python backend stubs (its process group): a crash, not a drain."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)  # its python backend stubs too (own session)
             self.proc.wait()
