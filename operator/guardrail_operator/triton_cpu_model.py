@@ -85,18 +85,36 @@ class TritonPythonModel:
         self.outputs = [(o["name"], list(o["dims"])) for o in config["output"]]
 
     def execute(self, requests: list[Any]) -> list[Any]:
-        feeds: dict[str, list[Any]] = {name: [] for name in self.inputs}
-        sizes = []
-        for request in requests:
-            for name in self.inputs:
-                feeds[name].append(pb_utils.get_input_tensor_by_name(request, name).as_numpy())
-            sizes.append(len(feeds[self.inputs[0]][-1]))
-        batch = {name: _concatenate(arrays) for name, arrays in feeds.items()}
-        names = [name for name, _ in self.outputs]
-        results = self.session.run(names, batch)
+        """One session call for the whole dynamic batch; if it fails, each request alone, so one malformed request
+        gets its own error and the others their results."""
+        try:
+            return self._run([self._inputs(r) for r in requests])
+        except Exception:
+            responses = []
+            for request in requests:
+                try:
+                    responses += self._run([self._inputs(request)])
+                except Exception as exc:
+                    responses.append(
+                        pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{type(exc).__name__}: {exc}"))
+                    )
+            return responses
+
+    def _inputs(self, request: Any) -> dict[str, Any]:
+        out = {}
+        for name in self.inputs:
+            tensor = pb_utils.get_input_tensor_by_name(request, name)
+            if tensor is None:
+                raise ValueError(f"input {name!r} is missing")
+            out[name] = tensor.as_numpy()
+        return out
+
+    def _run(self, feeds: list[dict[str, Any]]) -> list[Any]:
+        batch = {name: _concatenate([f[name] for f in feeds]) for name in self.inputs}
+        results = self.session.run([name for name, _ in self.outputs], batch)
         responses = []
         start = 0
-        for size in sizes:
+        for size in (len(f[self.inputs[0]]) for f in feeds):
             tensors = []
             for (name, dims), result in zip(self.outputs, results, strict=True):
                 part = np.ascontiguousarray(result[start : start + size], dtype=np.float32)

@@ -101,3 +101,29 @@ def test_guardrail_triton_serve_runs_until_sigterm(tmp_path: Path) -> None:
     text = log.read_text()
     assert f"tritonserver {SERVER_VERSION}: http {ports.http_url}" in text
     assert "Started GRPCInferenceService at 127.0.0.1:" in text
+
+
+def test_a_malformed_request_gets_its_own_error_and_triton_keeps_serving(triton: TritonProcess) -> None:
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(triton.spec.ports.grpc_url)
+
+    def request(ids_length: int, mask_length: int) -> list[grpcclient.InferInput]:
+        inputs = []
+        for name, length in (
+            ("input_ids", ids_length),
+            ("attention_mask", mask_length),
+            ("token_type_ids", ids_length),
+        ):
+            array = np.ones((1, length), dtype=np.int64)
+            item = grpcclient.InferInput(name, list(array.shape), "INT64")
+            item.set_data_from_numpy(array)
+            inputs.append(item)
+        return inputs
+
+    with pytest.raises(InferenceServerException):
+        client.infer("nli", request(8, 5))  # the mask does not fit the tokens: onnxruntime refuses it
+    score = client.infer("nli", request(8, 8)).as_numpy("score")
+    assert score is not None
+    assert score.shape == (1, 1)  # Triton's [n, 1] for dims [1]
+    client.close()
