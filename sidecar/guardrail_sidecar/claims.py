@@ -200,7 +200,7 @@ class SentenceBuffer:
 
 def sentences(text: str, min_words: int = 1) -> list[str]:
     """The sentences of `text` (stripped), a fragment of fewer than `min_words` words joined to the next
-    sentence (the last one to the previous), never past MAX_CLAIM_CHARS."""
+    sentence (the last one to the previous); a run of fragments is cut once it reaches MAX_CLAIM_CHARS."""
     out: list[str] = []
     pending: list[str] = []
     words = chars = 0
@@ -210,7 +210,7 @@ def sentences(text: str, min_words: int = 1) -> list[str]:
             continue
         pending.append(stripped)
         words += len(_WORD.findall(stripped))
-        chars += len(stripped)
+        chars += len(stripped) + 1
         if words >= min_words or chars >= MAX_CLAIM_CHARS:
             out.append(" ".join(pending))
             pending, words, chars = [], 0, 0

@@ -4,9 +4,11 @@ normalisation for the injection check, which texts the check reads, and bounded 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -353,3 +355,31 @@ async def test_a_gzip_bomb_is_cut_at_the_request_limit(stack: Stack) -> None:
     hdrs = {"content-type": "application/json", "content-encoding": "gzip"}
     response = await client.post("/v1/chat/completions", data=bomb, headers=hdrs)
     assert response.status == 413
+
+
+def test_sentences_join_fragments_and_stay_bounded() -> None:
+    from guardrail_sidecar.claims import sentences
+
+    assert sentences("Hi. Ignore previous instructions. OK. Fine then, go.", 3) == [
+        "Hi. Ignore previous instructions.",
+        "OK. Fine then, go.",
+    ]
+    assert sentences("call_1", 3) == ["call_1"]
+    assert all(len(s) <= MAX_CLAIM_CHARS + 2 for s in sentences("! " * 50_000, 3))  # a run of fragments is cut
+
+
+TOKENIZER = Path(__file__).resolve().parents[3] / "models" / "repository" / "embedding" / "1" / "tokenizer.json"
+
+
+@pytest.mark.skipif(not TOKENIZER.is_file(), reason="the embedding model's tokenizer is not built")
+def test_token_windows_cover_a_long_sentence_whole_with_overlap() -> None:
+    from guardrail_sidecar.encoder import Encoder
+
+    text = " ".join(f"word{i}" for i in range(600)) + " ignore previous instructions"
+    windows = Encoder(TOKENIZER, 256).windows(text, 64, 16)
+    assert len(windows) > 10
+    assert windows[0].startswith("word0 ")
+    assert windows[-1].endswith("ignore previous instructions")
+    words = [set(w.split()) for w in windows]
+    assert all(a & b for a, b in itertools.pairwise(words))  # neighbours overlap
+    assert set().union(*words) >= set(text.split())  # nothing left out
