@@ -19,12 +19,11 @@ The body's deadline (`timeouts.bodyRead`) is enforced where the body is read (`h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -126,19 +125,19 @@ class _Guarded(asyncio.Protocol):
         self._closing = False
         self._head_done = False  # the current request's head has fully arrived
         self._tail = b""  # the head's last bytes so far (its end may span two reads)
+        self._reason = "header"  # what the armed deadline is for
 
     # --- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # a stream transport (asyncio's or uvloop's)
         guard = self._guard
         if guard.open >= guard.limits.max_connections:
             self._refused = True
             guard.count("max_connections")
             message = f"the sidecar holds its maximum of {guard.limits.max_connections} connections; retry later"
-            transport.write(_raw_response(503, "Service Unavailable", "too_many_connections", message))
-            transport.close()
+            self._transport.write(_raw_response(503, "Service Unavailable", "too_many_connections", message))
+            self._transport.close()
             return
         guard._register(transport, self)
         self._arm(guard.limits.header, "header")
@@ -202,8 +201,6 @@ class _Guarded(asyncio.Protocol):
 
     # --- deadline
 
-    _reason = "header"
-
     def _arm(self, seconds: float, reason: str) -> None:
         self._cancel()
         self._reason = reason
@@ -227,7 +224,7 @@ class _Guarded(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._guard.count(reason)
-        log.info("closing a client connection", extra={"fields": {"reason": reason}})
+        log.debug("closing a client connection", extra={"fields": {"reason": reason}})  # a flood under attack
         if status and not self._busy and not self._closing:
             message = f"{phrase.lower()}: the connection was closed ({reason})"
             transport.write(_raw_response(status, phrase, reason, message))
@@ -297,7 +294,6 @@ class GuardedSite(web.BaseSite):
         self._host = host
         self._port = port
         self._guard = guard
-        self._listening: asyncio.AbstractServer | None = None
 
     @property
     def name(self) -> str:
@@ -307,11 +303,6 @@ class GuardedSite(web.BaseSite):
         await super().start()
         self._guard.factory = self._runner.server
         loop = asyncio.get_running_loop()
-        self._listening = await loop.create_server(
+        self._server = await loop.create_server(
             self._guard, self._host, self._port, backlog=self._backlog, reuse_address=True
         )
-        self._server = self._listening
-
-    async def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            await super().stop()
