@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import socket
 import time
 import uuid
 import zlib
@@ -201,3 +202,67 @@ def test_an_unpunctuated_grounded_stream_is_checked_in_bounded_time(sidecar: Sid
     if verdict != "block":
         assert len(shown) > 15_000  # ~20 kB in claims of at most 1,000 characters, all checked and shown
     assert took < 120, f"{took:.0f}s for a 20 kB unpunctuated stream"
+
+
+# --- raw HTTP framing tricks (one TCP connection, bytes as written)
+
+
+def _raw(sidecar: Sidecar, data: bytes, wait: float = 20.0) -> bytes:
+    host, port = sidecar.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as conn:
+        conn.sendall(data)
+        chunks = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                chunk = conn.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"planet Mars" in b"".join(chunks):
+                break
+            if b"".join(chunks).count(b"HTTP/1.1 ") >= 2 and b"".join(chunks).endswith(b"}"):
+                break
+    return b"".join(chunks)
+
+
+def _post(body: bytes, rid: str, extra: bytes = b"", *, close: bool = False) -> bytes:
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"x-request-id: {rid}\r\nx-hostile-answer: marker\r\n".encode()
+        + (b"Connection: close\r\n" if close else b"")
+        + extra
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def test_pipelined_requests_are_each_scored(sidecar: Sidecar) -> None:
+    data = _raw(sidecar, _post(GOOD, "pipe-1") + _post(GOOD, "pipe-2", close=True))
+    assert b"planet Mars" not in data
+    assert data.count(b"x-guardrail-verdict: block") == 2, data[:600]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Transfer-Encoding: chunked\r\n",  # CL.TE smuggling
+        b"Content-Length: 5\r\n",  # two different lengths
+        b"Transfer-Encoding: chunked, identity\r\n",
+        b"X-Folded: a\r\n continued\r\n",  # obsolete line folding
+    ],
+    ids=["cl-te", "two-content-lengths", "te-list", "obs-fold"],
+)
+def test_ambiguous_framing_is_rejected_and_nothing_is_smuggled(
+    sidecar: Sidecar, hostile: HostileApp, framing: bytes
+) -> None:
+    smuggled = _post(GOOD, "smuggled-" + uuid.uuid4().hex[:6])
+    rid = "frame-" + uuid.uuid4().hex[:6]
+    data = _raw(sidecar, _post(GOOD + smuggled, rid, framing), wait=10)
+    assert data.startswith(b"HTTP/1.1 400") or data.startswith(b"HTTP/1.0 400"), data[:300]
+    assert b"planet Mars" not in data
+    seen = hostile.seen()
+    assert rid not in seen
+    assert not any(s.startswith("smuggled-") for s in seen)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -115,13 +116,16 @@ KINDS: dict[str, tuple[Attack, float]] = {
 
 
 async def _normal_latencies(sidecar: Sidecar, n: int) -> list[float]:
-    """`n` ordinary scored requests, one after the other (grounded answers: they pass)."""
+    """`n` ordinary scored requests, one after the other (grounded answers: they pass), each question new (so
+    the injection check runs the model, not the cache)."""
     out = []
     headers = {"x-hostile-case": "plain", "x-hostile-answer": "grounded"}
     async with httpx.AsyncClient(timeout=60) as client:
         for _ in range(n):
+            question = f"How do refunds work for order {uuid.uuid4().int % 10**8}?"
+            body = {"model": "m", "messages": [{"role": "user", "content": question}]}
             started = time.monotonic()
-            response = await client.post(sidecar.url + "/v1/chat/completions", content=BODY, headers=headers)
+            response = await client.post(sidecar.url + "/v1/chat/completions", json=body, headers=headers)
             out.append(time.monotonic() - started)
             assert response.status_code == 200, response.text[:300]
             assert response.headers["x-guardrail-verdict"] in ("pass", "flag")
