@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import RequestError, UpstreamError
-from .http import error_response
+from .http import error_response, request_target
 from .proxy import Proxy
 from .scored import handle_scored, refused_request
 
@@ -21,7 +21,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     proxy = request.app[PROXY]
     revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
     try:
-        if proxy.config.proxy.is_scored(request.method, request.raw_path, request.body_exists):
+        if proxy.config.proxy.is_scored(request.method, request_target(request), request.body_exists):
             return await handle_scored(proxy, request)
         return await proxy.passthrough(request, revision)
     except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)

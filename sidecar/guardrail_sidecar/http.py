@@ -35,6 +35,17 @@ def end_to_end(headers: Iterable[tuple[str, str]], drop: Iterable[str] = ()) -> 
     return CIMultiDict((k, v) for k, v in items if k.lower() not in skip)
 
 
+def request_target(request: web.Request) -> str:
+    """The request's path and query as sent (still percent-encoded). An absolute-form target (`POST
+    http://host/path HTTP/1.1`, which a server must accept) is reduced to its path and query, so it is matched
+    and forwarded like the same path sent the usual way."""
+    raw = request.raw_path
+    if raw.startswith("/"):
+        return raw
+    rel = request.rel_url
+    return rel.raw_path + (f"?{rel.raw_query_string}" if rel.raw_query_string else "")
+
+
 def decoded_coding(request: web.Request) -> str | None:
     """The request body's content coding when the server already decoded it (aiohttp decodes one of
     DECODED_CODINGS on its own), else None. A body with two codings is refused, decoded or not."""

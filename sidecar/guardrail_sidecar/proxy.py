@@ -12,7 +12,7 @@ from yarl import URL
 
 from .config import SidecarConfig, parse_duration
 from .errors import UpstreamError
-from .http import read_bounded, request_headers
+from .http import read_bounded, request_headers, request_target
 from .metrics import Metrics
 from .ratelimit import RateLimiter, client_identity
 from .redact import Redactor
@@ -55,7 +55,7 @@ class Upstream:
         try:
             return await self._session.request(
                 request.method,
-                URL(self.base + request.raw_path, encoded=True),
+                URL(self.base + request_target(request), encoded=True),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,

@@ -228,9 +228,11 @@ def _raw(sidecar: Sidecar, data: bytes, wait: float = 20.0) -> bytes:
     return b"".join(chunks)
 
 
-def _post(body: bytes, rid: str, extra: bytes = b"", *, close: bool = False) -> bytes:
+def _post(body: bytes, rid: str, extra: bytes = b"", *, close: bool = False, target: bytes = CHAT.encode()) -> bytes:
     return (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST "
+        + target
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         + f"x-request-id: {rid}\r\nx-hostile-answer: marker\r\n".encode()
         + (b"Connection: close\r\n" if close else b"")
         + extra
@@ -266,3 +268,19 @@ def test_ambiguous_framing_is_rejected_and_nothing_is_smuggled(
     seen = hostile.seen()
     assert rid not in seen
     assert not any(s.startswith("smuggled-") for s in seen)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"http://app.internal/v1/chat/completions",
+        b"http://x//v1/chat/%63ompletions/?a=1",
+        b"HTTP://X/V1/CHAT/COMPLETIONS",
+    ],
+    ids=["absolute-form", "absolute-form-respelled", "absolute-form-upper-case"],
+)
+def test_an_absolute_form_target_is_scored_like_its_path(sidecar: Sidecar, target: bytes) -> None:
+    data = _raw(sidecar, _post(GOOD, "abs-" + uuid.uuid4().hex[:6], close=True, target=target))
+    assert data.startswith(b"HTTP/1.1 200"), data[:300]
+    assert b"x-guardrail-verdict: block" in data
+    assert b"planet Mars" not in data
