@@ -176,10 +176,11 @@ def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> str:
 
 
 def _arguments(text: str) -> Any:
-    """Tool-call arguments: their JSON values when they parse, else the raw string."""
+    """Tool-call arguments: their JSON values when they parse (strictly: no lone surrogates, bounded depth and
+    numbers), else the raw string."""
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return load_json(text.encode("utf-8"))
+    except RequestError:
         return text
 
 

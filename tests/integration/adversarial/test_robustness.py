@@ -284,3 +284,25 @@ def test_an_absolute_form_target_is_scored_like_its_path(sidecar: Sidecar, targe
     assert data.startswith(b"HTTP/1.1 200"), data[:300]
     assert b"x-guardrail-verdict: block" in data
     assert b"planet Mars" not in data
+
+
+ARGUMENTS = {
+    "lone-surrogate": '"\\ud800"',
+    "deep-nesting": "[" * 5000,
+    "5000-digits": "9" * 5000,
+    "not-json": "{oops",
+}
+
+
+@pytest.mark.parametrize("case", ARGUMENTS)
+def test_hostile_tool_call_arguments_are_read_as_text_not_a_crash(sidecar: Sidecar, case: str) -> None:
+    """Arguments are a JSON string inside the request: whatever they hold, they are checked as text."""
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "assistant", "tool_calls": [{"id": "1", "function": {"name": "f", "arguments": ARGUMENTS[case]}}]},
+            {"role": "user", "content": QUESTION},
+        ],
+    }
+    response = httpx.post(sidecar.url + CHAT, json=body, headers={"x-hostile-answer": "grounded"}, timeout=60)
+    assert response.status_code == 200, response.text[:300]

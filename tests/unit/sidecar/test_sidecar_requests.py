@@ -383,3 +383,11 @@ def test_token_windows_cover_a_long_sentence_whole_with_overlap() -> None:
     words = [set(w.split()) for w in windows]
     assert all(a & b for a, b in itertools.pairwise(words))  # neighbours overlap
     assert set().union(*words) >= set(text.split())  # nothing left out
+
+
+@pytest.mark.parametrize("arguments", ['"\\ud800"', "[" * 5000, "9" * 5000, "{oops", '{"q": "fine"}'])
+def test_tool_call_arguments_are_always_readable_text(arguments: str) -> None:
+    body = {"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": arguments}}]}]}
+    texts = parse_openai_request(body).untrusted
+    assert all(isinstance(t, str) and t.encode("utf-8") for t in texts)  # no lone surrogate can reach a model
+    assert any(("fine" if "fine" in arguments else arguments[:10]) in t for t in texts)
