@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from . import logs
 from .app import build_admin_app, build_proxy_app
@@ -86,6 +87,15 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     await runtime.close()
 
 
+class QuietClientErrors(logging.Filter):
+    """aiohttp logs every malformed request (the client's fault, already answered 400) as an error with a
+    traceback, so any client could flood the log; those records are dropped. Server faults still log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="guardrail-sidecar", description=__doc__)
     parser.add_argument(
@@ -108,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         raise SystemExit(f"guardrail-sidecar: {exc}") from exc
     logs.configure(config.log_level)
+    logging.getLogger("aiohttp.server").addFilter(QuietClientErrors())
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
         runner.run(serve(args.config, config))
 

@@ -171,3 +171,20 @@ async def test_a_large_body_sent_with_its_head_is_not_taken_for_a_head(server: C
     length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
     assert json.loads(await reader.readexactly(length))["bytes"] == len(body)
     assert "head_too_large" not in guard.closed
+
+
+def test_malformed_request_logs_are_dropped_and_server_faults_kept() -> None:
+    import logging
+
+    from aiohttp.http import HttpProcessingError
+
+    from guardrail_sidecar.main import QuietClientErrors
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "aiohttp.server", logging.ERROR, "x", 1, "Error handling request", (), (type(exc), exc, None)
+        )
+
+    quiet = QuietClientErrors()
+    assert not quiet.filter(record(HttpProcessingError(code=400, message="Invalid character in Content-Length")))
+    assert quiet.filter(record(ValueError("a bug in the sidecar")))
