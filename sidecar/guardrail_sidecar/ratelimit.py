@@ -3,6 +3,7 @@ number of tracked clients."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -18,9 +19,10 @@ def client_identity(rate: RateLimit, peer: str | None, headers: Iterable[tuple[s
     peer: the TCP peer. forwarded: the X-Forwarded-For entry `trustedHops` from the right (every
     X-Forwarded-For header, in order, read as one list), i.e. the address the outermost of your own proxies
     saw; the peer when the list is shorter. header: the `identityHeader` value; the peer when absent. The
-    leftmost X-Forwarded-For entry is never used on its own: the client writes it.
+    leftmost X-Forwarded-For entry is never used on its own: the client writes it. IPv6 addresses count by
+    their /64.
     """
-    fallback = f"peer:{peer or 'unknown'}"
+    fallback = f"peer:{_address(peer or 'unknown')}"
     if rate.identity == "peer":
         return fallback
     wanted = "x-forwarded-for" if rate.identity == "forwarded" else (rate.identity_header or "").lower()
@@ -31,7 +33,21 @@ def client_identity(rate: RateLimit, peer: str | None, headers: Iterable[tuple[s
     hops = [h.strip() for v in values for h in v.split(",")]
     if len(hops) < rate.trusted_hops or not hops[-rate.trusted_hops]:
         return fallback
-    return f"forwarded:{hops[-rate.trusted_hops][:MAX_KEY_CHARS]}"
+    return f"forwarded:{_address(hops[-rate.trusted_hops][:MAX_KEY_CHARS])}"
+
+
+def _address(text: str) -> str:
+    """An IP address as a client key: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64 network (one host
+    usually holds a whole /64, and could otherwise rotate addresses for fresh buckets); anything else as is."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RateLimiter:

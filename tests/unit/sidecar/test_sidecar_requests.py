@@ -108,6 +108,20 @@ def test_client_identity(rate: dict[str, Any], headers: list[tuple[str, str]], k
     assert client_identity(RateLimit.model_validate(rate), "10.0.0.9", headers) == key
 
 
+@pytest.mark.parametrize(
+    ("peer", "key"),
+    [
+        ("2001:db8:1:2:aaaa::1", "peer:2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "peer:2001:db8:1:2::/64"),  # the same /64: the same client
+        ("::ffff:10.1.2.3", "peer:10.1.2.3"),
+        ("10.1.2.3", "peer:10.1.2.3"),
+        (None, "peer:unknown"),
+    ],
+)
+def test_peer_addresses_are_keyed_by_host(peer: str | None, key: str) -> None:
+    assert client_identity(RateLimit(), peer, []) == key
+
+
 def test_header_identity_needs_a_header_name() -> None:
     with pytest.raises(ValueError, match="identityHeader"):
         RateLimit.model_validate({"identity": "header"})
