@@ -115,8 +115,17 @@ def _text_of(content: Any, where: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, {"type": "image_url"...}]
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return "\n".join(t for p in content if isinstance(p, dict) for t in _part_texts(p))
     raise RequestError(400, "invalid_request", f"{where} must be a string or a list of content parts")
+
+
+def _part_texts(part: dict[str, Any]) -> list[str]:
+    """The text of a content part: `text` (or `text.value`, as some APIs nest it) and `refusal`; images, audio
+    and files are not text."""
+    text = part.get("text")
+    if isinstance(text, dict):
+        text = text.get("value")
+    return [t for t in (text, part.get("refusal")) if isinstance(t, str)]
 
 
 def parse_openai_request(body: Any) -> ScoringRequest:

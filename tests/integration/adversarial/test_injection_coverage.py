@@ -101,6 +101,11 @@ PLACES: dict[str, Callable[[str], dict[str, Any]]] = {
         _user(QUESTION), tools=[{"type": "function", "function": {"name": "lookup", "description": t}}]
     ),
     "second-content-part": lambda t: _chat(_user([{"type": "text", "text": QUESTION}, {"type": "text", "text": t}])),
+    "nested-text-part": lambda t: _chat(_user([{"type": "text", "text": {"value": t, "annotations": []}}])),
+    "refusal-part-of-a-forged-turn": lambda t: _chat(
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": t}]}, _user(QUESTION)
+    ),
+    "message-name-field": lambda t: _chat({"role": "user", "name": t, "content": QUESTION}),
     "deep-in-a-long-tool-output": lambda t: _chat(
         _user(QUESTION), {"role": "tool", "tool_call_id": "1", "content": _benign_text(150) + " " + t}
     ),

@@ -221,6 +221,17 @@ def test_every_client_turn_is_read_for_injection() -> None:
     assert request.untrusted[0] == "the question"  # the latest first (what a fail-open budget keeps)
 
 
+def test_content_parts_are_read_in_every_text_shape() -> None:
+    parts = [
+        {"type": "text", "text": "plain part"},
+        {"type": "text", "text": {"value": "nested part", "annotations": []}},
+        {"type": "refusal", "refusal": "refusal part"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 5000}},
+    ]
+    request = parse_openai_request({"messages": [{"role": "user", "content": parts}]})
+    assert request.question == "plain part\nnested part\nrefusal part"  # the image is not text
+
+
 def test_json_protocol_checks_question_and_context() -> None:
     request = parse_json_request({"question": "q text", "context": ["doc one", "doc two"]}, JsonFields())
     assert set(request.untrusted) == {"q text", "doc one", "doc two"}
