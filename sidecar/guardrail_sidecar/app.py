@@ -20,9 +20,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
     """Scored paths go through the pipeline; everything else passes through untouched."""
     proxy = request.app[PROXY]
     revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
+    target = request_target(request)
     try:
-        if proxy.config.proxy.is_scored(request.method, request_target(request), request.body_exists):
+        if proxy.config.proxy.is_scored(request.method, target, request.body_exists):
             return await handle_scored(proxy, request)
+        if proxy.config.proxy.is_scored_path(target) and request.method.upper() != "OPTIONS":
+            # A bodiless GET/HEAD/DELETE on a scored path: its answer would not be checked, so it is not asked.
+            refused = RequestError(405, "method_not_allowed", f"{request.method} is not served on a scored path")
+            return refused_request(proxy, refused, revision, {"Allow": "POST, OPTIONS"})
         return await proxy.passthrough(request, revision)
     except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)
         return refused_request(proxy, exc, revision)

@@ -153,8 +153,13 @@ class Proxy(_Model):
         """
         if method.upper() not in _BODY_METHODS and not has_body:
             return False
+        return (self.protocol == "json" and not self.scored_paths) or self.is_scored_path(path)
+
+    def is_scored_path(self, path: str) -> bool:
+        """Whether `path` is one of the scored paths (named ones: `scoredPaths`, or the chat paths of the openai
+        protocol; the json protocol's every-POST default names none), in canonical form."""
         if self.protocol == "json" and not self.scored_paths:
-            return True
+            return False
         wanted = self.scored_paths or ["/v1/chat/completions", "/chat/completions"]
         return canonical_path(path) in {canonical_path(p) for p in wanted}
 

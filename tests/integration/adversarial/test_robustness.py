@@ -306,3 +306,18 @@ def test_hostile_tool_call_arguments_are_read_as_text_not_a_crash(sidecar: Sidec
     }
     response = httpx.post(sidecar.url + CHAT, json=body, headers={"x-hostile-answer": "grounded"}, timeout=60)
     assert response.status_code == 200, response.text[:300]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+@pytest.mark.parametrize("path", [CHAT, "/Chat/Completions/"])
+def test_a_bodiless_call_on_a_scored_path_never_gets_an_unchecked_answer(
+    sidecar: Sidecar, hostile: HostileApp, method: str, path: str
+) -> None:
+    """The hostile app answers every method with the marker; the sidecar does not ask it."""
+    rid = f"rb-{method}-{uuid.uuid4().hex[:6]}"
+    headers = {"x-hostile-answer": "marker", "x-request-id": rid}
+    response = httpx.request(method, sidecar.url + path, headers=headers, timeout=30)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST, OPTIONS"
+    assert not leaks(response)
+    assert rid not in hostile.seen()

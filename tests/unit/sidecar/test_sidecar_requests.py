@@ -416,3 +416,22 @@ def test_tool_call_arguments_are_always_readable_text(arguments: str) -> None:
     texts = parse_openai_request(body).untrusted
     assert all(isinstance(t, str) and t.encode("utf-8") for t in texts)  # no lone surrogate can reach a model
     assert any(("fine" if "fine" in arguments else arguments[:10]) in t for t in texts)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+async def test_a_bodiless_call_on_a_scored_path_is_refused_405(stack: Stack, method: str) -> None:
+    client, _, _ = await stack()
+    response = await client.request(method, "/V1/chat/completions/")
+    assert response.status == 405
+    assert response.headers["Allow"] == "POST, OPTIONS"
+    if method != "HEAD":
+        assert (await response.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_other_paths_and_preflights_still_pass_through(stack: Stack) -> None:
+    client, _, _ = await stack()
+    assert (await client.get("/echo/x")).status == 200
+    preflight = await client.options("/v1/chat/completions", headers={"Origin": "https://shop.example"})
+    assert "method_not_allowed" not in await preflight.text()  # the app's own answer
+    json_client, _, _ = await stack(proxy={"protocol": "json"})
+    assert (await json_client.get("/echo/health")).status == 200  # json protocol: no named scored paths
