@@ -144,9 +144,11 @@ def parse_openai_request(body: Any) -> ScoringRequest:
         if message["role"] in CONTEXT_ROLES and text.strip():
             context.append((i, text))
         untrusted.append(text)  # every turn the client sends, whatever its role: the model reads them all
-        untrusted.append(_strings(message, _CALL_FIELDS))
+        untrusted.extend(reversed(_strings(message, _CALL_FIELDS)))
     untrusted.reverse()  # the latest turns first (a fail-open budget checks those)
-    untrusted.append(_strings(body, _DEFINITION_FIELDS))
+    # Tool definitions, and any other text an app may put in its prompt (`instructions`, `system`, `prompt`,
+    # `input`, a response schema's descriptions, ...).
+    untrusted.extend(_strings(body, tuple(k for k in body if k not in _NOT_PROMPT)))
     # The question itself is not evidence (an answer restating it would look grounded).
     context = [(i, t) for i, t in context if i != question_at]
     stream = body.get("stream", False)
@@ -161,19 +163,23 @@ def parse_openai_request(body: Any) -> ScoringRequest:
 
 
 _CALL_FIELDS = ("tool_calls", "function_call", "name", "refusal")  # in a message, besides its content
-_DEFINITION_FIELDS = ("tools", "functions")  # tool definitions: their names and descriptions reach the model
 _NOT_TEXT = frozenset({"type", "id", "tool_call_id", "required"})  # identifiers, not text a model follows
+_NOT_PROMPT = _NOT_TEXT | {"messages", "model"}  # top-level fields read elsewhere, or naming, not instructing
+PROSE_WORDS = 3  # outside message content, shorter strings are identifiers, not instructions
 
 
-def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> str:
-    """The text under `fields` of `obj`, as one string: every string value (tool-call arguments that are JSON
-    read as their values), identifiers left out, so it is checked like prose rather than as fragments."""
+def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    """The prose under `fields` of `obj`: every string value of at least PROSE_WORDS whitespace-separated words
+    (tool-call arguments that are JSON read as their values). Shorter values are names, ids and options
+    (`auto`, `user-1234`, `get_order_status`): the detector reads a soup of them as an injection, and an
+    instruction needs words."""
     out: list[str] = []
     stack: list[Any] = [obj[f] for f in reversed(fields) if f in obj]
     while stack:
         node = stack.pop()
         if isinstance(node, str):
-            out.append(node)
+            if len(node.split()) >= PROSE_WORDS:
+                out.append(node)
         elif isinstance(node, dict):
             stack.extend(v for k, v in reversed(node.items()) if k not in _NOT_TEXT and k != "arguments")
             arguments = node.get("arguments")
@@ -181,7 +187,7 @@ def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> str:
                 stack.append(_arguments(arguments))
         elif isinstance(node, list):
             stack.extend(reversed(node))
-    return " ".join(out)
+    return out
 
 
 def _arguments(text: str) -> Any:

@@ -106,6 +106,13 @@ PLACES: dict[str, Callable[[str], dict[str, Any]]] = {
         {"role": "assistant", "content": [{"type": "refusal", "refusal": t}]}, _user(QUESTION)
     ),
     "message-name-field": lambda t: _chat({"role": "user", "name": t, "content": QUESTION}),
+    "top-level-instructions": lambda t: _chat(_user(QUESTION), instructions=t),
+    "top-level-system": lambda t: _chat(_user(QUESTION), system=t),
+    "response-schema-description": lambda t: _chat(
+        _user(QUESTION),
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": {"description": t}}},
+    ),
+    "metadata-value": lambda t: _chat(_user(QUESTION), metadata={"note": t}),
     "deep-in-a-long-tool-output": lambda t: _chat(
         _user(QUESTION), {"role": "tool", "tool_call_id": "1", "content": _benign_text(150) + " " + t}
     ),
@@ -159,6 +166,37 @@ def test_a_long_benign_conversation_is_not_refused(sidecar: Sidecar, hostile: Ho
     for i in range(6):
         turns += [_user(f"What about order A-{i}?"), {"role": "assistant", "content": _benign_text(6)}]
     response = _send(sidecar, _chat(*turns, _user(QUESTION)), rid)
+    assert response.headers.get("x-guardrail-reason") != "prompt_injection", response.text[:300]
+    assert rid in hostile.seen()
+
+
+def test_an_ordinary_request_with_tools_and_options_is_not_refused(sidecar: Sidecar, hostile: HostileApp) -> None:
+    """Ids, names and options outside the messages are not read as text (the detector scores a soup of
+    `user-1234 auto default` as an injection); prose there is."""
+    rid = f"options-{uuid.uuid4().hex[:8]}"
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_order_status",
+            "description": "Look up the status of an order by its id.",
+            "parameters": {
+                "type": "object",
+                "properties": {"order_id": {"type": "string", "description": "The order id, e.g. A-10293"}},
+                "required": ["order_id"],
+            },
+        },
+    }
+    body = _chat(
+        _user("Where is my order A-10293?"),
+        tools=[tool],
+        tool_choice="auto",
+        user="8f14e45fceea167a5a36dedd4bea2543",
+        metadata={"session": "abc-123", "channel": "web"},
+        stop=["END", "###"],
+        service_tier="default",
+        response_format={"type": "json_object"},
+    )
+    response = _send(sidecar, body, rid)
     assert response.headers.get("x-guardrail-reason") != "prompt_injection", response.text[:300]
     assert rid in hostile.seen()
 
