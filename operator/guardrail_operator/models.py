@@ -202,13 +202,13 @@ class PromptInjection(_Model):
         "it refuses 5% of benign prompts and many short chat messages). For your own model, start from "
         "extra.threshold_at_1pct_fpr in its model.json.",
     )
-    max_windows: int = Field(
-        default=256,
+    max_windows: int | None = Field(
+        default=None,
         ge=1,
         le=4096,
-        description="Detector windows (a sentence each, 64 tokens at most) checked per request. Every "
-        "client-supplied turn is read whole; a request needing more windows is refused (413) under fail-closed, "
-        "and checked up to the budget (latest turns first) under fail-open.",
+        description="Detector windows (a sentence each, 64 tokens at most) checked per request; unset: 256. "
+        "Every client-supplied turn is read whole; a request needing more windows is refused (413) under "
+        "fail-closed, and checked up to the budget (latest turns first) under fail-open.",
     )
 
 

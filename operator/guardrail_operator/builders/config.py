@@ -52,7 +52,8 @@ def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> side
         )
     return sidecar.RevisionConfig(
         revision=revision,
-        policy=sidecar.Policy.model_validate(spec.policy.model_dump(by_alias=True)),
+        # Unset optional fields keep the sidecar's defaults (and every existing spec's revision).
+        policy=sidecar.Policy.model_validate(spec.policy.model_dump(by_alias=True, exclude_none=True)),
         models=sidecar.Models(
             backend="triton",
             triton=sidecar.TritonBackend(url=triton_grpc_url(guardrail, model_rev), protocol="grpc"),
