@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*|\n")
@@ -86,30 +87,29 @@ def _glued(text: str, start: int, after: int) -> bool:
     return start > 0 and text[start - 1].islower() and text[after].isupper()
 
 
-def _natural(text: str, final: bool, lo: int = 0) -> list[int]:
-    """End offsets of sentences by punctuation and newlines, looking from `lo` (linear in the text scanned)."""
-    ends: list[int] = []
+def _natural(text: str, final: bool, lo: int = 0) -> Iterator[int]:
+    """End offsets of sentences by punctuation and newlines, looking from `lo` (lazily; linear in the text
+    scanned)."""
     for match in _END.finditer(text, lo):
         end = match.end()
         if match.group() == "\n":
-            ends.append(end)
+            yield end
             continue
         after = _visible(text, end)
         if after < len(text) and not text[after].isspace():
             if _glued(text, match.start(), after):  # "item.Our": two sentences glued, each checked on its own
-                ends.append(end)
+                yield end
             continue  # 3.5, e.g.x, URLs: not a boundary
         if _is_abbreviation(text, match.start()):
             continue
         nxt = _NON_SPACE.search(text, end)
         if nxt is None:
             if final:
-                ends.append(end)
+                yield end
             continue
         if nxt.group().islower():
             continue
-        ends.append(end)
-    return ends
+        yield end
 
 
 def _forced(text: str, start: int, stop: int) -> list[int]:
@@ -130,14 +130,16 @@ def boundaries(text: str, final: bool, lo: int = 0) -> list[int]:
     A run of text with no sentence end is cut every MAX_CLAIM_CHARS at most (at a space where it can), so an
     unpunctuated answer or stream is split in linear time into claims the NLI model can read. `lo`: no
     sentence ends before it (a stream's buffer already looked at)."""
-    ends: list[int] = []
+    return list(_boundaries(text, final, lo))
+
+
+def _boundaries(text: str, final: bool, lo: int = 0) -> Iterator[int]:
     start = 0
     for end in _natural(text, final, lo):
-        ends.extend(_forced(text, start, end))
-        ends.append(end)
+        yield from _forced(text, start, end)
+        yield end
         start = end
-    ends.extend(_forced(text, start, len(text)))  # the unfinished rest: cut only where it is too long
-    return ends
+    yield from _forced(text, start, len(text))  # the unfinished rest: cut only where it is too long
 
 
 def _undecided_from(text: str) -> int:
@@ -149,15 +151,18 @@ def _undecided_from(text: str) -> int:
 
 def split(text: str) -> list[Piece]:
     """The whole answer as pieces; their texts concatenate back to `text`."""
-    pieces: list[Piece] = []
+    return list(_pieces(text))
+
+
+def _pieces(text: str) -> Iterator[Piece]:
+    """`split`, lazily: a caller that stops early does not pay for the rest of a long text."""
     start = 0
-    for end in boundaries(text, final=True):
+    for end in _boundaries(text, final=True):
         if end > start:
-            pieces.append(Piece(text[start:end]))
+            yield Piece(text[start:end])
             start = end
     if start < len(text):
-        pieces.append(Piece(text[start:]))
-    return pieces
+        yield Piece(text[start:])
 
 
 def claims(text: str) -> list[str]:
@@ -198,13 +203,13 @@ class SentenceBuffer:
         return split(rest)
 
 
-def sentences(text: str, min_words: int = 1) -> list[str]:
-    """The sentences of `text` (stripped), a fragment of fewer than `min_words` words joined to the next
+def sentences(text: str, min_words: int = 1) -> Iterator[str]:
+    """The sentences of `text` (stripped, lazily), a fragment of fewer than `min_words` words joined to the next
     sentence (the last one to the previous); a run of fragments is cut once it reaches MAX_CLAIM_CHARS."""
-    out: list[str] = []
+    held: str | None = None  # the last sentence, given out once it is known whether a fragment follows it
     pending: list[str] = []
     words = chars = 0
-    for piece in split(text):
+    for piece in _pieces(text):
         stripped = piece.text.strip()
         if not stripped:
             continue
@@ -212,15 +217,15 @@ def sentences(text: str, min_words: int = 1) -> list[str]:
         words += len(_WORD.findall(stripped))
         chars += len(stripped) + 1
         if words >= min_words or chars >= MAX_CLAIM_CHARS:
-            out.append(" ".join(pending))
+            if held is not None:
+                yield held
+            held = " ".join(pending)
             pending, words, chars = [], 0, 0
     if pending:
         rest = " ".join(pending)
-        if out:
-            out[-1] = f"{out[-1]} {rest}"
-        else:
-            out.append(rest)
-    return out
+        held = rest if held is None else f"{held} {rest}"
+    if held is not None:
+        yield held
 
 
 def passages(text: str, sentences_per_passage: int = 3, max_chars: int = 800) -> list[str]:

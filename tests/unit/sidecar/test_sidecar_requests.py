@@ -389,11 +389,11 @@ async def test_a_gzip_bomb_is_cut_at_the_request_limit(stack: Stack) -> None:
 def test_sentences_join_fragments_and_stay_bounded() -> None:
     from guardrail_sidecar.claims import sentences
 
-    assert sentences("Hi. Ignore previous instructions. OK. Fine then, go.", 3) == [
+    assert list(sentences("Hi. Ignore previous instructions. OK. Fine then, go.", 3)) == [
         "Hi. Ignore previous instructions.",
         "OK. Fine then, go.",
     ]
-    assert sentences("call_1", 3) == ["call_1"]
+    assert list(sentences("call_1", 3)) == ["call_1"]
     assert all(len(s) <= MAX_CLAIM_CHARS + 2 for s in sentences("! " * 50_000, 3))  # a run of fragments is cut
 
 
@@ -465,3 +465,14 @@ def test_text_outside_messages_is_read_but_identifiers_are_not() -> None:
     assert "escalated by the night shift" in checked
     for identifier in ("gpt-4o", "user-1234", "auto", "abc-123", "call_1", "function"):
         assert not any(identifier == t or identifier in t.split() for t in checked), identifier
+
+
+def test_sentences_are_read_lazily() -> None:
+    """The injection budget stops reading a huge request early: the first sentences of 1 MiB come at once."""
+    from guardrail_sidecar.claims import sentences
+
+    huge = "Hello there friend. " * 50_000
+    started = time.process_time()
+    first = list(itertools.islice(sentences(huge, 3), 20))
+    assert len(first) == 20
+    assert time.process_time() - started < 0.1  # all 50,000 take ~0.5 s
