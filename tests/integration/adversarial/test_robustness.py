@@ -321,3 +321,29 @@ def test_a_bodiless_call_on_a_scored_path_never_gets_an_unchecked_answer(
     assert response.headers["allow"] == "POST, OPTIONS"
     assert not leaks(response)
     assert rid not in hostile.seen()
+
+
+def test_two_content_encoding_headers_are_refused(sidecar: Sidecar, hostile: HostileApp) -> None:
+    """The server decodes by one of them, so the body would match neither label: never forwarded."""
+    rid = f"rb-two-ce-{uuid.uuid4().hex[:6]}"
+    headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+        ("content-encoding", "gzip"),
+        ("x-request-id", rid),
+    ]
+    for path in (CHAT, "/echo"):
+        response = httpx.post(sidecar.url + path, content=gzip.compress(gzip.compress(GOOD)), headers=headers)
+        assert response.status_code == 415, response.text[:300]
+        assert error_of(response)["code"] == "unsupported_content_encoding"
+    assert rid not in hostile.seen()
+
+
+def test_a_listed_coding_passes_through_as_sent(sidecar: Sidecar) -> None:
+    """`Content-Encoding: gzip, gzip` in one header is not decoded by the server: forwarded bytes and label
+    unchanged on a pass-through path (consistent), refused on a scored one (the sidecar cannot read it)."""
+    body = gzip.compress(gzip.compress(b'{"probe": 1}'))
+    headers = {"content-type": "application/json", "content-encoding": "gzip, gzip"}
+    echoed = httpx.post(sidecar.url + "/echo", content=body, headers=headers, timeout=30).json()
+    assert {k.lower(): v for k, v in echoed["headers"]}["content-encoding"] == "gzip, gzip"
+    assert httpx.post(sidecar.url + CHAT, content=body, headers=headers, timeout=30).status_code == 415
