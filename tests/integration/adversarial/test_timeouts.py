@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import statistics
 import time
 import uuid
@@ -242,3 +243,29 @@ def test_a_stalled_stream_over_its_deadline_is_cut_without_unchecked_text(guarde
     assert took <= 6.0 + 2.0 + SLACK  # timeouts.request, plus the guard's grace
     assert "planet Mars" not in shown
     assert "headquarters" not in shown.lower()  # not even the unchecked first words of the stalled sentence
+
+
+def test_a_client_that_never_reads_its_answer_is_cut_off(guarded: Sidecar) -> None:
+    """A slow reader holds a connection (and the answer's buffers) until timeouts.request: then it is cut. The
+    app streams ~15 MB on a pass-through path; the client reads nothing for 10 s, then all it can."""
+    head = (
+        b"GET /big-download HTTP/1.1\r\nHost: x\r\nx-hostile-case: stream-repeat\r\n"
+        b"x-hostile-answer: grounded\r\nx-hostile-repeat: 150000\r\n\r\n"
+    )
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.connect(_host_port(guarded))
+        conn.sendall(head)
+        time.sleep(6.0 + 2.0 + 2.0)  # timeouts.request, the guard's grace, slack: all without reading
+        conn.settimeout(5.0)
+        received, outcome = 0, "open"
+        try:
+            while chunk := conn.recv(1 << 20):
+                received += len(chunk)
+            outcome = "closed"
+        except ConnectionResetError:
+            outcome = "reset"
+        except TimeoutError:
+            outcome = "open"
+    assert outcome in ("closed", "reset"), "the connection was still open"
+    assert received < 5_000_000, f"{received} bytes: the answer was not cut"
