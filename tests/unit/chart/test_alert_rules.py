@@ -1,6 +1,6 @@
 """The chart's alerts and dashboard as Prometheus sees them: every PromQL expression parses (`promtool check
-rules`), and the Triton alerts fire when they should and only then (`promtool test rules`,
-triton_alerts.test.yaml)."""
+rules`), and every alert fires when it should and only then (`promtool test rules`, the `*_alerts.test.yaml`
+cases beside this file: sidecar, Triton and operator alerts)."""
 
 from __future__ import annotations
 
@@ -86,11 +86,15 @@ def test_a_broken_expression_is_caught(tmp_path: Path) -> None:
     assert check_rules(tmp_path, broken).returncode != 0
 
 
-def test_triton_alerts_fire_when_they_should(tmp_path: Path) -> None:
+RULE_TESTS = sorted(HERE.glob("*_alerts.test.yaml"))
+
+
+@pytest.mark.parametrize("cases", RULE_TESTS, ids=[p.name for p in RULE_TESTS])
+def test_alerts_fire_when_they_should(tmp_path: Path, cases: Path) -> None:
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups()}))
-    shutil.copy(HERE / "triton_alerts.test.yaml", tmp_path / "triton_alerts.test.yaml")
+    shutil.copy(cases, tmp_path / cases.name)
     result = subprocess.run(
-        [promtool(), "test", "rules", "triton_alerts.test.yaml"],
+        [promtool(), "test", "rules", cases.name],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -98,6 +102,18 @@ def test_triton_alerts_fire_when_they_should(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_promtool_cases() -> None:
+    alerts = {r["alert"] for g in rule_groups() for r in g["rules"] if "alert" in r}
+    tested = {
+        t["alertname"]
+        for path in RULE_TESTS
+        for case in yaml.safe_load(path.read_text())["tests"]
+        for t in case.get("alert_rule_test", [])
+        if t.get("exp_alerts")
+    }
+    assert alerts <= tested, f"alerts without a firing promtool case: {sorted(alerts - tested)}"
 
 
 def test_triton_alert_thresholds_come_from_the_values() -> None:
