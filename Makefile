@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-lint: install ## ruff and mypy (strict)
+lint: install ## ruff, mypy (strict) and the import-linter layering contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*) bench
 
 crds: install ## regenerate crds/ from the typed model
