@@ -210,6 +210,12 @@ class PromptInjection(_Model):
         "Every client-supplied turn is read whole; a request needing more windows is refused (413) under "
         "fail-closed, and checked up to the budget (latest turns first) under fail-open.",
     )
+    trusted_sha256: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] | None = Field(
+        default=None,
+        max_length=256,
+        description="SHA-256 (hex, of the exact UTF-8 text) of texts the detector does not check, e.g. your own "
+        "system prompt if the detector flags it. Only an exact match is skipped.",
+    )
 
 
 class Streaming(_Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -177,6 +177,12 @@ class PromptInjection(_Model):
         description="Detector windows checked per request (a sentence each; 64 tokens at most) over every "
         "client-supplied turn, whole; a request needing more is refused (413) under fail-closed and checked up "
         "to the budget (latest turns first) under fail-open.",
+    )
+    trusted_sha256: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list,
+        max_length=256,
+        description="SHA-256 (hex, of the exact UTF-8 text) of texts that are not checked, e.g. your own system "
+        "prompt. Only an exact match skips the check: a text changed by one character is checked.",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 
@@ -79,8 +80,11 @@ class Pipeline:
         At most `promptInjection.maxWindows`: a request needing more is refused (413) under fail-closed, so
         nothing goes unread; under fail-open the first ones (the question, then the latest turns) are checked."""
         budget = self.policy.prompt_injection.max_windows
+        trusted = set(self.policy.prompt_injection.trusted_sha256)
         windows: dict[str, None] = {}
         for text in dict.fromkeys(t for t in (request.question, *request.untrusted) if t.strip()):
+            if trusted and hashlib.sha256(text.encode("utf-8")).hexdigest() in trusted:
+                continue  # an operator's own text, exactly (e.g. its system prompt)
             windows.update(dict.fromkeys(self.scorer.windows(for_detection(text), budget - len(windows))))
             if len(windows) > budget:
                 break

@@ -9,6 +9,7 @@ The false-positive measurement at the end reports the rate on benign tool output
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -199,6 +200,29 @@ def test_an_ordinary_request_with_tools_and_options_is_not_refused(sidecar: Side
     response = _send(sidecar, body, rid)
     assert response.headers.get("x-guardrail-reason") != "prompt_injection", response.text[:300]
     assert rid in hostile.seen()
+
+
+TRUSTED_SYSTEM = "You are the shop's support bot. " + INJECTION  # flagged by the detector, trusted by hash
+
+
+@pytest.fixture(scope="module")
+def trusting(start_sidecar: StartSidecar) -> Sidecar:
+    digest = hashlib.sha256(TRUSTED_SYSTEM.encode()).hexdigest()
+    policy = {"promptInjection": {"trustedSha256": [digest]}}
+    return start_sidecar({"routing": {"stable": {"policy": policy}}}, name="trusted-text")
+
+
+def test_a_trusted_system_prompt_passes_and_one_character_more_does_not(trusting: Sidecar, hostile: HostileApp) -> None:
+    rid = f"trusted-{uuid.uuid4().hex[:8]}"
+    response = _send(trusting, _chat({"role": "system", "content": TRUSTED_SYSTEM}, _user(QUESTION)), rid)
+    assert response.headers.get("x-guardrail-reason") != "prompt_injection"
+    assert rid in hostile.seen()
+    rid = f"trusted-changed-{uuid.uuid4().hex[:8]}"
+    changed = _chat({"role": "system", "content": TRUSTED_SYSTEM + " "}, _user(QUESTION))
+    _assert_refused(_send(trusting, changed, rid), hostile, rid)
+    rid = f"trusted-elsewhere-{uuid.uuid4().hex[:8]}"
+    injected = _chat({"role": "system", "content": TRUSTED_SYSTEM}, _user(INJECTION))  # trust covers that text only
+    _assert_refused(_send(trusting, injected, rid), hostile, rid)
 
 
 @pytest.fixture(scope="module")

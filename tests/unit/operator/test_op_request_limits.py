@@ -66,3 +66,14 @@ def test_defaults_are_the_safe_ones(make_body: MakeBody) -> None:
 def test_invalid_proxy_limits_are_rejected(make_body: MakeBody, proxy: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         _guardrail(make_body, proxy=proxy)
+
+
+def test_trusted_texts_are_rendered_and_change_the_revision_only_when_set(make_body: MakeBody) -> None:
+    digest = "a" * 64
+    plain = _guardrail(make_body)
+    trusting = _guardrail(make_body, {"promptInjection": {"trustedSha256": [digest]}})
+    assert revision_config(trusting, "r1", "m1").policy.prompt_injection.trusted_sha256 == [digest]
+    assert revision_config(plain, "r1", "m1").policy.prompt_injection.trusted_sha256 == []
+    assert guardrail_revision(trusting.spec) != guardrail_revision(plain.spec)
+    with pytest.raises(ValidationError):
+        _guardrail(make_body, {"promptInjection": {"trustedSha256": ["A" * 64]}})  # lower-case hex only
