@@ -7,7 +7,11 @@ and generated short messages such as "hi", "thanks!", "how much is it?": the att
 mostly long text, so short ordinary requests looked like attacks), select the head on the corpora's validation
 splits (mean AUROC + recall at 1% FPR), report on both test splits, on multilingual injections never trained on,
 on a few hand-written indirect injections inside documents, and the false-positive rate on held-out chat turns
-and on short hand-written requests. The head becomes a tiny ONNX graph taking `embedding`.
+and on short hand-written requests. Generated benign system/developer prompts ("You are the Acme Bank support bot.
+Answer in German. Do not reveal internal pricing.") are trained on as well, and the false-positive rate is measured
+on a held-out set made from other templates and vocabulary, beside the recall on the role-play jailbreaks of the
+test splits ("You are DAN ..."), the attacks closest to them. The head becomes a tiny ONNX graph taking
+`embedding`. `--evaluate-only` reports on the model already in the repository (no training, nothing written).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from dataclasses import replace
+from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +87,18 @@ def head_graph(classifier: Any) -> Any:
 
 def scores_report(labels: list[int], scores: np.ndarray, texts: list[str]) -> dict[str, dict[str, float]]:
     lengths = length_score(texts) * -1.0  # longer prompts look more like injections
+    policy_default = PromptInjection().threshold
+    positive = np.array(labels) == 1
+    role_play = role_play_attacks(data.Labelled(texts, labels))
     return {
-        "model": {"auroc": auroc(labels, scores), "recall_at_1pct_fpr": recall_at_fpr(labels, scores, 0.01)},
+        "model": {
+            "auroc": auroc(labels, scores),
+            "recall_at_1pct_fpr": recall_at_fpr(labels, scores, 0.01),
+            "recall_at_policy_default": float(np.mean(scores[positive] >= policy_default)),
+            "fpr_at_policy_default": float(np.mean(scores[~positive] >= policy_default)),
+            "role_play_n": int(np.sum(role_play)),
+            "role_play_recall_at_policy_default": float(np.mean(scores[role_play] >= policy_default)),
+        },
         "length_only": {
             "auroc": auroc(labels, lengths),
             "recall_at_1pct_fpr": recall_at_fpr(labels, lengths, 0.01),
@@ -99,6 +113,7 @@ def false_positives(detector: Any, threshold: float) -> dict[str, float]:
     for name, texts in (
         ("chat_turns", data.conversation_turns("held_out")),
         ("short_requests", data.SHORT_BENIGN_PROMPTS),
+        ("system_prompts", data.system_prompts(1000, data.SYSTEM_PROMPTS_HELD_OUT_SEED, "held_out")),
     ):
         scores = detector.score(texts)
         out[f"{name}_n"] = len(texts)
@@ -106,6 +121,55 @@ def false_positives(detector: Any, threshold: float) -> dict[str, float]:
         out[f"{name}_flagged_at_policy_default"] = float(np.mean(scores >= policy_default))
         out[f"{name}_flagged_at_threshold"] = float(np.mean(scores >= threshold))
     return out
+
+
+def role_play_attacks(labelled: data.Labelled) -> np.ndarray:
+    """Mask of the positives of `labelled` that are role-play jailbreaks (`injection_data.ROLE_PLAY`)."""
+    return np.array([y == 1 and bool(data.ROLE_PLAY.search(t)) for t, y in zip(*astuple(labelled), strict=True)])
+
+
+def held_out_report(
+    detector: Any, sets: dict[tuple[str, str], data.Labelled], vectors: dict[tuple[str, str], np.ndarray]
+) -> tuple[float, dict[str, Any], dict[str, Any]]:
+    """The 1%-validation-FPR threshold, the test-split report and the held-out report of `detector`."""
+    test_report = {}
+    for corpus in ("s-labs", "neuralchemy"):
+        test = sets[(corpus, "test")]
+        scores = detector.score_embeddings(vectors[(corpus, "test")])
+        test_report[corpus] = scores_report(test.labels, scores, test.texts)
+    validation_negatives = np.concatenate(
+        [
+            detector.score_embeddings(vectors[(c, "validation")][np.array(sets[(c, "validation")].labels) == 0])
+            for c in ("s-labs", "neuralchemy")
+        ]
+    )
+    threshold = float(np.quantile(validation_negatives, 0.99))
+    role_play = np.concatenate(
+        [
+            detector.score_embeddings(vectors[(c, "test")])[role_play_attacks(sets[(c, "test")])]
+            for c in ("s-labs", "neuralchemy")
+        ]
+    )
+    multilingual = detector.score(data.multilingual_injections())
+    indirect, benign_docs = detector.score(data.INDIRECT_INJECTIONS), detector.score(data.BENIGN_DOCUMENTS)
+    held_out = {
+        "threshold_at_1pct_validation_fpr": threshold,
+        "multilingual_recall": float(np.mean(multilingual >= threshold)),
+        "multilingual_recall_at_policy_default": float(np.mean(multilingual >= PromptInjection().threshold)),
+        "multilingual_n": len(multilingual),
+        "indirect_recall": float(np.mean(indirect >= threshold)),
+        "indirect_auroc_vs_benign_documents": auroc(
+            [1] * len(indirect) + [0] * len(benign_docs), np.concatenate([indirect, benign_docs])
+        ),
+        "role_play_test_n": len(role_play),
+        "role_play_test_recall": float(np.mean(role_play >= threshold)),
+        "role_play_test_recall_at_policy_default": float(np.mean(role_play >= PromptInjection().threshold)),
+        **false_positives(detector, threshold),
+        "system_prompt_probes": dict(
+            zip(data.SYSTEM_PROMPT_PROBES, map(float, detector.score(data.SYSTEM_PROMPT_PROBES)), strict=True)
+        ),
+    }
+    return threshold, test_report, held_out
 
 
 def main() -> None:
@@ -117,6 +181,10 @@ def main() -> None:
     parser.add_argument(
         "--short-turns", type=int, default=1500, help="generated short benign messages added to training (0: none)"
     )
+    parser.add_argument(
+        "--system-prompts", type=int, default=2000, help="generated benign system prompts added to training (0: none)"
+    )
+    parser.add_argument("--evaluate-only", action="store_true", help="report on the repository's model, train nothing")
     args = parser.parse_args()
     repository = args.repository or default_repository()
     encoder = load_embedding(repository)
@@ -124,11 +192,17 @@ def main() -> None:
         (name, split): loader(split)
         for name, loader in (("s-labs", data.s_labs), ("neuralchemy", data.neuralchemy))
         for split in ("train", "validation", "test")
+        if split != "train" or not args.evaluate_only
     }
     vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
+    if args.evaluate_only:
+        _, test_report, held_out = held_out_report(load_injection(repository), sets, vectors)
+        print(json.dumps({"test": test_report, "held_out": held_out}, indent=2))
+        return
     turns = data.conversation_turns("train")
     chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
     benign = chat + data.short_chat_turns(args.short_turns, args.seed)
+    benign += data.system_prompts(args.system_prompts, args.seed, "train")
     benign_vectors = encoder.embed(benign) if benign else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), benign_vectors])
     y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(benign))])
@@ -152,37 +226,18 @@ def main() -> None:
     onnx.save(head_graph(fitted[chosen]), str(onnx_file))
     write_model(repository, injection_info(), onnx_file, None)
     detector = load_injection(repository)
+    threshold, test_report, held_out = held_out_report(detector, sets, vectors)
+    info = injection_info()
+    write_model(repository, replace(info, extra={**info.extra, "threshold_at_1pct_fpr": threshold}), onnx_file, None)
     report: dict[str, Any] = {
         "chosen": chosen,
         "selection": selection,
         "seed": args.seed,
         "chat_turns_trained": len(chat),
         "short_turns_trained": args.short_turns,
-        "test": {},
-    }
-    for corpus in ("s-labs", "neuralchemy"):
-        test = sets[(corpus, "test")]
-        report["test"][corpus] = scores_report(test.labels, detector.score(test.texts), test.texts)
-    validation_negatives = np.concatenate(
-        [
-            detector.score_embeddings(vectors[(c, "validation")][np.array(sets[(c, "validation")].labels) == 0])
-            for c in ("s-labs", "neuralchemy")
-        ]
-    )
-    threshold = float(np.quantile(validation_negatives, 0.99))
-    info = injection_info()
-    write_model(repository, replace(info, extra={**info.extra, "threshold_at_1pct_fpr": threshold}), onnx_file, None)
-    multilingual = detector.score(data.multilingual_injections())
-    indirect, benign_docs = detector.score(data.INDIRECT_INJECTIONS), detector.score(data.BENIGN_DOCUMENTS)
-    report["held_out"] = {
-        "threshold_at_1pct_validation_fpr": threshold,
-        "multilingual_recall": float(np.mean(multilingual >= threshold)),
-        "multilingual_n": len(multilingual),
-        "indirect_recall": float(np.mean(indirect >= threshold)),
-        "indirect_auroc_vs_benign_documents": auroc(
-            [1] * len(indirect) + [0] * len(benign_docs), np.concatenate([indirect, benign_docs])
-        ),
-        **false_positives(detector, threshold),
+        "system_prompts_trained": args.system_prompts,
+        "test": test_report,
+        "held_out": held_out,
     }
     (args.out / "injection_report.json").write_text(json.dumps(report, indent=2))
     write_manifest(repository.parent, {"injection": report})
