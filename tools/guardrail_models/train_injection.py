@@ -20,6 +20,7 @@ import argparse
 import json
 import random
 from dataclasses import astuple, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,7 @@ def main() -> None:
         "chosen": chosen,
         "selection": selection,
         "seed": args.seed,
+        "environment": {name: version(name) for name in ("scikit-learn", "numpy", "onnx", "onnxruntime", "pandas")},
         "chat_turns_trained": len(chat),
         "short_turns_trained": args.short_turns,
         "system_prompts_trained": args.system_prompts,
