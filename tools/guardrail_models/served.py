@@ -8,9 +8,10 @@ to end.
   `guardrail triton serve` does) with the python-backend flavour of that repository, then scored as over gRPC.
 - sidecar (`sidecar:CONFIG.yaml`): starts `guardrail-sidecar` with that config (its ports replaced by free
   ones, its app replaced by a replay server that answers each request with the claim under test) and sends
-  every pair as an OpenAI chat request, the evidence as a system message; the score is the sidecar's
-  `x-guardrail-score`. Everything the sidecar does is in the number: claim splitting, retrieval from its
-  knowledge base, the weakest-claim rule; latency is per request, HTTP included.
+  every pair as an OpenAI chat request, the evidence as a system message (with the injection check off: this
+  measures grounding); the score is the sidecar's `x-guardrail-score`. Everything the sidecar does to an answer
+  is in the number: claim splitting, retrieval from its knowledge base, the weakest-claim rule; latency is per
+  request, HTTP included.
 """
 
 from __future__ import annotations
@@ -144,7 +145,19 @@ def _sidecar_config(path: Path, listen: int, admin: int, upstream: int) -> tuple
     )
     proxy.pop("scoredPaths", None)
     raw.pop("watch", None)  # no Guardrail to follow here: score with the revisions in the file
-    return {**raw, "proxy": proxy, "adminPort": admin}, config.routing.stable.policy.threshold
+    routing = dict(raw["routing"])
+    for side in ("stable", "canary"):
+        if isinstance(routing.get(side), dict):
+            routing[side] = _grounding_only(routing[side])
+    return {**raw, "proxy": proxy, "adminPort": admin, "routing": routing}, config.routing.stable.policy.threshold
+
+
+def _grounding_only(revision: dict[str, Any]) -> dict[str, Any]:
+    """`revision` with its injection check off: the eval measures grounding, and it sends each evidence passage
+    as a system message, which the injection check reads (the injection model has its own report)."""
+    policy = dict(revision.get("policy") or {})
+    policy["promptInjection"] = {**(policy.get("promptInjection") or {}), "enabled": False}
+    return {**revision, "policy": policy}
 
 
 def sidecar_configuration(name: str, path: Path, threshold: float | None) -> Configuration:
@@ -170,8 +183,6 @@ def sidecar_configuration(name: str, path: Path, threshold: float | None) -> Con
         messages = [{"role": "system", "content": evidence}, {"role": "user", "content": QUESTION}]
         body = {"model": "eval", "messages": messages}
         response = client.post("/v1/chat/completions", json=body, headers={ANSWER_HEADER: quote(claim)})
-        if response.headers.get("x-guardrail-reason") == "prompt_injection":
-            raise ModelError(f"{name}: the sidecar took the eval's question {QUESTION!r} for a prompt injection")
         value = response.headers.get(SCORE_HEADER)
         if value is None:
             status = response.status_code
