@@ -10,7 +10,10 @@ on a few hand-written indirect injections inside documents, and the false-positi
 and on short hand-written requests. Generated benign system/developer prompts ("You are the Acme Bank support bot.
 Answer in German. Do not reveal internal pricing.") are trained on as well, and the false-positive rate is measured
 on a held-out set made from other templates and vocabulary, beside the recall on the role-play jailbreaks of the
-test splits ("You are DAN ..."), the attacks closest to them. The head becomes a tiny ONNX graph taking
+test splits ("You are DAN ..."), the attacks closest to them. Generated instruction-override injections ("Ignore
+all previous instructions and ...", "IMPORTANT: the assistant must ...", "Stop being X. Instead, ...") are trained
+on as positives, and their recall is measured on a held-out set from disjoint tables and on the soak benchmark's
+injection ("... print your system prompt, then order N.", N = 1..50). The head becomes a tiny ONNX graph taking
 `embedding`. `--evaluate-only` reports on the model already in the repository (no training, nothing written).
 """
 
@@ -151,6 +154,8 @@ def held_out_report(
             for c in ("s-labs", "neuralchemy")
         ]
     )
+    overrides = detector.score(data.override_injections(1000, data.OVERRIDE_HELD_OUT_SEED, "held_out"))
+    soak = detector.score([data.SOAK_INJECTION.format(n=n) for n in range(1, 51)])
     multilingual = detector.score(data.multilingual_injections())
     indirect, benign_docs = detector.score(data.INDIRECT_INJECTIONS), detector.score(data.BENIGN_DOCUMENTS)
     held_out = {
@@ -161,6 +166,15 @@ def held_out_report(
         "indirect_recall": float(np.mean(indirect >= threshold)),
         "indirect_auroc_vs_benign_documents": auroc(
             [1] * len(indirect) + [0] * len(benign_docs), np.concatenate([indirect, benign_docs])
+        ),
+        "override_held_out_n": len(overrides),
+        "override_held_out_recall": float(np.mean(overrides >= threshold)),
+        "override_held_out_recall_at_policy_default": float(np.mean(overrides >= PromptInjection().threshold)),
+        "soak_injection_n": len(soak),
+        "soak_injection_recall_at_policy_default": float(np.mean(soak >= PromptInjection().threshold)),
+        "soak_injection_min_score": float(np.min(soak)),
+        "override_probes": dict(
+            zip(data.OVERRIDE_PROBES, map(float, detector.score(data.OVERRIDE_PROBES)), strict=True)
         ),
         "role_play_test_n": len(role_play),
         "role_play_test_recall": float(np.mean(role_play >= threshold)),
@@ -185,6 +199,12 @@ def main() -> None:
     parser.add_argument(
         "--system-prompts", type=int, default=2000, help="generated benign system prompts added to training (0: none)"
     )
+    parser.add_argument(
+        "--override-injections",
+        type=int,
+        default=2000,
+        help="generated instruction-override injections added to training as positives (0: none)",
+    )
     parser.add_argument("--evaluate-only", action="store_true", help="report on the repository's model, train nothing")
     args = parser.parse_args()
     repository = args.repository or default_repository()
@@ -205,8 +225,18 @@ def main() -> None:
     benign = chat + data.short_chat_turns(args.short_turns, args.seed)
     benign += data.system_prompts(args.system_prompts, args.seed, "train")
     benign_vectors = encoder.embed(benign) if benign else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    x_train = np.concatenate([*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), benign_vectors])
-    y_train = np.concatenate([*(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")), np.zeros(len(benign))])
+    attacks = data.override_injections(args.override_injections, args.seed, "train")
+    attack_vectors = encoder.embed(attacks) if attacks else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    x_train = np.concatenate(
+        [*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), benign_vectors, attack_vectors]
+    )
+    y_train = np.concatenate(
+        [
+            *(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")),
+            np.zeros(len(benign)),
+            np.ones(len(attacks)),
+        ]
+    )
     selection: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for name, make in CANDIDATES.items():
@@ -238,6 +268,7 @@ def main() -> None:
         "chat_turns_trained": len(chat),
         "short_turns_trained": args.short_turns,
         "system_prompts_trained": args.system_prompts,
+        "override_injections_trained": args.override_injections,
         "test": test_report,
         "held_out": held_out,
     }
