@@ -80,7 +80,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             config = {
                 "proxy": {"listenPort": listen, "listenHost": "127.0.0.1", "upstreamPort": app_port},
                 "adminPort": admin,
-                "routing": {"stable": revision("stable-a", 0.0), "canary": canary, "canaryWeight": WEIGHT},
+                # opt-in sticky routing (the default split is a random draw per request, which the adversarial
+                # suite tests): the same request ids must pick the same side in every sidecar process
+                "routing": {
+                    "stable": revision("stable-a", 0.0),
+                    "canary": canary,
+                    "canaryWeight": WEIGHT,
+                    "stickyHeader": "x-request-id",
+                },
             }
             path = tmp / f"{name}.yaml"
             path.write_text(yaml.safe_dump(config))
@@ -132,6 +139,7 @@ def test_a_canary_blocking_every_answer_fails_on_block_rate(scenario: Scenario) 
 
 
 def test_a_canary_share_is_the_same_request_ids_every_time(scenario: Scenario) -> None:
-    """The split hashes the request id: both sidecars route the same ids to the canary (no per-process state)."""
+    """With `stickyHeader`, the split hashes that header: both sidecars route the same ids to the canary (no
+    per-process state)."""
     good, bad = scenario.sidecars["good"], scenario.sidecars["bad"]
     assert good.served.get("good-b") == bad.served.get("bad-c")
