@@ -33,19 +33,12 @@ from guardrail_sidecar.knowledge import upsert_passages  # noqa: E402
 from guardrail_sidecar.metrics import Metrics  # noqa: E402
 from guardrail_sidecar.protocols import parse_openai_request  # noqa: E402
 from guardrail_sidecar.runtime import Runtime  # noqa: E402
+from tests.support.facts import FACTS  # noqa: E402
 from tests.support.processes import running  # noqa: E402
 from tests.support.triton import triton_server  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
 RESULTS = REPO / "bench" / "results" / "sidecar_scoring.json"
-FACTS = {
-    "refunds": "Refunds are paid to the original payment method within 14 days after we receive the returned item.",
-    "shipping": "Shipping is free for orders above 50 euros; smaller orders pay a flat fee of 4.90 euros.",
-    "support": "Customer support is available Monday to Friday from 9:00 to 17:00 CET.",
-    "returns": "Returns are accepted within 30 days of delivery if the item is unused.",
-    "gift-cards": "Gift cards cannot be exchanged for cash.",
-    "warranty": "The warranty on electronics lasts two years from the date of purchase.",
-}
 TEMPLATES = [
     "Refunds are paid within {n} days after we receive the item.",
     "Shipping is free for orders above {n} euros.",

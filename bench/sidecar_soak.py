@@ -40,19 +40,12 @@ from guardrail_sidecar.config import SidecarConfig  # noqa: E402
 from guardrail_sidecar.knowledge import upsert_passages  # noqa: E402
 from guardrail_sidecar.metrics import Metrics  # noqa: E402
 from guardrail_sidecar.runtime import Runtime  # noqa: E402
+from tests.support.facts import FACTS  # noqa: E402
 from tests.support.processes import running  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
 RESULTS = REPO / "bench" / "results" / "sidecar_soak.json"
 APP = REPO / "tests" / "support" / "fake_llm.py"
-FACTS = {
-    "refunds": "Refunds are paid to the original payment method within 14 days after we receive the returned item.",
-    "shipping": "Shipping is free for orders above 50 euros; smaller orders pay a flat fee of 4.90 euros.",
-    "support": "Customer support is available Monday to Friday from 9:00 to 17:00 CET.",
-    "returns": "Returns are accepted within 30 days of delivery if the item is unused.",
-    "gift-cards": "Gift cards cannot be exchanged for cash.",
-    "warranty": "The warranty on electronics lasts two years from the date of purchase.",
-}
 GROUNDED = [
     "Refunds are paid to the original payment method within {n} days after we receive the returned item.",
     "Shipping is free for orders above {n} euros.",
