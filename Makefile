@@ -22,8 +22,9 @@ lint: install ## ruff, mypy (strict) and the import-linter layering contracts
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*) bench
 
-crds: install ## regenerate crds/ from the typed model
+crds: install ## regenerate crds/ from the typed model, and the chart's CRD template from crds/
 	$(BIN)/python -m guardrail_operator.crd > crds/guardrails.dev_guardrails.yaml
+	$(BIN)/python -m guardrail_chart.crds
 
 test-unit: install
 	$(BIN)/pytest tests/unit -q

@@ -9,21 +9,28 @@ from typing import Any
 import pytest
 import yaml
 
+from guardrail_chart import crds as chart_crds
 from guardrail_chart import readme as chart_readme
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "guardrail-operator"
 
 
-def test_the_chart_crd_is_a_link_to_the_single_source_in_crds() -> None:
-    """A relative symlink: Helm follows it when loading the chart and `helm package` stores the file itself,
-    so the chart can never drift from crds/ (a copy plus a sync script could)."""
-    source = ROOT / "crds" / "guardrails.dev_guardrails.yaml"
-    link = CHART / "crds" / source.name
-    assert link.is_symlink()
-    assert not Path(link.readlink()).is_absolute(), "absolute links break in other checkouts"
-    assert link.resolve() == source.resolve()
-    assert [p.name for p in (CHART / "crds").iterdir()] == [source.name], "the chart ships exactly one CRD"
+def test_the_chart_crd_template_is_generated_from_the_single_source_in_crds() -> None:
+    """crds/ (from the typed model, `make crds`) is the source; the chart's template is generated from it and a
+    drifted template fails here. The chart has no crds/ folder: Helm never upgrades what is there."""
+    assert chart_crds.main(["--check"]) == 0, "run: make crds (python -m guardrail_chart.crds)"
+    templates = sorted(p.name for p in (CHART / "templates" / "crds").iterdir())
+    assert templates == sorted(p.name for p in (ROOT / "crds").glob("*.yaml")) == ["guardrails.dev_guardrails.yaml"]
+    assert not (CHART / "crds").exists()
+
+
+def test_a_drifted_crd_template_is_caught(tmp_path: Path) -> None:
+    source = yaml.safe_load((ROOT / "crds" / "guardrails.dev_guardrails.yaml").read_text())
+    source["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = "edited by hand"
+    (tmp_path / "guardrails.dev_guardrails.yaml").write_text(yaml.safe_dump(source))
+    assert chart_crds.expected(tmp_path) != chart_crds.expected()
+    assert "edited by hand" in chart_crds.expected(tmp_path)["guardrails.dev_guardrails.yaml"]
 
 
 def test_every_value_is_documented() -> None:

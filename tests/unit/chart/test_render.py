@@ -30,10 +30,10 @@ def pod_specs(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["spec"]["template"]["spec"] for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "Job")]
 
 
-def test_a_default_install_renders_the_operator_webhook_rbac_and_dashboard() -> None:
+def test_a_default_install_renders_the_crd_operator_webhook_rbac_and_dashboard() -> None:
     assert kinds(render()) == sorted(
         [
-            "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "Deployment",
+            "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "CustomResourceDefinition", "Deployment",
             "MutatingWebhookConfiguration", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Secret",
             "Service", "Service", "ServiceAccount",
         ]
@@ -331,21 +331,37 @@ def _exported_series() -> set[str]:
     return names
 
 
+def _without_labels(expr: str) -> str:
+    """`expr` without label matchers and label lists (`by (...)`, `on (...)`), so only series names remain."""
+    expr = re.sub(r'"[^"]*"', '""', expr)
+    expr = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    return re.sub(r'\b\w+\s*(=~|!~|!=|=)\s*""', "", expr)
+
+
 def test_alerts_and_dashboard_query_only_metrics_that_exist() -> None:
     manifests = render({"metrics.prometheusRule.enabled": True})
     rule = one(manifests, "PrometheusRule")
     exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
     dashboard = json.loads(one(manifests, "ConfigMap", "-dashboard")["data"]["guardrails.json"])
     exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    used = {m for e in exprs for m in re.findall(r"\b((?:guardrail_|up\b)[a-z_]*)", e)}
+    used = {m for e in exprs for m in re.findall(r"\b((?:guardrail_|up\b)[a-z_]*)", _without_labels(e))}
     assert used, "no metric found in the expressions"
     assert used - _exported_series() == set()
 
 
-def test_the_packaged_crd_is_the_one_in_crds() -> None:
-    crds = [m for m in render({}, "--include-crds") if m["kind"] == "CustomResourceDefinition"]
+def test_the_rendered_crd_is_the_one_in_crds_kept_on_uninstall() -> None:
+    """The template renders exactly crds/'s CRD (its spec byte for byte as YAML), with the release's labels and
+    helm.sh/resource-policy: keep; `crds.keep=false` drops the policy and `crds.enabled=false` the CRD."""
     source = yaml.safe_load((CHART.parent.parent / "crds" / "guardrails.dev_guardrails.yaml").read_text())
-    assert crds == [source]
+    crd = one(render(), "CustomResourceDefinition")
+    assert crd["spec"] == source["spec"]
+    assert crd["metadata"]["name"] == source["metadata"]["name"]
+    assert source["metadata"]["labels"].items() <= crd["metadata"]["labels"].items()
+    assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert "annotations" not in one(render({"crds.keep": False}), "CustomResourceDefinition")["metadata"]
+    assert "CustomResourceDefinition" not in kinds(render({"crds.enabled": False}))
+    assert "CustomResourceDefinition" not in kinds(render({"crds.enabled": False}, "--include-crds"))
 
 
 def test_helm_lint_passes_strictly() -> None:
