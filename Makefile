@@ -20,10 +20,10 @@ lint: install ## ruff, mypy (strict) and the import-linter layering contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*) bench
+	$(BIN)/mypy contract/guardrail_contract operator/guardrail_operator sidecar/guardrail_sidecar $(wildcard tools/guardrail_*) bench
 
 crds: install ## regenerate crds/ from the typed model, and the chart's CRD template from crds/
-	$(BIN)/python -m guardrail_operator.crd > crds/guardrails.dev_guardrails.yaml
+	$(BIN)/python -m guardrail_operator.api.crd > crds/guardrails.dev_guardrails.yaml
 	$(BIN)/python -m guardrail_chart.crds
 
 test-unit: install

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from guardrail_contract.sidecar_config import KnowledgeBase, QdrantConfig
 from guardrail_kb.embedding import OnnxEmbedder
 from guardrail_kb.ingest import Options, ingest
 from guardrail_kb.store import KnowledgeBaseStore, StoredPoint, connect
 from guardrail_models.halueval import read_rows
-from guardrail_sidecar.config import KnowledgeBase, QdrantConfig
-from guardrail_sidecar.knowledge import KnowledgeStore
+from guardrail_sidecar.scoring.knowledge import KnowledgeStore
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "kb_retrieval.json"

@@ -26,7 +26,7 @@ import httpx
 import yaml
 
 from guardrail_devcluster.cluster import LocalCluster, free_port
-from guardrail_operator.k8s import KubeClient, load_api_client
+from guardrail_operator.clients.k8s import KubeClient, load_api_client
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "operator_apply_to_ready.json"

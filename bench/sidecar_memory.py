@@ -64,10 +64,10 @@ def status_kib(pid: int, field: str) -> int:
 
 async def build_kb(path: Path) -> None:
     """The embedded Qdrant collection the sidecar retrieves from (embedded embedding model)."""
-    from guardrail_sidecar.config import SidecarConfig
-    from guardrail_sidecar.knowledge import upsert_passages
-    from guardrail_sidecar.metrics import Metrics
-    from guardrail_sidecar.runtime import Runtime
+    from guardrail_contract.sidecar_config import SidecarConfig
+    from guardrail_sidecar.observability.metrics import Metrics
+    from guardrail_sidecar.revisions.routing import Runtime
+    from guardrail_sidecar.scoring.knowledge import upsert_passages
 
     config = SidecarConfig.model_validate(sidecar_config(path, 1, 2, 3))
     runtime = Runtime(config, Metrics())

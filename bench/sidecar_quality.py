@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_models.baselines_director import TASK_PROMPTS
 from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split
 from guardrail_models.metrics import auroc, balanced_accuracy, length_score, pairwise_win_rate
-from guardrail_sidecar.config import SidecarConfig
-from guardrail_sidecar.metrics import Metrics
-from guardrail_sidecar.protocols import ScoringRequest
-from guardrail_sidecar.runtime import Runtime
+from guardrail_sidecar.observability.metrics import Metrics
+from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.scored_path.protocols import ScoringRequest
 
 REPO = Path(__file__).resolve().parents[1]
 REPOSITORY = REPO / "models" / "repository"

@@ -27,12 +27,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from guardrail_contract.sidecar_config import SidecarConfig  # noqa: E402
 from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
-from guardrail_sidecar.config import SidecarConfig  # noqa: E402
-from guardrail_sidecar.knowledge import upsert_passages  # noqa: E402
-from guardrail_sidecar.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.protocols import parse_openai_request  # noqa: E402
-from guardrail_sidecar.runtime import Runtime  # noqa: E402
+from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
+from guardrail_sidecar.revisions.routing import Runtime  # noqa: E402
+from guardrail_sidecar.scored_path.protocols import parse_openai_request  # noqa: E402
+from guardrail_sidecar.scoring.knowledge import upsert_passages  # noqa: E402
 from tests.support.facts import FACTS  # noqa: E402
 from tests.support.processes import running  # noqa: E402
 from tests.support.triton import triton_server  # noqa: E402

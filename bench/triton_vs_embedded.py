@@ -36,15 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.sidecar_scoring import build_kb, models_section, per_answer  # noqa: E402
+from guardrail_contract.sidecar_config import Cache, Models  # noqa: E402
+from guardrail_contract.sidecar_config import EmbeddedBackend as EmbeddedConfig  # noqa: E402
+from guardrail_contract.sidecar_config import TritonBackend as TritonConfig  # noqa: E402
 from guardrail_models.evalset import read_jsonl  # noqa: E402 - after sys.path
 from guardrail_models.python_backend import CpuServing  # noqa: E402
-from guardrail_sidecar.backends.embedded import EmbeddedBackend  # noqa: E402
-from guardrail_sidecar.backends.triton import TritonBackend  # noqa: E402
-from guardrail_sidecar.config import Cache, Models  # noqa: E402
-from guardrail_sidecar.config import EmbeddedBackend as EmbeddedConfig  # noqa: E402
-from guardrail_sidecar.config import TritonBackend as TritonConfig  # noqa: E402
-from guardrail_sidecar.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.scorer import Scorer  # noqa: E402
+from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
+from guardrail_sidecar.scoring.backends.embedded import EmbeddedBackend  # noqa: E402
+from guardrail_sidecar.scoring.backends.triton import TritonBackend  # noqa: E402
+from guardrail_sidecar.scoring.scorer import Scorer  # noqa: E402
 from guardrail_triton.install import SERVER_VERSION  # noqa: E402
 from tests.support.triton import triton_server  # noqa: E402
 

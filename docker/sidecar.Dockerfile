@@ -32,7 +32,7 @@ COPY models/repository/embedding/1/tokenizer.json models/repository/embedding/1/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# The UID the webhook's injected securityContext runs as (guardrail_operator.injection.SIDECAR_UID).
+# The UID the webhook's injected securityContext runs as (guardrail_operator.webhook.injection.SIDECAR_UID).
 USER 65532:65532
 # 8000: the proxy (spec.proxy.listenPort default); 9901: /metrics, /healthz, /readyz.
 EXPOSE 8000 9901

@@ -1,5 +1,5 @@
 # Triton for clusters without GPUs (a Guardrail with spec.triton.device: cpu): NVIDIA's server image plus what
-# the python backend's model.py (guardrail_operator/triton_cpu_model.py) imports: numpy 1.x and onnxruntime (CPU).
+# the python backend's model.py (guardrail_operator/builders/triton_cpu_model.py) imports: numpy 1.x and onnxruntime (CPU).
 #   docker build -f docker/triton-cpu.Dockerfile -t triton-cpu:dev .     then set spec.triton.image to it
 # Keep ONNXRUNTIME_VERSION equal to the project's (pyproject.toml), so Triton scores what the embedded scorer does.
 ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:25.10-py3

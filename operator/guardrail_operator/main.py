@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # kopf logs every handler run at INFO: too much for hundreds of Guardrails
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    import guardrail_operator.handlers  # noqa: F401 - importing registers the handlers with kopf
+    import guardrail_operator.controller.handlers  # noqa: F401 - importing registers the handlers with kopf
 
     kopf.run(
         standalone=True,

@@ -15,14 +15,14 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
-from . import logs
-from .app import build_admin_app, build_proxy_app
-from .config import ConfigError, SidecarConfig
-from .connections import LINGER, ConnectionGuard, GuardedSite, Limits
-from .metrics import Metrics
-from .proxy import Proxy, Upstream
-from .reload import watch_file
-from .runtime import Runtime
+from guardrail_contract.sidecar_config import ConfigError, SidecarConfig
+from guardrail_sidecar.observability import logs
+from guardrail_sidecar.observability.metrics import Metrics
+from guardrail_sidecar.revisions.reload import watch_file
+from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
+from guardrail_sidecar.server.connections import LINGER, ConnectionGuard, GuardedSite, Limits
+from guardrail_sidecar.server.proxy import Proxy, Upstream
 
 log = logging.getLogger("guardrail.sidecar")
 
@@ -58,7 +58,7 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     await GuardedSite(runners[1], host, config.admin_port, guards[1], backlog=128).start()
     tasks = [asyncio.create_task(watch_file(path, runtime))]
     if config.watch is not None:
-        from .k8s_watch import watch_guardrail
+        from guardrail_sidecar.revisions.watch import watch_guardrail
 
         tasks.append(asyncio.create_task(watch_guardrail(config.watch, runtime)))
     stop = asyncio.Event()

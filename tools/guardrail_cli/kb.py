@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guardrail_contract.sidecar_config import KnowledgeBase as KnowledgeBaseConfig
+from guardrail_contract.sidecar_config import QdrantConfig
 from guardrail_kb import snapshot as snapshots
 from guardrail_kb.chunking import ChunkSettings
 from guardrail_kb.embedding import Embedder, OnnxEmbedder, ServerEmbedder
@@ -23,9 +25,7 @@ from guardrail_kb.injection import load_injection
 from guardrail_kb.poisoning import Thresholds
 from guardrail_kb.store import KnowledgeBaseStore, check_name, connect
 from guardrail_models.repository import default_repository
-from guardrail_sidecar.config import KnowledgeBase as KnowledgeBaseConfig
-from guardrail_sidecar.config import QdrantConfig
-from guardrail_sidecar.knowledge import KnowledgeStore
+from guardrail_sidecar.scoring.knowledge import KnowledgeStore
 
 DEFAULT_PATH = ".guardrail/qdrant"
 T = TypeVar("T")

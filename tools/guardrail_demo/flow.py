@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_demo import phases, prometheus, stack
 from guardrail_demo.errors import DemoError
 from guardrail_demo.kube import Kube
@@ -31,7 +32,6 @@ from guardrail_demo.supervisor import Supervisor
 from guardrail_demo.view import status_table
 from guardrail_devcluster import build
 from guardrail_devcluster.cluster import CRD_DIR, REPO_ROOT, LocalCluster
-from guardrail_sidecar.config import SidecarConfig
 
 EXAMPLES = REPO_ROOT / "examples"
 MODELS = REPO_ROOT / "models" / "repository"

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from guardrail_operator.models import Guardrail
-from guardrail_operator.revision import guardrail_revision
+from guardrail_contract.guardrail import Guardrail
+from guardrail_operator.reconcile.revision import guardrail_revision
 
 
 def load(path: Path) -> dict[str, Any]:

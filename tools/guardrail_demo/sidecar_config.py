@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guardrail_sidecar.config import Models, QdrantConfig, SidecarConfig, TritonBackend
+from guardrail_contract.sidecar_config import Models, QdrantConfig, SidecarConfig, TritonBackend
 
 
 @dataclass(frozen=True)

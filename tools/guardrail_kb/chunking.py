@@ -1,6 +1,6 @@
 """Sentence-aware chunking: documents → chunks of whole sentences, with a sentence overlap. Pure.
 
-Sentences come from the sidecar's own splitter (`guardrail_sidecar.claims`), so what is stored is cut the
+Sentences come from the sidecar's own splitter (`guardrail_sidecar.scoring.claims`), so what is stored is cut the
 way answers are. A chunk holds whole sentences up to `size` characters; the next chunk repeats the trailing
 sentences of the previous one that fit in `overlap` characters. A single sentence longer than `size` is cut
 at word boundaries. A chunk's point id is derived from its source, position and content, so re-ingesting
@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from guardrail_sidecar.claims import split
+from guardrail_sidecar.scoring.claims import split
 
 from .readers import Document
 

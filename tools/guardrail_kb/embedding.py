@@ -16,14 +16,14 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from guardrail_contract import tensors
+from guardrail_contract.sidecar_config import TritonBackend as TritonConfig
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import EmbeddingModel, load_embedding
-from guardrail_sidecar import contract
-from guardrail_sidecar.backends.triton import TritonBackend
-from guardrail_sidecar.config import TritonBackend as TritonConfig
-from guardrail_sidecar.encoder import Encoder
 from guardrail_sidecar.errors import BackendError
+from guardrail_sidecar.scoring.backends.triton import TritonBackend
+from guardrail_sidecar.scoring.encoder import Encoder
 
 from .errors import EmbeddingError
 
@@ -56,7 +56,7 @@ class OnnxEmbedder:
             self._model: EmbeddingModel = load_embedding(self.repository)
         except (RepositoryError, OSError) as exc:
             raise EmbeddingError(f"cannot load the embedding model from {self.repository}: {exc}") from exc
-        onnx = self.repository / contract.EMBEDDING_MODEL / "1" / contract.MODEL_FILE
+        onnx = self.repository / tensors.EMBEDDING_MODEL / "1" / tensors.MODEL_FILE
         self.identity = f"onnx:{file_digest(onnx)}"
 
     async def embed(self, texts: list[str]) -> Vectors:
@@ -74,7 +74,7 @@ class OnnxEmbedder:
 class ServerEmbedder:
     """The embedding model on a Triton / KServe v2 server, tokenised here with its own tokenizer.json."""
 
-    def __init__(self, url: str, tokenizer: Path, model: str = contract.EMBEDDING_MODEL, version: str = "1") -> None:
+    def __init__(self, url: str, tokenizer: Path, model: str = tensors.EMBEDDING_MODEL, version: str = "1") -> None:
         if not tokenizer.is_file():
             raise EmbeddingError(f"tokenizer {tokenizer} not found: pass the model's tokenizer.json")
         self._backend = TritonBackend(TritonConfig(url=url, protocol="grpc", timeout="30s"))
@@ -88,7 +88,7 @@ class ServerEmbedder:
         for start in range(0, len(texts), BATCH):
             inputs = self._encoder.encode(texts[start : start + BATCH])
             try:
-                out = await self._backend.infer(self._model, self._version, inputs, contract.EMBEDDING_OUTPUT)
+                out = await self._backend.infer(self._model, self._version, inputs, tensors.EMBEDDING_OUTPUT)
             except BackendError as exc:
                 raise EmbeddingError(f"embedding on the v2 server failed: {exc}") from exc
             rows.append(out)

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from guardrail_contract import tensors
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import model_dir, read_info
 from guardrail_models.runtime import load_tokenizer, open_session
-from guardrail_sidecar import contract
 
 from .errors import EmbeddingError
 
@@ -25,7 +25,7 @@ BATCH = 32
 class InjectionModel:
     def __init__(self, version_dir: Path) -> None:
         self.info = read_info(version_dir)
-        self._session: Any = open_session(version_dir / contract.MODEL_FILE)
+        self._session: Any = open_session(version_dir / tensors.MODEL_FILE)
         self._tokenizer = load_tokenizer(version_dir, self.info) if self.info.max_length else None
 
     def score(self, texts: list[str], vectors: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -34,23 +34,23 @@ class InjectionModel:
         for start in range(0, len(texts), BATCH):
             end = min(start + BATCH, len(texts))
             if self._tokenizer is None:
-                feeds = {contract.EMBEDDING_OUTPUT: vectors[start:end].astype(np.float32)}
+                feeds = {tensors.EMBEDDING_OUTPUT: vectors[start:end].astype(np.float32)}
             else:
                 encodings = self._tokenizer.encode_batch(texts[start:end])
                 feeds = {
-                    contract.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
-                    contract.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                    tensors.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
+                    tensors.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
                 }
                 names = {i.name for i in self._session.get_inputs()}
                 feeds = {k: v for k, v in feeds.items() if k in names}
-            out[start:end] = np.asarray(self._session.run([contract.SCORE_OUTPUT], feeds)[0]).reshape(-1)
+            out[start:end] = np.asarray(self._session.run([tensors.SCORE_OUTPUT], feeds)[0]).reshape(-1)
         return out
 
 
 def load_injection(repository: Path) -> InjectionModel | None:
     """The repository's injection model, or None when it has none (the pattern check still runs)."""
     try:
-        version_dir = model_dir(repository, contract.INJECTION_MODEL)
+        version_dir = model_dir(repository, tensors.INJECTION_MODEL)
     except RepositoryError:
         return None
     try:

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrail_sidecar.claims import split
+from guardrail_sidecar.scoring.claims import split
 
 Check = Literal["injection", "contradiction", "outlier"]
 BLOCK = 1024

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from guardrail_contract import tensors
 from guardrail_models.errors import ModelError, RepositoryError
 from guardrail_models.evaluation import Configuration
 from guardrail_models.repository import INFO_FILE, default_repository, model_dir, read_info
 from guardrail_models.runtime import NliModel, load_tokenizer, open_session
 from guardrail_models.served import is_served, served_configuration
-from guardrail_sidecar import contract
 
 SPEC_FORMS = (
     "NAME=PATH, NAME=grpc://HOST:PORT, NAME=http://HOST:PORT, NAME=triton:[REPOSITORY] or NAME=sidecar:FILE.yaml"
@@ -51,18 +51,18 @@ def parse_spec(text: str) -> Spec:
 def resolve_nli(path: Path | None) -> tuple[Path, Path]:
     """(version dir holding tokenizer + model.json, ONNX file) for a repository, a version dir, or an .onnx file."""
     if path is None:
-        version_dir = model_dir(default_repository(), contract.NLI_MODEL)
-        return version_dir, version_dir / contract.MODEL_FILE
+        version_dir = model_dir(default_repository(), tensors.NLI_MODEL)
+        return version_dir, version_dir / tensors.MODEL_FILE
     if path.suffix == ".onnx":
         if not path.is_file():
             raise RepositoryError(f"{path} not found")
         beside = path.parent if (path.parent / INFO_FILE).is_file() else None
-        version_dir = beside or model_dir(default_repository(), contract.NLI_MODEL)
+        version_dir = beside or model_dir(default_repository(), tensors.NLI_MODEL)
         return version_dir, path
-    if (path / contract.MODEL_FILE).is_file():
-        return path, path / contract.MODEL_FILE
-    version_dir = model_dir(path, contract.NLI_MODEL)
-    return version_dir, version_dir / contract.MODEL_FILE
+    if (path / tensors.MODEL_FILE).is_file():
+        return path, path / tensors.MODEL_FILE
+    version_dir = model_dir(path, tensors.NLI_MODEL)
+    return version_dir, version_dir / tensors.MODEL_FILE
 
 
 def load_configuration(spec: Spec, default_threshold: float = 0.5, threads: int = 0) -> Configuration:

@@ -15,13 +15,13 @@ import numpy as np
 import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
+from guardrail_contract import tensors
 from guardrail_models.onnx_tools import neutral_tokenizer, quantize_int8
 from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding
 from guardrail_models.specs import embedding_info
 from guardrail_models.torch_export import base_model_path, export_onnx
-from guardrail_sidecar import contract
 
 PROBES = [
     "The Eiffel Tower is in Paris.",
@@ -55,14 +55,14 @@ def build(out: Path, repository: Path) -> dict[str, float]:
     module = MeanPooled(AutoModel.from_pretrained(str(base))).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     sample = tokenizer(PROBES, padding=True, return_tensors="pt")
-    inputs = {contract.INPUT_IDS: sample["input_ids"], contract.ATTENTION_MASK: sample["attention_mask"]}
-    fp32 = export_onnx(module, inputs, contract.EMBEDDING_OUTPUT, out / "embedding.fp32.onnx")
+    inputs = {tensors.INPUT_IDS: sample["input_ids"], tensors.ATTENTION_MASK: sample["attention_mask"]}
+    fp32 = export_onnx(module, inputs, tensors.EMBEDDING_OUTPUT, out / "embedding.fp32.onnx")
     int8 = quantize_int8(fp32, out / "embedding.int8.onnx")
     write_model(repository, embedding_info(), int8, neutral_tokenizer(base / "tokenizer.json", out / "tokenizer.json"))
     with torch.no_grad():
         reference = module(**inputs).numpy()
     cosines: dict[str, float] = {}
-    for label, model_file in (("fp32", fp32), ("int8", repository / "embedding" / "1" / contract.MODEL_FILE)):
+    for label, model_file in (("fp32", fp32), ("int8", repository / "embedding" / "1" / tensors.MODEL_FILE)):
         model = load_embedding(repository, model_file=str(model_file))
         got = model.embed(PROBES)
         similarity = np.sum(got * reference, axis=1)

@@ -15,6 +15,7 @@ import numpy as np
 import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
+from guardrail_contract import tensors
 from guardrail_models.grounding_eval import (
     evaluate_items,
     length_baseline,
@@ -31,7 +32,6 @@ from guardrail_models.repository import default_repository
 from guardrail_models.runtime import NliModel, load_nli
 from guardrail_models.specs import nli_info
 from guardrail_models.torch_export import base_model_path, export_onnx
-from guardrail_sidecar import contract
 
 EVAL_FILE_ROWS = 300  # dialogue dev rows written to models/eval/ (about 0.3 MB)
 
@@ -69,7 +69,7 @@ def torch_features(fused: Fused, tokenizer: Any, pairs: list[tuple[str, str]], m
                 padding=True,
                 return_tensors="pt",
             )
-            names = (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)
+            names = (tensors.INPUT_IDS, tensors.ATTENTION_MASK, tensors.TOKEN_TYPE_IDS)
             out.append(fused.features(*(encoded[n] for n in names)).numpy())
     return np.concatenate(out)
 
@@ -113,8 +113,8 @@ def release(
     weights, bias = ablations[EXPORTED_FUSION[config.fusion]]
     fused = Fused(model, lexical, weights, bias).eval()
     sample = tokenizer(["evidence text here"], ["a claim"], return_tensors="pt")
-    inputs = {name: sample[name] for name in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.TOKEN_TYPE_IDS)}
-    fp32 = export_onnx(fused, inputs, contract.SCORE_OUTPUT, out / "nli.fp32.onnx")
+    inputs = {name: sample[name] for name in (tensors.INPUT_IDS, tensors.ATTENTION_MASK, tensors.TOKEN_TYPE_IDS)}
+    fp32 = export_onnx(fused, inputs, tensors.SCORE_OUTPUT, out / "nli.fp32.onnx")
     int8 = quantize_int8(fp32, out / "nli.int8.onnx")
     tokenizer_file = neutral_tokenizer(base_model_path() / "tokenizer.json", out / "tokenizer.json")
     info = nli_info(max_length=config.max_length)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from guardrail_contract import tensors
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import CONFIG_FILE, INFO_FILE, ModelInfo, read_info, render_config
-from guardrail_sidecar import contract
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -29,9 +29,9 @@ def write_model(
         raise RepositoryError(f"model {info.name!r} takes tokens: pass its tokenizer.json (--tokenizer)")
     version_dir = repository / info.name / str(version)
     version_dir.mkdir(parents=True, exist_ok=True)
-    _copy(onnx_file, version_dir / contract.MODEL_FILE)
+    _copy(onnx_file, version_dir / tensors.MODEL_FILE)
     if tokenizer_file is not None and info.max_length:
-        _copy(tokenizer_file, version_dir / contract.TOKENIZER_FILE)
+        _copy(tokenizer_file, version_dir / tensors.TOKENIZER_FILE)
     (version_dir / INFO_FILE).write_text(info.to_json())
     (repository / info.name / CONFIG_FILE).write_text(render_config(info))
     return version_dir
@@ -55,6 +55,6 @@ def copy_repository(source: Path, target: Path) -> list[tuple[str, int]]:
     for name, version in models:
         version_dir = source / name / str(version)
         info = read_info(version_dir)
-        tokenizer = version_dir / contract.TOKENIZER_FILE
-        write_model(target, info, version_dir / contract.MODEL_FILE, tokenizer if tokenizer.is_file() else None)
+        tokenizer = version_dir / tensors.TOKENIZER_FILE
+        write_model(target, info, version_dir / tensors.MODEL_FILE, tokenizer if tokenizer.is_file() else None)
     return models

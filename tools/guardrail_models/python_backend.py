@@ -1,7 +1,7 @@
 """The python-backend flavour of the model repository: the same ONNX files, served by Triton on the CPU.
 
     <out>/<name>/config.pbtxt        backend "python", KIND_CPU, the contract tensors, dynamic batching
-    <out>/<name>/<version>/model.py  runs model.onnx with onnxruntime (guardrail_operator/triton_cpu_model.py)
+    <out>/<name>/<version>/model.py  runs model.onnx with onnxruntime (guardrail_operator/builders/triton_cpu_model.py)
     <out>/<name>/<version>/model.onnx, tokenizer.json, model.json   as in the production flavour
 
 The production flavour (ONNX Runtime backend, on the GPU) stays what the operator renders by default; this one
@@ -15,11 +15,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from guardrail_contract import tensors
 from guardrail_models.errors import RepositoryError
 from guardrail_models.package import list_models
 from guardrail_models.repository import CONFIG_FILE, INFO_FILE, ModelInfo, read_info, tensor_block
-from guardrail_operator.triton_cpu import CPU_MODEL_FILE, cpu_model_source
-from guardrail_sidecar import contract
+from guardrail_operator.builders.triton_cpu import CPU_MODEL_FILE, cpu_model_source
 
 MODEL_PY = CPU_MODEL_FILE
 
@@ -102,7 +102,7 @@ def write_python_repository(
         info = read_info(version_dir)
         target = out / name / str(version)
         target.mkdir(parents=True, exist_ok=True)
-        for file in (contract.MODEL_FILE, contract.TOKENIZER_FILE, INFO_FILE):
+        for file in (tensors.MODEL_FILE, tensors.TOKENIZER_FILE, INFO_FILE):
             if (version_dir / file).is_file():
                 _place(version_dir / file, target / file, link)
         (target / MODEL_PY).write_text(model_py)

@@ -14,9 +14,9 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from guardrail_contract import tensors
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import ModelInfo, default_repository, model_dir, read_info
-from guardrail_sidecar import contract
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -31,7 +31,7 @@ def open_session(path: Path, threads: int = 0) -> Any:
 
 def load_tokenizer(version_dir: Path, info: ModelInfo) -> Tokenizer:
     """The model's tokenizer, truncating to `max_length` and padding each batch to its longest item."""
-    path = version_dir / contract.TOKENIZER_FILE
+    path = version_dir / tensors.TOKENIZER_FILE
     if not path.is_file():
         raise RepositoryError(f"{path} not found: a token model needs its tokenizer.json beside model.onnx")
     tokenizer = Tokenizer.from_file(str(path))
@@ -49,11 +49,11 @@ def batched(count: int, lengths: list[int], batch_size: int) -> list[npt.NDArray
 
 def _feeds(encodings: list[Any], with_type_ids: bool) -> dict[str, npt.NDArray[np.int64]]:
     feeds = {
-        contract.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
-        contract.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        tensors.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
+        tensors.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
     }
     if with_type_ids:
-        feeds[contract.TOKEN_TYPE_IDS] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        feeds[tensors.TOKEN_TYPE_IDS] = np.array([e.type_ids for e in encodings], dtype=np.int64)
     return feeds
 
 
@@ -69,7 +69,7 @@ class EmbeddingModel:
         out = np.zeros((len(texts), self.info.output.dims[0]), dtype=np.float32)
         for index in batched(len(texts), [len(t) for t in texts], batch_size):
             feeds = _feeds(self.tokenizer.encode_batch([texts[i] for i in index]), with_type_ids=False)
-            out[index] = self.session.run([contract.EMBEDDING_OUTPUT], feeds)[0]
+            out[index] = self.session.run([tensors.EMBEDDING_OUTPUT], feeds)[0]
         return out
 
 
@@ -85,7 +85,7 @@ class NliModel:
         out = np.zeros(len(pairs), dtype=np.float32)
         for index in batched(len(pairs), [len(e) + len(c) for e, c in pairs], batch_size):
             feeds = _feeds(self.tokenizer.encode_batch([pairs[i] for i in index]), with_type_ids=True)
-            out[index] = self.session.run([contract.SCORE_OUTPUT], feeds)[0]
+            out[index] = self.session.run([tensors.SCORE_OUTPUT], feeds)[0]
         return out
 
 
@@ -100,8 +100,8 @@ class InjectionModel:
     def score_embeddings(self, vectors: FloatArray) -> FloatArray:
         if len(vectors) == 0:
             return np.zeros(0, dtype=np.float32)
-        feeds = {contract.INJECTION_INPUT: vectors.astype(np.float32)}
-        return np.asarray(self.session.run([contract.SCORE_OUTPUT], feeds)[0], dtype=np.float32)
+        feeds = {tensors.INJECTION_INPUT: vectors.astype(np.float32)}
+        return np.asarray(self.session.run([tensors.SCORE_OUTPUT], feeds)[0], dtype=np.float32)
 
     def score(self, texts: list[str]) -> FloatArray:
         return self.score_embeddings(self.embedding.embed(texts))
@@ -113,16 +113,16 @@ def _open(repository: Path | None, name: str, model_file: str) -> tuple[Path, Mo
     return version_dir, info, open_session(version_dir / model_file)
 
 
-def load_embedding(repository: Path | None = None, model_file: str = contract.MODEL_FILE) -> EmbeddingModel:
-    version_dir, info, session = _open(repository, contract.EMBEDDING_MODEL, model_file)
+def load_embedding(repository: Path | None = None, model_file: str = tensors.MODEL_FILE) -> EmbeddingModel:
+    version_dir, info, session = _open(repository, tensors.EMBEDDING_MODEL, model_file)
     return EmbeddingModel(session, load_tokenizer(version_dir, info), info)
 
 
-def load_nli(repository: Path | None = None, model_file: str = contract.MODEL_FILE) -> NliModel:
-    version_dir, info, session = _open(repository, contract.NLI_MODEL, model_file)
+def load_nli(repository: Path | None = None, model_file: str = tensors.MODEL_FILE) -> NliModel:
+    version_dir, info, session = _open(repository, tensors.NLI_MODEL, model_file)
     return NliModel(session, load_tokenizer(version_dir, info), info)
 
 
 def load_injection(repository: Path | None = None) -> InjectionModel:
-    _, info, session = _open(repository, contract.INJECTION_MODEL, contract.MODEL_FILE)
+    _, info, session = _open(repository, tensors.INJECTION_MODEL, tensors.MODEL_FILE)
     return InjectionModel(session, load_embedding(repository), info)

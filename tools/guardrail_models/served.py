@@ -2,7 +2,7 @@
 to end.
 
 - v2 (`grpc://HOST:PORT`, `http://HOST:PORT`): each pair goes through the sidecar's own Triton client and
-  tokeniser (`guardrail_sidecar.scorer.Scorer` with the `triton` backend, no cache), so the scores are what a
+  tokeniser (`guardrail_sidecar.scoring.scorer.Scorer` with the `triton` backend, no cache), so the scores are what a
   sidecar with that backend computes. Tokenizers come from the default model repository.
 - triton (`triton:` or `triton:REPOSITORY`): a real Triton started for the run by `guardrail_triton` (as
   `guardrail triton serve` does) with the python-backend flavour of that repository, then scored as over gRPC.
@@ -29,18 +29,18 @@ from urllib.parse import quote, unquote
 import httpx
 import yaml
 
+from guardrail_contract.sidecar_config import Cache, ConfigError, Models, SidecarConfig
+from guardrail_contract.sidecar_config import TritonBackend as TritonConfig
 from guardrail_demo.errors import ProcessFailed
 from guardrail_demo.supervisor import Supervisor, http_ok
 from guardrail_devcluster.cluster import free_port
 from guardrail_models.errors import ModelError
 from guardrail_models.evaluation import Configuration
 from guardrail_models.repository import default_repository
-from guardrail_sidecar.backends.triton import TritonBackend
-from guardrail_sidecar.config import Cache, ConfigError, Models, SidecarConfig
-from guardrail_sidecar.config import TritonBackend as TritonConfig
 from guardrail_sidecar.errors import BackendError
-from guardrail_sidecar.metrics import Metrics
-from guardrail_sidecar.scorer import Scorer
+from guardrail_sidecar.observability.metrics import Metrics
+from guardrail_sidecar.scoring.backends.triton import TritonBackend
+from guardrail_sidecar.scoring.scorer import Scorer
 from guardrail_triton.errors import TritonError
 from guardrail_triton.server import TritonProcess, launch
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from guardrail_contract import tensors
 from guardrail_models.repository import ModelInfo, Tensor
-from guardrail_sidecar import contract
 
 EMBEDDING_DIM = 384
 
 
 def _tokens(with_type_ids: bool) -> list[Tensor]:
-    names = [contract.INPUT_IDS, contract.ATTENTION_MASK]
+    names = [tensors.INPUT_IDS, tensors.ATTENTION_MASK]
     if with_type_ids:
-        names.append(contract.TOKEN_TYPE_IDS)
+        names.append(tensors.TOKEN_TYPE_IDS)
     return [Tensor(name, "INT64", [-1]) for name in names]
 
 
 def embedding_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
     return ModelInfo(
-        name=contract.EMBEDDING_MODEL,
+        name=tensors.EMBEDDING_MODEL,
         kind="embedding",
         inputs=_tokens(with_type_ids=False),
-        output=Tensor(contract.EMBEDDING_OUTPUT, "FP32", [EMBEDDING_DIM]),
+        output=Tensor(tensors.EMBEDDING_OUTPUT, "FP32", [EMBEDDING_DIM]),
         max_length=max_length,
         precision=precision,
     )
@@ -30,10 +30,10 @@ def embedding_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
 
 def nli_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
     return ModelInfo(
-        name=contract.NLI_MODEL,
+        name=tensors.NLI_MODEL,
         kind="nli",
         inputs=_tokens(with_type_ids=True),
-        output=Tensor(contract.SCORE_OUTPUT, "FP32"),
+        output=Tensor(tensors.SCORE_OUTPUT, "FP32"),
         max_length=max_length,
         precision=precision,
         extra={"pair_order": "evidence, claim", "truncation": "longest_first"},
@@ -43,13 +43,13 @@ def nli_info(max_length: int = 256, precision: str = "int8") -> ModelInfo:
 def injection_info(precision: str = "fp32") -> ModelInfo:
     """The injection detector is a small head on the embedding model's output, not a third encoder."""
     return ModelInfo(
-        name=contract.INJECTION_MODEL,
+        name=tensors.INJECTION_MODEL,
         kind="injection",
-        inputs=[Tensor(contract.INJECTION_INPUT, "FP32", [EMBEDDING_DIM])],
-        output=Tensor(contract.SCORE_OUTPUT, "FP32"),
+        inputs=[Tensor(tensors.INJECTION_INPUT, "FP32", [EMBEDDING_DIM])],
+        output=Tensor(tensors.SCORE_OUTPUT, "FP32"),
         precision=precision,
         max_batch_size=256,
-        extra={"input_model": contract.EMBEDDING_MODEL},
+        extra={"input_model": tensors.EMBEDDING_MODEL},
     )
 
 

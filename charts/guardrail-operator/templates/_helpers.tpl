@@ -67,12 +67,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-webhook" (include "guardrail-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The handler path kopf serves: guardrail_operator.webhook.WEBHOOK_ID. */}}
+{{/* The handler path kopf serves: guardrail_operator.webhook.admission.WEBHOOK_ID. */}}
 {{- define "guardrail-operator.webhookPath" -}}
 /inject-sidecar
 {{- end }}
 
-{{/* The path of the strict handler (no opt-out): guardrail_operator.webhook.STRICT_WEBHOOK_ID. */}}
+{{/* The path of the strict handler (no opt-out): guardrail_operator.webhook.admission.STRICT_WEBHOOK_ID. */}}
 {{- define "guardrail-operator.strictWebhookPath" -}}
 /inject-sidecar-strict
 {{- end }}
@@ -134,7 +134,7 @@ seccompProfile:
 
 {{/*
 What the operator needs in a namespace it serves, and nothing else: its own resource, the children it renders
-(guardrail_operator.builders, listed in guardrail_operator.k8s.KINDS) and events. Secrets: create only (the
+(guardrail_operator.builders, listed in guardrail_operator.clients.k8s.KINDS) and events. Secrets: create only (the
 generated Qdrant API key); the operator can never read a Secret back, pods reference them by name.
 Granted cluster-wide by the ClusterRole when operator.watchNamespaces is empty, else by one Role per watched
 namespace.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guardrail_contract.guardrail import Guardrail
 from guardrail_operator.builders.common import Manifest
 from guardrail_operator.builders.config import build_revision_configmap, config_name
 from guardrail_operator.builders.networkpolicy import build_network_policy
@@ -18,8 +19,7 @@ from guardrail_operator.builders.triton import (
     build_triton_deployment,
     build_triton_service,
 )
-from guardrail_operator.models import Guardrail
-from guardrail_operator.revision import guardrail_revision, model_revision
+from guardrail_operator.reconcile.revision import guardrail_revision, model_revision
 
 __all__ = ["Manifest", "Revisions", "desired_children", "revisions_of"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from guardrail_operator.models import GROUP, KIND, VERSION, Guardrail
-from guardrail_sidecar.naming import fit
+from guardrail_contract.guardrail import GROUP, KIND, VERSION, Guardrail
+from guardrail_contract.names import fit
 
 Manifest = dict[str, Any]
 

@@ -1,6 +1,6 @@
 """The revision ConfigMap: the complete scoring config of one revision, in the sidecar's own schema. Pure.
 
-`guardrail_sidecar.config` is the single source of the schema. The ConfigMap carries two keys:
+`guardrail_contract.sidecar_config` is the single source of the schema. The ConfigMap carries two keys:
 `revision.yaml` (a `RevisionConfig`: what the revision hash covers, with its backend addresses) and
 `sidecar.yaml` (a complete `SidecarConfig` routing all traffic to this revision and following the Guardrail's
 status, so the webhook can mount it as is). A revision pinned to an ingested knowledge-base version reads that
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import yaml
 
+from guardrail_contract import sidecar_config as sidecar
+from guardrail_contract.guardrail import Guardrail, KnowledgeBase
+from guardrail_contract.names import revision_configmap_name
 from guardrail_operator.builders.common import REVISION_LABEL, Manifest, guardrail_name, labels, metadata
 from guardrail_operator.builders.qdrant import qdrant_api_key_ref, qdrant_url
 from guardrail_operator.builders.triton import triton_grpc_url
-from guardrail_operator.models import Guardrail, KnowledgeBase
-from guardrail_sidecar import config as sidecar
-from guardrail_sidecar.naming import revision_configmap_name
 
 QDRANT_API_KEY_ENV = "GUARDRAIL_QDRANT_API_KEY"
 # Where the sidecar finds <model>/<version>/tokenizer.json (it tokenises; Triton serves plain ONNX).

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from guardrail_contract.guardrail import GROUP, KIND, VERSION
+from guardrail_contract.names import fit
 from guardrail_operator.builders.common import Manifest
-from guardrail_operator.models import GROUP, KIND, VERSION
-from guardrail_sidecar.naming import fit
 
 COMPONENT = "guardrail-operator"
 

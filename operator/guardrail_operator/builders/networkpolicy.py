@@ -8,9 +8,9 @@ sidecar calls Triton, Qdrant and the API server, and the app calls whatever it c
 
 from __future__ import annotations
 
+from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_operator.builders.common import Manifest, child_name, labels, metadata
-from guardrail_operator.models import Guardrail
-from guardrail_sidecar.config import SidecarConfig
 
 SIDECAR_ADMIN_PORT: int = SidecarConfig.model_fields["admin_port"].default
 

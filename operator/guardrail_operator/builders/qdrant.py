@@ -8,9 +8,9 @@ that talks to Qdrant (the StatefulSet, the sidecar, the ingestion Job) reference
 
 from __future__ import annotations
 
+from guardrail_contract.guardrail import Guardrail, ManagedQdrant, SecretKeyRef
 from guardrail_operator.builders.common import Manifest, child_name, labels, metadata, selector_labels
 from guardrail_operator.builders.security import container_security_context, pod_security_context, scratch_volume
-from guardrail_operator.models import Guardrail, ManagedQdrant, SecretKeyRef
 
 HTTP_PORT = 6333
 GRPC_PORT = 6334

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+from guardrail_contract.guardrail import GROUP, PLURAL, Guardrail
 from guardrail_operator.builders.common import Manifest, child_name, guardrail_name, labels, metadata
-from guardrail_operator.models import GROUP, PLURAL, Guardrail
 
 READ = ("get", "list", "watch")
 

@@ -6,7 +6,7 @@ versions (from the repository URI, PVC or ConfigMap) and overlays with the rende
 those models and nothing else. Inputs and outputs are auto-completed by Triton from the ONNX files.
 
 `spec.triton.device: cpu` renders the python-backend flavour instead (clusters without GPUs): `backend:
-"python"`, KIND_CPU, and the ConfigMap's `model.py` (`guardrail_operator/triton_cpu_model.py`, which runs the
+"python"`, KIND_CPU, and the ConfigMap's `model.py` (`guardrail_operator/builders/triton_cpu_model.py`, which runs the
 same ONNX file with onnxruntime and auto-completes the tensors) copied beside each model; no GPU is requested.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import shlex
 from urllib.parse import urlparse
 
+from guardrail_contract.guardrail import Guardrail, ModelRef, ModelRepository
 from guardrail_operator.builders.common import (
     MODEL_REVISION_LABEL,
     Manifest,
@@ -24,9 +25,8 @@ from guardrail_operator.builders.common import (
     selector_labels,
 )
 from guardrail_operator.builders.security import container_security_context, pod_security_context, scratch_volume
-from guardrail_operator.models import Guardrail, ModelRef, ModelRepository
-from guardrail_operator.revision import short_hash
-from guardrail_operator.triton_cpu import CPU_MODEL_FILE, cpu_model_source
+from guardrail_operator.builders.triton_cpu import CPU_MODEL_FILE, cpu_model_source
+from guardrail_operator.reconcile.revision import short_hash
 
 HTTP_PORT = 8000
 GRPC_PORT = 8001

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_demo import manifests
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster
-from guardrail_sidecar.config import SidecarConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 GUARDRAIL = str(Path(sys.executable).parent / "guardrail")

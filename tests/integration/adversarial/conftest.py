@@ -43,8 +43,8 @@ import httpx
 import pytest
 import yaml
 
+from guardrail_contract import tensors
 from guardrail_devcluster.cluster import free_port
-from guardrail_sidecar import contract
 from tests.integration.adversarial import hostile_app
 from tests.integration.adversarial.hostile_app import GROUNDED, MARKER, MARKER_TOKEN
 from tests.integration.sidecar import conftest as sidecar_conftest
@@ -136,7 +136,7 @@ class HostileApp:
 
 @pytest.fixture(scope="session")
 def calibration_and_kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Calibration, Path]:
-    if not have_models(contract.EMBEDDING_MODEL, contract.NLI_MODEL):
+    if not have_models(tensors.EMBEDDING_MODEL, tensors.NLI_MODEL):
         pytest.skip(f"embedding and nli models not built yet under {REPOSITORY}")
     assert (sidecar_conftest.UNGROUNDED, sidecar_conftest.GROUNDED) == (MARKER, GROUNDED)  # calibrated on these
     kb = tmp_path_factory.mktemp("adversarial-kb") / "kb"

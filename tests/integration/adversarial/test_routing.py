@@ -15,7 +15,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from guardrail_sidecar.canary import bucket
+from guardrail_sidecar.revisions.split import bucket
 
 from .conftest import QUESTION, Calibration, Sidecar, StartSidecar, base_policy, revision
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import free_port
-from guardrail_operator.prometheus import Prometheus
+from guardrail_operator.clients.prometheus import Prometheus
 from tests.support.processes import running
 
 SCRAPE_INTERVAL_S = 1

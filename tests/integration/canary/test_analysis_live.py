@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from guardrail_operator.analysis import Failed, Inconclusive, Passed, analyse, score_shift_check
-from guardrail_operator.models import Analysis, Guardrail
-from guardrail_operator.prometheus import Prometheus
-from guardrail_operator.revision import guardrail_revision
-from guardrail_operator.rollout import rfc3339, step
-from guardrail_operator.rollout_actions import AnalysisWindow, RolloutObserved
+from guardrail_contract.guardrail import Analysis, Guardrail
+from guardrail_operator.clients.prometheus import Prometheus
+from guardrail_operator.reconcile.revision import guardrail_revision
+from guardrail_operator.rollout.actions import AnalysisWindow, RolloutObserved
+from guardrail_operator.rollout.analysis import Failed, Inconclusive, Passed, analyse, score_shift_check
+from guardrail_operator.rollout.machine import rfc3339, step
 from tests.integration.canary.traffic import BAD, BAD_SPEC, GOOD, STABLE
 
 pytestmark = pytest.mark.integration

@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from guardrail_cases import example
+from guardrail_contract import tensors
+from guardrail_contract.guardrail import GuardrailSpec
 from guardrail_devcluster.cluster import LocalCluster, free_port
-from guardrail_operator.models import GuardrailSpec
-from guardrail_operator.prometheus import Prometheus
-from guardrail_operator.revision import guardrail_revision
-from guardrail_sidecar import contract
+from guardrail_operator.clients.prometheus import Prometheus
+from guardrail_operator.reconcile.revision import guardrail_revision
 from tests.integration.canary.promtools import prometheus
 from tests.integration.operator.helpers import OperatorProcess, wait_for
 from tests.support.processes import PYTHON, REPO, running
@@ -146,7 +146,7 @@ def stack(
 ) -> Iterator[dict[str, Any]]:
     """Triton, Prometheus, a fake LLM app, the operator and two sidecars following the Guardrail in `namespace`."""
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # the sidecars watch the Guardrail with it
-    if not all((REPOSITORY / m / "1" / contract.MODEL_FILE).is_file() for m in ("nli", "embedding")):
+    if not all((REPOSITORY / m / "1" / tensors.MODEL_FILE).is_file() for m in ("nli", "embedding")):
         pytest.skip(f"embedded models not built under {REPOSITORY}")
     admins = [free_port(), free_port()]
     app_port = free_port()
@@ -289,7 +289,7 @@ def test_good_canary_is_promoted_and_bad_one_rolled_back(
         # the answers were scored by Triton (the same answer each time: the sidecars' caches answer the repeats),
         # and Prometheus scraped Triton's own series
         with Prometheus(stack["prometheus"]) as prom:
-            for model in (contract.NLI_MODEL, contract.EMBEDDING_MODEL):
+            for model in (tensors.NLI_MODEL, tensors.EMBEDDING_MODEL):
                 served = prom.query(f'sum(nv_inference_request_success{{job="triton",model="{model}"}})') or 0
                 assert served >= 1, (model, served)
             assert (prom.query('sum(nv_inference_request_failure{job="triton"})') or 0) == 0

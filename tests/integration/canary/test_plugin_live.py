@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.rollout_actions import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
+from guardrail_operator.rollout.actions import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
 
 pytestmark = pytest.mark.integration
 

@@ -18,14 +18,14 @@ import pytest
 import yaml
 
 from guardrail_cases import example
+from guardrail_contract.guardrail import Guardrail
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.analysis import analyse
-from guardrail_operator.models import Guardrail
-from guardrail_operator.prometheus import Prometheus
-from guardrail_operator.revision import model_revision
-from guardrail_operator.rollout import analysis_due, step
-from guardrail_operator.rollout_actions import Decision, RolloutObserved
-from guardrail_operator.status import status_patch
+from guardrail_operator.clients.prometheus import Prometheus
+from guardrail_operator.reconcile.revision import model_revision
+from guardrail_operator.reconcile.status import status_patch
+from guardrail_operator.rollout.actions import Decision, RolloutObserved
+from guardrail_operator.rollout.analysis import analyse
+from guardrail_operator.rollout.machine import analysis_due, step
 from tests.integration.canary.traffic import BAD, BAD_SPEC, GOOD, GOOD_SPEC, STABLE, STABLE_SPEC
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ import httpx
 import pytest
 import yaml
 
+from guardrail_contract import tensors
+from guardrail_contract.guardrail import Analysis
 from guardrail_devcluster.cluster import free_port
-from guardrail_operator.analysis import Failed, Passed, analyse
-from guardrail_operator.models import Analysis
-from guardrail_operator.prometheus import Prometheus
-from guardrail_operator.rollout_actions import AnalysisWindow
-from guardrail_sidecar import contract
+from guardrail_operator.clients.prometheus import Prometheus
+from guardrail_operator.rollout.actions import AnalysisWindow
+from guardrail_operator.rollout.analysis import Failed, Passed, analyse
 from tests.integration.canary.promtools import prometheus, wait_until
 from tests.support.processes import PYTHON, REPO, running
 
@@ -66,7 +66,7 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    if not all((REPOSITORY / m / "1" / contract.MODEL_FILE).is_file() for m in ("nli", "embedding")):
+    if not all((REPOSITORY / m / "1" / tensors.MODEL_FILE).is_file() for m in ("nli", "embedding")):
         pytest.skip(f"embedded models not built under {REPOSITORY}")
     tmp = tmp_path_factory.mktemp("sidecars")
     app_port = free_port()

@@ -7,8 +7,8 @@ import copy
 from typing import Any
 
 from guardrail_cases import example
-from guardrail_operator.models import GuardrailSpec
-from guardrail_operator.revision import guardrail_revision
+from guardrail_contract.guardrail import GuardrailSpec
+from guardrail_operator.reconcile.revision import guardrail_revision
 
 
 def spec_with_threshold(threshold: float) -> dict[str, Any]:

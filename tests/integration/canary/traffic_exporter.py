@@ -1,4 +1,4 @@
-"""A real process exposing the sidecar's metric families (`guardrail_sidecar.metrics.Metrics`) for several
+"""A real process exposing the sidecar's metric families (`guardrail_sidecar.observability.metrics.Metrics`) for several
 revisions, with steady synthetic traffic: `--profile '{"rev": {"rps": 50, "block": 0.05, "latency": 0.02,
 "errors": 0.0, "failOpen": false, "score": 0.8}}'`. Prometheus scrapes it like a sidecar's admin port."""
 
@@ -11,7 +11,7 @@ import threading
 
 from prometheus_client import start_http_server
 
-from guardrail_sidecar.metrics import Metrics
+from guardrail_sidecar.observability.metrics import Metrics
 
 TICK = 0.1
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from guardrail_contract.sidecar_config import KnowledgeBase, QdrantConfig
 from guardrail_kb import ingest as ingest_module
 from guardrail_kb import snapshot
 from guardrail_kb.embedding import OnnxEmbedder
 from guardrail_kb.errors import KnowledgeBaseError
 from guardrail_kb.ingest import Options, ingest
 from guardrail_kb.store import KnowledgeBaseStore, connect
-from guardrail_sidecar.config import KnowledgeBase, QdrantConfig
-from guardrail_sidecar.knowledge import KnowledgeStore
-from guardrail_sidecar.verdict import Evidence
+from guardrail_sidecar.scoring.knowledge import KnowledgeStore
+from guardrail_sidecar.scoring.verdict import Evidence
 
 pytestmark = pytest.mark.integration
 QUERIES = ["How long do I have to return a tent?", "Can I pay with bitcoin?", "What does express shipping cost?"]

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from guardrail_cli.main import cli
+from guardrail_contract import tensors
 from guardrail_models.repository import default_repository
-from guardrail_sidecar import contract
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ DEV_SET = default_repository().parent / "eval" / "halueval_dev.jsonl"
 
 
 def test_eval_compare_ranks_two_configurations_with_intervals(tmp_path: Path) -> None:
-    nli = default_repository() / contract.NLI_MODEL / "1" / contract.MODEL_FILE
+    nli = default_repository() / tensors.NLI_MODEL / "1" / tensors.MODEL_FILE
     plot = tmp_path / "roc.png"
     args = ["eval", str(DEV_SET), "--limit", "160", "--bootstrap", "100", "--json", "--plot", str(plot)]
     args += ["--compare", f"model={nli}@0.5", "--compare", f"strict={nli}@0.9"]
@@ -60,18 +60,18 @@ def test_package_copies_and_verifies_a_repository(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "nli" / "config.pbtxt").is_file()
     assert runner.invoke(cli, ["model", "verify", "--root", str(out)]).exit_code == 0
-    (out / "nli" / "1" / contract.MODEL_FILE).write_bytes(b"corrupt")
+    (out / "nli" / "1" / tensors.MODEL_FILE).write_bytes(b"corrupt")
     broken = runner.invoke(cli, ["model", "verify", "--root", str(out)])
     assert broken.exit_code == 1
     assert "checksum mismatch: nli/1/model.onnx" in broken.output
 
 
 def test_package_own_onnx_checks_the_contract(tmp_path: Path) -> None:
-    source = default_repository() / contract.NLI_MODEL / "1"
+    source = default_repository() / tensors.NLI_MODEL / "1"
     own = tmp_path / "own.onnx"
-    shutil.copyfile(source / contract.MODEL_FILE, own)
+    shutil.copyfile(source / tensors.MODEL_FILE, own)
     runner = CliRunner()
-    args = ["model", "package", "--onnx", str(own), "--tokenizer", str(source / contract.TOKENIZER_FILE)]
+    args = ["model", "package", "--onnx", str(own), "--tokenizer", str(source / tensors.TOKENIZER_FILE)]
     ok = runner.invoke(cli, [*args, "--kind", "nli", "--name", "my-nli", "--out", str(tmp_path / "repo")])
     assert ok.exit_code == 0, ok.output
     assert 'name: "my-nli"' in (tmp_path / "repo" / "my-nli" / "config.pbtxt").read_text()

@@ -7,30 +7,30 @@ import json
 import numpy as np
 import pytest
 
+from guardrail_contract import tensors
+from guardrail_contract.sidecar_config import PromptInjection
 from guardrail_models.grounding_eval import SYSTEM_PROMPT_PROBE, unrelated_evidence
 from guardrail_models.injection_data import SHORT_BENIGN_PROMPTS
 from guardrail_models.inspect_onnx import signature
 from guardrail_models.manifest import verify
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.runtime import load_embedding, load_injection, load_nli
-from guardrail_sidecar import contract
-from guardrail_sidecar.config import PromptInjection
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", [contract.EMBEDDING_MODEL, contract.NLI_MODEL, contract.INJECTION_MODEL])
+@pytest.mark.parametrize("name", [tensors.EMBEDDING_MODEL, tensors.NLI_MODEL, tensors.INJECTION_MODEL])
 def test_model_tensors_match_the_contract(name: str) -> None:
     version_dir = model_dir(default_repository(), name)
-    inputs, outputs = signature(version_dir / contract.MODEL_FILE)
+    inputs, outputs = signature(version_dir / tensors.MODEL_FILE)
     info = read_info(version_dir)
     assert [t.name for t in info.inputs] == list(inputs)
-    assert all(dtype == "INT64" for dtype, _ in inputs.values()) or name == contract.INJECTION_MODEL
+    assert all(dtype == "INT64" for dtype, _ in inputs.values()) or name == tensors.INJECTION_MODEL
     output_dtype, shape = outputs[info.output.name]
-    assert output_dtype == contract.OUTPUT_DTYPE
+    assert output_dtype == tensors.OUTPUT_DTYPE
     assert len(shape) == 1 + len(info.output.dims)
     if info.max_length:
-        assert (version_dir / contract.TOKENIZER_FILE).is_file()
+        assert (version_dir / tensors.TOKENIZER_FILE).is_file()
 
 
 def test_committed_files_match_the_manifest() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.k8s import KubeClient, load_api_client
+from guardrail_operator.clients.k8s import KubeClient, load_api_client
 from tests.integration.operator.helpers import OperatorProcess
 
 

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster, free_port
+from guardrail_operator.clients.k8s import KubeClient
 from guardrail_operator.errors import NotFound
-from guardrail_operator.k8s import KubeClient
 
 RESYNC_SECONDS = 2.0
 LEASE_SECONDS = 3.0

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from guardrail_contract.guardrail import Guardrail
 from guardrail_devcluster.cluster import LocalCluster
 from guardrail_operator.builders import desired_children, revisions_of
 from guardrail_operator.builders.qdrant import build_qdrant_api_key_secret
-from guardrail_operator.kb_job import build_kb_ingest_job
-from guardrail_operator.models import Guardrail
+from guardrail_operator.kb.job import build_kb_ingest_job
 from tests.integration.operator.helpers import example_guardrail
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.k8s import KubeClient
+from guardrail_operator.clients.k8s import KubeClient
 from tests.integration.operator.helpers import (
     LEASE_SECONDS,
     RESYNC_SECONDS,

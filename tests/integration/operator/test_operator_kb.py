@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.k8s import KubeClient
+from guardrail_operator.clients.k8s import KubeClient
 from tests.integration.operator.helpers import (
     OperatorProcess,
     apply,

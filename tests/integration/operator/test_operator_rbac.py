@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster
-from guardrail_operator.k8s import KubeClient
+from guardrail_operator.clients.k8s import KubeClient
 from tests.integration.operator.helpers import OperatorProcess, apply, children, example_guardrail, healthy, wait_for
 
 pytestmark = pytest.mark.integration

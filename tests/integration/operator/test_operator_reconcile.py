@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from guardrail_devcluster.cluster import LocalCluster, free_port
-from guardrail_operator.k8s import KubeClient
+from guardrail_operator.clients.k8s import KubeClient
 from tests.integration.operator.helpers import (
     RESYNC_SECONDS,
     OperatorProcess,

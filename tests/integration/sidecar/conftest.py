@@ -20,8 +20,8 @@ _ROOT = Path(__file__).resolve().parents[3]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from guardrail_contract import tensors  # noqa: E402 - after the sys.path line above
 from guardrail_devcluster.cluster import free_port  # noqa: E402
-from guardrail_sidecar import contract  # noqa: E402 - after the sys.path line above
 from guardrail_triton.server import TritonProcess  # noqa: E402
 from tests.support.processes import PYTHON, running  # noqa: E402
 from tests.support.triton import triton_server  # noqa: E402
@@ -46,7 +46,7 @@ def chat_body(question: str = QUESTION, stream: bool = False) -> dict[str, Any]:
 
 
 def have_models(*names: str) -> bool:
-    return all((REPOSITORY / n / "1" / contract.MODEL_FILE).is_file() for n in names)
+    return all((REPOSITORY / n / "1" / tensors.MODEL_FILE).is_file() for n in names)
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,11 @@ class Calibration:
 
 
 async def _build_kb(path: Path) -> Calibration:
-    from guardrail_sidecar.config import SidecarConfig
-    from guardrail_sidecar.knowledge import upsert_passages
-    from guardrail_sidecar.metrics import Metrics
-    from guardrail_sidecar.protocols import parse_openai_request
-    from guardrail_sidecar.runtime import Runtime
+    from guardrail_contract.sidecar_config import SidecarConfig
+    from guardrail_sidecar.observability.metrics import Metrics
+    from guardrail_sidecar.revisions.routing import Runtime
+    from guardrail_sidecar.scored_path.protocols import parse_openai_request
+    from guardrail_sidecar.scoring.knowledge import upsert_passages
 
     config = SidecarConfig.model_validate(revision_config("calib", {}, {"backend": "embedded"}, path, 1, 2))
     runtime = Runtime(config, Metrics())
@@ -164,7 +164,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not have_models(contract.EMBEDDING_MODEL, contract.NLI_MODEL):
+    if not have_models(tensors.EMBEDDING_MODEL, tensors.NLI_MODEL):
         pytest.skip(f"embedding and nli models not built yet under {REPOSITORY}")
     tmp = tmp_path_factory.mktemp("sidecar")
     kb = tmp / "kb"

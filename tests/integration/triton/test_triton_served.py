@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
+from guardrail_contract.sidecar_config import Cache, Models
+from guardrail_contract.sidecar_config import EmbeddedBackend as EmbeddedConfig
+from guardrail_contract.sidecar_config import TritonBackend as TritonConfig
 from guardrail_models.evalset import read_jsonl
 from guardrail_models.repository import default_repository
-from guardrail_sidecar.backends.embedded import EmbeddedBackend
-from guardrail_sidecar.backends.triton import TritonBackend
-from guardrail_sidecar.config import Cache, Models
-from guardrail_sidecar.config import EmbeddedBackend as EmbeddedConfig
-from guardrail_sidecar.config import TritonBackend as TritonConfig
-from guardrail_sidecar.metrics import Metrics
-from guardrail_sidecar.scorer import Scorer
+from guardrail_sidecar.observability.metrics import Metrics
+from guardrail_sidecar.scoring.backends.embedded import EmbeddedBackend
+from guardrail_sidecar.scoring.backends.triton import TritonBackend
+from guardrail_sidecar.scoring.scorer import Scorer
 from guardrail_triton.install import SERVER_VERSION
 from guardrail_triton.server import Ports, TritonProcess
 from tests.support.processes import REPO, wait_http

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster, free_port
-from guardrail_operator.injection import INJECTED_ANNOTATION, SIDECAR_NAME
-from guardrail_operator.webhook import WEBHOOK_ID
+from guardrail_operator.webhook.admission import WEBHOOK_ID
+from guardrail_operator.webhook.injection import INJECTED_ANNOTATION, SIDECAR_NAME
 from tests.integration.webhook.tls import write_self_signed
 
 pytestmark = pytest.mark.integration
@@ -155,7 +155,8 @@ def env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     }
     cmd = [sys.executable, "-m", "kopf", "run", "--standalone", *(a for ns in namespaces for a in ("-n", ns))]
     with log.open("wb") as out:
-        proc = subprocess.Popen([*cmd, "-m", "guardrail_operator.webhook"], env=operator_env, stdout=out, stderr=out)
+        module = "guardrail_operator.webhook.admission"
+        proc = subprocess.Popen([*cmd, "-m", module], env=operator_env, stdout=out, stderr=out)
     url = f"https://127.0.0.1:{port}/{WEBHOOK_ID}"
     try:
         _wait_for_port(port, proc, log)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from guardrail_operator.injection import PORT_NAME
-from guardrail_operator.models import Guardrail
+from guardrail_contract.guardrail import Guardrail
+from guardrail_operator.webhook.injection import PORT_NAME
 from tests.unit.chart.render import one, render
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from guardrail_operator.clients.k8s import CHILD_KINDS
 from guardrail_operator.errors import Conflict, NotFound
-from guardrail_operator.k8s import CHILD_KINDS
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "guardrail.yaml"

@@ -1,0 +1,1 @@
+"""The operator's API surface: the CustomResourceDefinition rendered from the contract's Guardrail model. Pure."""

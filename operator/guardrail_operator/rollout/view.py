@@ -1,0 +1,104 @@
+"""What `kubectl guardrail` shows and sends, from a Guardrail object as the API returns it. Pure.
+
+Every command is a patch of the Guardrail, so plain `kubectl patch`, `kubectl annotate` and GitOps can do
+the same: pause/resume set `spec.rollout.paused`; promote, promote-full, abort and undo set the annotations
+`guardrails.dev/rollout-action` and `guardrails.dev/rollout-request-id`, which the operator acts on once and
+acknowledges in `status.lastRequest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guardrail_operator.rollout.actions import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
+
+Obj = dict[str, Any]
+
+
+def action_patch(action: str, request_id: str) -> Obj:
+    """A merge patch asking the operator for `action` (promote, promote-full, abort, undo) once."""
+    return {"metadata": {"annotations": {ACTION_ANNOTATION: action, REQUEST_ID_ANNOTATION: request_id}}}
+
+
+def pause_patch(paused: bool) -> Obj:
+    return {"spec": {"rollout": {"paused": paused}}}
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """One line about a rollout, and whether it is over (`done`) or ended badly (`failed`)."""
+
+    line: str
+    done: bool = False
+    failed: bool = False
+
+
+def _condition(status: Obj, kind: str) -> Obj:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def view(obj: Obj) -> RolloutView:
+    """Where the rollout of `obj` stands, in the style of `kubectl rollout status`."""
+    name = obj.get("metadata", {}).get("name", "")
+    generation = int(obj.get("metadata", {}).get("generation", 0))
+    status: Obj = obj.get("status") or {}
+    canary: Obj = status.get("canary") or {}
+    if int(status.get("observedGeneration", 0)) < generation:
+        return RolloutView(f'Waiting for guardrail "{name}" spec update to be observed...')
+    if status.get("phase") == "RolledBack":
+        why = canary.get("message") or _condition(status, "RolloutHealthy").get("message", "")
+        return RolloutView(
+            f'guardrail "{name}" rolled back to revision {status.get("stableRevision")}: {why}', done=True, failed=True
+        )
+    if canary:
+        return RolloutView(
+            f'Waiting for guardrail "{name}" rollout to finish: canary {canary.get("revision")} at '
+            f"{canary.get('weight', 0)}% ({canary.get('state', '')}): {canary.get('message', '')}"
+        )
+    if status.get("phase") == "Healthy":
+        return RolloutView(
+            f'guardrail "{name}" successfully rolled out: revision {status.get("stableRevision")} is stable',
+            done=True,
+        )
+    ready = _condition(status, "Ready")
+    return RolloutView(f'Waiting for guardrail "{name}" to become ready: {ready.get("message") or status.get("phase")}')
+
+
+def predict(action: str, obj: Obj) -> str:
+    """What the operator will do about `action` given the current status (for --dry-run)."""
+    status: Obj = obj.get("status") or {}
+    canary: Obj = status.get("canary") or {}
+    active = bool(canary) and canary.get("state") != "RolledBack"
+    stable = status.get("stableRevision") or "(none)"
+    if action in ("pause", "resume"):
+        return f"spec.rollout.paused would be set to {action == 'pause'}"
+    if action == "undo" and not active:
+        previous = [h.get("revision") for h in status.get("history") or [] if h.get("revision") != stable]
+        if not previous:
+            return "nothing to undo: no earlier stable revision in status.history"
+        return f"stable revision {stable} would be replaced by the previous stable {previous[-1]}"
+    if not active and canary and action in ("promote", "promote-full"):
+        return f"rolled-back revision {canary.get('revision')} would be retried"
+    if not active:
+        return f"nothing to {action}: no canary in progress (stable revision {stable})"
+    rev, weight = canary.get("revision"), canary.get("weight", 0)
+    if action in ("abort", "undo"):
+        return f"canary {rev} would be rolled back from {weight}% to 0%; {stable} stays stable"
+    if action == "promote-full":
+        return f"canary {rev} would be promoted to stable at once (now at {weight}%)"
+    return f"canary {rev} would advance one step from {weight}% without waiting for analysis"
+
+
+def history_rows(obj: Obj) -> list[tuple[str, str, str, str]]:
+    """(revision, became stable at, how, marker) per history entry, oldest first; `*` marks the stable one."""
+    status: Obj = obj.get("status") or {}
+    stable = status.get("stableRevision")
+    rows = []
+    entries = status.get("history") or []
+    for i, h in enumerate(entries):
+        current = h.get("revision") == stable and i == max(
+            j for j, e in enumerate(entries) if e.get("revision") == stable
+        )
+        rows.append((h.get("revision", ""), h.get("promotedAt", ""), h.get("reason", ""), "*" if current else ""))
+    return rows

@@ -1,0 +1,1 @@
+"""Sidecar injection: the pure decision (injection) and the kopf admission webhook around it (admission)."""

@@ -1,0 +1,262 @@
+"""Checked streaming: sentences are held back until scored; a failing one ends the stream with a final event.
+
+What the client sees is always a prefix of the app's answer (never rewritten), made only of checked sentences,
+followed by a final chunk whose `guardrail` field says what was decided (a stable reason code, never details).
+
+Text outside `delta.content` is checked too: chunks without `choices`, `message` or legacy `text` choices and
+content-part arrays feed the same sentence buffer; refusal, reasoning and tool-call deltas are held back whole
+(their text is read at the end, tool-call arguments joined first) and sent, unchanged, only if it passes. An
+event that is not JSON is an unreadable answer: `policy.onUnreadableAnswer` decides.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from guardrail_sidecar.scored_path import sse
+from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field
+from guardrail_sidecar.scored_path.reporting import record
+from guardrail_sidecar.scored_path.responses import (
+    MAX_DEPTH,
+    Extracted,
+    Unreadable,
+    arguments_text,
+    is_metadata,
+    openai_texts,
+)
+from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claims
+from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
+from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
+from guardrail_sidecar.server.proxy import Proxy
+
+_TEMPLATE_KEYS = ("id", "created", "model")
+
+
+def _template(obj: Any) -> dict[str, Any]:
+    """The ids the sidecar's own chunks copy from the app's first chunk (identifiers only, never text)."""
+    if not isinstance(obj, dict):
+        return {}
+    return {k: obj[k] for k in _TEMPLATE_KEYS if k in obj and is_metadata(obj[k])}
+
+
+def _content(value: Any) -> str:
+    """Delta content as text: a string, or the text of content parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return openai_texts({"parts": value}).answers[0] if value else ""
+    return ""
+
+
+def split_chunk(obj: Any) -> tuple[str, dict[str, Any] | None, Any, str | None]:
+    """(content text, the chunk without it, what is left of choice 0, finish_reason) of a stream event."""
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(first, dict) or first.get("index", 0) != 0:  # only choice 0 streams; the rest is held
+        return "", obj if isinstance(obj, dict) else {"value": obj}, None, None
+    choice = dict(first)
+    text = ""
+    for key in ("delta", "message"):
+        carrier = choice.get(key)
+        if isinstance(carrier, dict) and "content" in carrier:
+            text += _content(carrier["content"])
+            choice[key] = {k: v for k, v in carrier.items() if k != "content"}
+    if isinstance(choice.get("text"), str):
+        text += choice.pop("text")
+    finish = choice.get("finish_reason")
+    rest = dict(obj, choices=[choice, *(choices or [])[1:]])
+    return text, rest, choice, finish if isinstance(finish, str) else None
+
+
+def refusal_events(completion: dict[str, Any]) -> bytes:
+    """A refusal chat completion as an SSE stream (for streaming requests refused up front)."""
+    choice = completion["choices"][0]
+    template = {k: completion[k] for k in ("id", "created", "model")}
+    first = sse.content_chunk(template, choice["message"]["content"])
+    last = sse.final_chunk(template, "content_filter", completion["guardrail"])
+    return sse.encode(first) + sse.encode(last) + sse.encode(sse.DONE)
+
+
+class _Gate:
+    def __init__(self, pipeline: Pipeline, request: ScoringRequest, out: web.StreamResponse) -> None:
+        self.pipeline = pipeline
+        self.request = request
+        self.out = out
+        self.template: dict[str, Any] = {}
+        self.pending: list[Piece] = []
+        self.scored: list[ClaimScore] = []
+        self.failed: Assessment | None = None
+        self.backend_error: Assessment | None = None
+        self.scoring_time = 0.0
+        self.held_events: list[bytes] = []  # chunks with text outside delta.content: sent only once it passes
+        self.held = Extracted("sse")
+
+    def claims_pending(self) -> int:
+        return sum(p.claim is not None for p in self.pending)
+
+    async def release(self, final: bool = False) -> bool:
+        """Score the pending pieces; emit them if they pass. False when the stream must stop here."""
+        pieces, self.pending = self.pending, []
+        texts = [c for p in pieces if (c := p.claim) is not None]
+        if final and not texts and not self.scored:  # a short answer: checked with its question
+            texts = claims_of("".join(p.text for p in pieces), self.request)
+        if final:
+            texts += self.held_claims()
+        if texts:
+            started = time.perf_counter()
+            assessment = await self.pipeline.assess_claims(texts, self.request)
+            self.scoring_time += time.perf_counter() - started
+            if assessment.backend_error:
+                self.backend_error = assessment
+            self.scored.extend(assessment.claims)
+            if assessment.verdict == "block" and self.pipeline.policy.mode == "enforce":
+                self.failed = assessment
+                return False
+        text = "".join(p.text for p in pieces)
+        if text:
+            await self.out.write(sse.encode(sse.content_chunk(self.template, text)))
+        return True
+
+    def hold(self, rest: dict[str, Any]) -> bool:
+        """Keep a chunk with text outside delta.content for the end; False when it has none (send it now)."""
+        found = openai_texts(rest)
+        if not any(a.strip() for a in found.answers) and not found.raw_arguments:
+            return False
+        self.held.answers += found.answers
+        self.held.raw_arguments += found.raw_arguments
+        self.held_events.append(sse.encode(rest))
+        return True
+
+    def held_claims(self) -> list[str]:
+        out = [c for a in self.held.answers if a.strip() for c in claims_of(a, self.request)]
+        if self.held.raw_arguments:  # deltas of one JSON text per call, read once joined
+            out += claims(arguments_text("".join(self.held.raw_arguments)))
+        return out
+
+    def overall(self) -> Assessment:
+        policy = self.pipeline.policy
+        if self.failed is not None and self.failed.backend_error:
+            return self.failed
+        result = aggregate(self.scored, policy.threshold, policy.soft_limit)
+        if self.backend_error is not None and not self.scored:
+            return self.backend_error
+        return result
+
+
+async def gate_stream(
+    proxy: Proxy,
+    pipeline: Pipeline,
+    request: web.Request,
+    response: aiohttp.ClientResponse,
+    scoring_request: ScoringRequest,
+    request_id: str,
+) -> web.StreamResponse:
+    out = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "x-guardrail-revision": pipeline.revision,
+        },
+    )
+    await out.prepare(request)
+    gate = _Gate(pipeline, scoring_request, out)
+    hold_back = pipeline.policy.streaming.hold_back_sentences
+    parser = sse.EventParser(proxy.config.proxy.max_response_bytes)
+    buffer = SentenceBuffer()
+    finish_reason = "stop"
+    trailing: list[bytes] = []
+    stopped = False
+    try:
+        done = False
+        iterator = response.content.iter_any()
+        while not stopped:
+            chunk = await anext(iterator, None)
+            if chunk is None:
+                done = True
+            events = parser.finish() if done else parser.feed(chunk or b"")
+            for event in events:
+                if event.data is None or event.data.strip() == sse.DONE:
+                    continue
+                try:
+                    obj = json.loads(event.data)
+                    text, rest, choice, finish = split_chunk(obj)
+                    if rest is not None:
+                        _check_depth(rest)
+                except (ValueError, RecursionError, Unreadable) as exc:
+                    if not _unreadable_event(proxy, pipeline, gate, str(exc)[:200]):
+                        stopped = True
+                        break
+                    await out.write(event.raw)  # onUnreadableAnswer: pass (counted)
+                    continue
+                if not gate.template:
+                    gate.template = _template(obj)
+                if finish:
+                    finish_reason = finish
+                if text:
+                    gate.pending.extend(buffer.feed(text))
+                held = rest is not None and gate.hold(rest)
+                if text and gate.claims_pending() >= hold_back and not await gate.release():
+                    stopped = True
+                    break
+                if text or held or finish:
+                    continue
+                if choice is None:
+                    trailing.append(sse.encode(obj))  # e.g. the usage chunk: sent after the final verdict
+                else:
+                    await out.write(sse.encode(obj))  # role announcement: no text (re-encoded: no id/event lines)
+            if done:
+                break
+        if not stopped:
+            gate.pending.extend(buffer.finish())
+            stopped = not await gate.release(final=True)
+        if not stopped:
+            for raw in gate.held_events:
+                await out.write(raw)
+    except ConnectionResetError:  # the client went away: nothing more to send
+        return out
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        # A broken stream: nothing unchecked was sent; end it well-formed, saying why (details: audit only).
+        proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
+        gate.failed = Assessment("block", 0.0, (), f"the app's stream failed: {exc}", code="upstream_error")
+        stopped = True
+    verdict = gate.failed if stopped and gate.failed is not None else gate.overall()
+    record(proxy, pipeline, verdict, request_id, "stream")
+    field = guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
+    reason = "content_filter" if stopped else finish_reason
+    await out.write(sse.encode(sse.final_chunk(gate.template, reason, field)))
+    if not stopped:
+        for raw in trailing:
+            await out.write(raw)
+    await out.write(sse.encode(sse.DONE))
+    await out.write_eof()
+    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time)
+    return out
+
+
+def _check_depth(value: Any) -> None:
+    """An event nested deeper than MAX_DEPTH is unreadable (and must not exhaust the stack)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Unreadable(f"a stream event nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _unreadable_event(proxy: Proxy, pipeline: Pipeline, gate: _Gate, detail: str) -> bool:
+    """An event the sidecar cannot read: True to pass it on (counted), False to stop the stream here."""
+    action = pipeline.policy.unreadable_action
+    proxy.metrics.unreadable_answers.labels(pipeline.revision, action).inc()
+    if action == "pass" or pipeline.policy.mode == "monitor":
+        return True
+    gate.failed = unreadable("block", f"stream event: {detail}")
+    return False

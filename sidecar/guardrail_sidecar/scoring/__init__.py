@@ -1,0 +1,3 @@
+"""Scoring one revision: the pipeline (claims, evidence, NLI, injection, verdict), the model backends and their
+cache.
+"""

@@ -1,0 +1,80 @@
+"""The two aiohttp applications: the proxy (every path) and the admin port (/metrics, /healthz, /readyz)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from guardrail_sidecar.errors import RequestError, UpstreamError
+from guardrail_sidecar.scored_path.handler import handle_scored, refused_request
+from guardrail_sidecar.server.http import error_response, request_target
+from guardrail_sidecar.server.proxy import Proxy
+
+log = logging.getLogger("guardrail.sidecar")
+PROXY: web.AppKey[Proxy] = web.AppKey("proxy", Proxy)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """Scored paths go through the pipeline; everything else passes through untouched."""
+    proxy = request.app[PROXY]
+    revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
+    target = request_target(request)
+    try:
+        if proxy.config.proxy.is_scored(request.method, target, request.body_exists):
+            return await handle_scored(proxy, request)
+        if proxy.config.proxy.is_scored_path(target) and request.method.upper() != "OPTIONS":
+            # A bodiless GET/HEAD/DELETE on a scored path: its answer would not be checked, so it is not asked.
+            refused = RequestError(405, "method_not_allowed", f"{request.method} is not served on a scored path")
+            return refused_request(proxy, refused, revision, {"Allow": "POST, OPTIONS"})
+        return await proxy.passthrough(request, revision)
+    except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)
+        return refused_request(proxy, exc, revision)
+    except UpstreamError as exc:  # pass-through traffic (scored paths count their own, per revision)
+        proxy.metrics.upstream_errors.labels(revision).inc()
+        log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
+        message = "the app did not answer in time" if exc.status == 504 else "the app could not be reached"
+        return error_response(exc.status, "upstream_error", message)  # details (addresses) stay in the log
+
+
+def build_proxy_app(proxy: Proxy) -> web.Application:
+    # The body limit is enforced by the handlers (413 with a JSON body); aiohttp's own limit sits above it.
+    app = web.Application(client_max_size=proxy.config.proxy.max_request_bytes + 1)
+    app[PROXY] = proxy
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def metrics(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY]
+    body = generate_latest(proxy.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when every revision can serve: a fail-closed one needs its models and knowledge base (without
+    them it refuses everything), a fail-open one keeps serving when they are down."""
+    proxy = request.app[PROXY]
+    readiness = await proxy.runtime.readiness()
+    ready = all(readiness.values())
+    body = {
+        "status": "ready" if ready else "not ready",
+        "revisions": list(readiness),
+        "ready": readiness,
+        "canaryWeight": proxy.runtime.weight,
+    }
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def build_admin_app(proxy: Proxy) -> web.Application:
+    app = web.Application()
+    app[PROXY] = proxy
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
