@@ -13,6 +13,7 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 # Dependencies change less often than the code: copy the metadata first so the layer is reused.
 COPY pyproject.toml README.md ./
+COPY contract/ contract/
 COPY operator/ operator/
 COPY sidecar/ sidecar/
 COPY tools/ tools/

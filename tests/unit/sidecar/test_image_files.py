@@ -118,6 +118,7 @@ def test_the_sidecar_image_carries_every_tokenizer_where_the_operator_points_the
         ("models/repository/nli/1/tokenizer.json", True),
         ("models/repository/nli/1/model.onnx", False),
         ("sidecar/guardrail_sidecar/server/app.py", True),
+        ("contract/guardrail_contract/sidecar_config.py", True),
         ("sidecar/guardrail_sidecar/__pycache__/app.cpython-311.pyc", False),
         (".venv/bin/python", False),
     ],
