@@ -22,7 +22,7 @@ from guardrail_sidecar.revisions.reload import watch_file
 from guardrail_sidecar.revisions.routing import Runtime
 from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
 from guardrail_sidecar.server.connections import LINGER, ConnectionGuard, GuardedSite, Limits
-from guardrail_sidecar.server.proxy import Proxy, Upstream
+from guardrail_sidecar.server.proxy import ReverseProxy, Upstream
 
 log = logging.getLogger("guardrail.sidecar")
 
@@ -33,7 +33,7 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     runtime.apply(config)
     upstream = Upstream(config)
     await upstream.start()
-    proxy = Proxy(runtime, metrics, upstream)
+    proxy = ReverseProxy(runtime, metrics, upstream)
     limits = Limits.of(config.proxy)
     # aiohttp's own keep-alive close stays as a backstop behind the guard's deadlines.
     keepalive = max(limits.idle, limits.header) + 1.0

@@ -1,4 +1,5 @@
-"""kopf glue: every handler hands the event to the `Runtime` and returns nothing (status is ours to write).
+"""kopf glue: every handler hands the event to the `Wiring` (the seams made at start-up) and returns nothing
+(status is ours to write).
 
 Run with `guardrail-operator`, or `kopf run -m guardrail_operator.controller.handlers --standalone --all-namespaces`.
 Guardrails are followed with level-based event handlers rather than kopf's create/update/resume handlers:
@@ -16,7 +17,7 @@ import kopf
 
 from guardrail_contract.guardrail import GROUP, KIND, PLURAL, VERSION
 from guardrail_operator.builders.common import MANAGED_BY
-from guardrail_operator.controller.wiring import Runtime
+from guardrail_operator.controller.wiring import Wiring
 from guardrail_operator.errors import KubeError
 from guardrail_operator.rollout.actions import rollout_request_pending
 from guardrail_operator.settings import Settings
@@ -31,9 +32,9 @@ if _WEBHOOK and importlib.util.find_spec("guardrail_operator.webhook.admission")
     importlib.import_module("guardrail_operator.webhook.admission")
 
 
-def _runtime(memo: kopf.Memo) -> Runtime:
-    runtime: Runtime = memo["guardrail_runtime"]
-    return runtime
+def _wiring(memo: kopf.Memo) -> Wiring:
+    wiring: Wiring = memo["guardrail_wiring"]
+    return wiring
 
 
 @kopf.on.startup()
@@ -43,14 +44,14 @@ async def start(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     settings.posting.enabled = False  # Events are posted by the reconciler, about transitions only
     settings.peering.standalone = True  # a Lease elects the leader; kopf peering is not leader election
     settings.execution.max_workers = 16
-    runtime = Runtime.create(SETTINGS)
-    memo["guardrail_runtime"] = runtime
-    await runtime.start()
+    wiring = Wiring.create(SETTINGS)
+    memo["guardrail_wiring"] = wiring
+    await wiring.start()
 
 
 @kopf.on.cleanup()
 async def stop(*, memo: kopf.Memo, **_: Any) -> None:
-    await _runtime(memo).stop()
+    await _wiring(memo).stop()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -58,15 +59,15 @@ def guardrail_changed(
     *, type: str, body: kopf.Body, status: kopf.Status, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     """Reconcile on create, spec change and (via the initial listing) resume; skip our own status writes."""
-    runtime = _runtime(memo)
+    wiring = _wiring(memo)
     if type == "DELETED":
-        runtime.metrics.set_phase(body.metadata.namespace or "", body.metadata.name or "", None)
+        wiring.metrics.set_phase(body.metadata.namespace or "", body.metadata.name or "", None)
         return
     seen = status.get("observedGeneration") == body.metadata.get("generation")
-    if not runtime.is_leader or (seen and not rollout_request_pending(body)):
+    if not wiring.is_leader or (seen and not rollout_request_pending(body)):
         return
     try:
-        runtime.reconciler.reconcile(body)
+        wiring.reconciler.reconcile(body)
     except KubeError as exc:
         logger.warning(f"reconcile failed, the drift timer retries: {exc}")
 
@@ -74,11 +75,11 @@ def guardrail_changed(
 @kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
 def repair_drift(*, namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Re-reconcile from scratch: recreates deleted children and reverts hand edits."""
-    runtime = _runtime(memo)
-    if not runtime.is_leader:
+    wiring = _wiring(memo)
+    if not wiring.is_leader:
         return
     try:
-        runtime.reconciler.reconcile_by_name(namespace or "", name)
+        wiring.reconciler.reconcile_by_name(namespace or "", name)
     except KubeError as exc:
         logger.warning(f"drift repair failed: {exc}")
 
@@ -87,11 +88,11 @@ def repair_drift(*, namespace: str | None, name: str, memo: kopf.Memo, logger: k
 @kopf.on.event("apps", "v1", "statefulsets", labels=CHILDREN)
 def child_changed(*, type: str, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """A workload of ours changed (readiness, hand edit, deletion): reconcile its Guardrail."""
-    runtime = _runtime(memo)
+    wiring = _wiring(memo)
     owner = next((r for r in body.metadata.get("ownerReferences", []) if r.get("kind") == KIND), None)
-    if type is None or owner is None or not runtime.is_leader:
+    if type is None or owner is None or not wiring.is_leader:
         return
     try:
-        runtime.reconciler.reconcile_by_name(body.metadata.namespace or "", owner["name"], prune=False)
+        wiring.reconciler.reconcile_by_name(body.metadata.namespace or "", owner["name"], prune=False)
     except KubeError as exc:
         logger.warning(f"reconcile after a child change failed: {exc}")

@@ -1,6 +1,6 @@
 """Start-up wiring: the seams (API client, probe, clock) created once, and leader election around them.
 
-`Runtime.start` is called from kopf's startup handler; handlers reach the runtime through kopf's memo.
+`Wiring.start` is called from kopf's startup handler; handlers reach the wiring through kopf's memo.
 Every replica watches and serves the webhook; only the leader reconciles. A replica that becomes leader
 reconciles every Guardrail once, then follows watch events and the drift timer.
 """
@@ -37,7 +37,7 @@ def _stop_process() -> None:
 
 
 @dataclass
-class Runtime:
+class Wiring:
     settings: Settings
     kube: KubeClient
     reconciler: Reconciler
@@ -50,7 +50,7 @@ class Runtime:
     _timers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
+    def create(cls, settings: Settings) -> Wiring:
         kube = KubeClient(load_api_client(os.environ.get("KUBECONFIG")), settings.field_manager)
         metrics = Metrics()
         reconciler = Reconciler(
@@ -72,9 +72,9 @@ class Runtime:
                 renew_every=settings.lease_renew_seconds,
                 retry_every=settings.lease_retry_seconds,
             )
-        runtime = cls(settings, kube, reconciler, metrics, elector)
-        reconciler.requeue = runtime.requeue
-        return runtime
+        wiring = cls(settings, kube, reconciler, metrics, elector)
+        reconciler.requeue = wiring.requeue
+        return wiring
 
     def requeue(self, namespace: str, name: str, seconds: float) -> None:
         """Reconcile `namespace/name` again in `seconds` (a rollout step ends); keeps only the earliest timer."""

@@ -34,13 +34,13 @@ from guardrail_sidecar.scoring import claims as claims_mod
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, aggregate, unreadable
 from guardrail_sidecar.server.http import error_response
-from guardrail_sidecar.server.proxy import Proxy, raw_headers
+from guardrail_sidecar.server.proxy import ReverseProxy, raw_headers
 
 log = logging.getLogger("guardrail.sidecar")
 _WORST = {"pass": 0, "flag": 1, "block": 2}
 
 
-async def read_response(proxy: Proxy, response: aiohttp.ClientResponse) -> tuple[bytes, bytes | Unreadable]:
+async def read_response(proxy: ReverseProxy, response: aiohttp.ClientResponse) -> tuple[bytes, bytes | Unreadable]:
     """The app's body as sent, and without its content coding (or why that cannot be undone)."""
     limit = proxy.config.proxy.max_response_bytes
     chunks, size = [], 0
@@ -77,7 +77,9 @@ def decode(payload: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _error_status(proxy: Proxy, pipeline: Pipeline, response: aiohttp.ClientResponse, request_id: str) -> web.Response:
+def _error_status(
+    proxy: ReverseProxy, pipeline: Pipeline, response: aiohttp.ClientResponse, request_id: str
+) -> web.Response:
     """A non-2xx answer on a scored path: its status with the sidecar's own JSON error, never the app's body
     (which may hold an unchecked answer or internal details); the details go to the log."""
     proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
@@ -93,7 +95,7 @@ def _error_status(proxy: Proxy, pipeline: Pipeline, response: aiohttp.ClientResp
 
 
 def _unreadable(
-    proxy: Proxy, pipeline: Pipeline, error: Unreadable, request_id: str
+    proxy: ReverseProxy, pipeline: Pipeline, error: Unreadable, request_id: str
 ) -> tuple[Assessment, web.Response | None]:
     """The policy's decision on an unreadable answer, counted; with block, the 502 the client gets."""
     action = pipeline.policy.unreadable_action
@@ -123,7 +125,7 @@ async def _assess(pipeline: Pipeline, found: Extracted, request: ScoringRequest)
 
 
 def _refusal_body(
-    proxy: Proxy, pipeline: Pipeline, found: Extracted, request: ScoringRequest, field: dict[str, Any]
+    proxy: ReverseProxy, pipeline: Pipeline, found: Extracted, request: ScoringRequest, field: dict[str, Any]
 ) -> Any:
     """A blocked answer, rebuilt (openai): only the refusal, the app's ids and the guardrail field remain."""
     message = pipeline.policy.refusal_message
@@ -142,7 +144,7 @@ def _refusal_body(
 
 
 async def score_response(
-    proxy: Proxy,
+    proxy: ReverseProxy,
     pipeline: Pipeline,
     response: aiohttp.ClientResponse,
     body: tuple[bytes, bytes | Unreadable],

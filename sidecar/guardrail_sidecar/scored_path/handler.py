@@ -23,12 +23,12 @@ from guardrail_sidecar.scored_path.streaming import gate_stream, refusal_events
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment, Verdict
 from guardrail_sidecar.server.http import error_response
-from guardrail_sidecar.server.proxy import Proxy
+from guardrail_sidecar.server.proxy import ReverseProxy
 
 log = logging.getLogger("guardrail.sidecar")
 
 
-def parse_request(proxy: Proxy, body: bytes) -> ScoringRequest:
+def parse_request(proxy: ReverseProxy, body: bytes) -> ScoringRequest:
     data = load_json(body)  # strict: a body the app could read differently is refused, not guessed at
     if proxy.config.proxy.protocol == "openai":
         return parse_openai_request(data)
@@ -55,7 +55,9 @@ async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assess
     return Assessment(verdict, 1.0 - float(score or 0.0), (), reason, code="prompt_injection")
 
 
-def refusal_response(proxy: Proxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment) -> web.Response:
+def refusal_response(
+    proxy: ReverseProxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment
+) -> web.Response:
     headers = verdict_headers(assessment, pipeline.revision)
     field = guardrail_field(assessment, pipeline.revision, citations=False)
     message = pipeline.policy.refusal_message
@@ -75,7 +77,7 @@ _PUBLIC_UPSTREAM = {
 
 
 def refused_request(
-    proxy: Proxy, exc: RequestError, revision: str, headers: dict[str, str] | None = None
+    proxy: ReverseProxy, exc: RequestError, revision: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     """A refused request: counted for `revision`, answered with a JSON error naming the problem."""
     reason = {413: "too_large", 429: "rate_limit"}.get(exc.status, "invalid")
@@ -86,7 +88,7 @@ def refused_request(
     return response
 
 
-async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamResponse:
+async def handle_scored(proxy: ReverseProxy, request: web.Request) -> web.StreamResponse:
     """The revision is picked first (at random, or by `routing.stickyHeader`), so every outcome of the
     request, refusals and app failures included, is counted for the revision that handled it."""
     sticky = proxy.config.routing.sticky_header
@@ -102,7 +104,7 @@ async def handle_scored(proxy: Proxy, request: web.Request) -> web.StreamRespons
         return error_response(exc.status, "upstream_error", message, {"x-guardrail-revision": pipeline.revision})
 
 
-async def _handle_scored(proxy: Proxy, pipeline: Pipeline, request: web.Request) -> web.StreamResponse:
+async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     if not proxy.limiter.allow(proxy.client_key(request)):
         raise RequestError(429, "rate_limited", "too many requests from this client; slow down")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from guardrail_sidecar.observability.logs import audit, audit_fields
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment
-from guardrail_sidecar.server.proxy import Proxy
+from guardrail_sidecar.server.proxy import ReverseProxy
 
 
 def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
@@ -17,7 +17,7 @@ def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
     }
 
 
-def record(proxy: Proxy, pipeline: Pipeline, assessment: Assessment, request_id: str, kind: str) -> None:
+def record(proxy: ReverseProxy, pipeline: Pipeline, assessment: Assessment, request_id: str, kind: str) -> None:
     """Metrics for every verdict, an audit line for every flag or block."""
     proxy.metrics.requests.labels(pipeline.revision, assessment.verdict).inc()
     if not assessment.backend_error:

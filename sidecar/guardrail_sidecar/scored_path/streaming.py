@@ -32,7 +32,7 @@ from guardrail_sidecar.scored_path.responses import (
 from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claims
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
-from guardrail_sidecar.server.proxy import Proxy
+from guardrail_sidecar.server.proxy import ReverseProxy
 
 _TEMPLATE_KEYS = ("id", "created", "model")
 
@@ -149,7 +149,7 @@ class _Gate:
 
 
 async def gate_stream(
-    proxy: Proxy,
+    proxy: ReverseProxy,
     pipeline: Pipeline,
     request: web.Request,
     response: aiohttp.ClientResponse,
@@ -252,7 +252,7 @@ def _check_depth(value: Any) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
-def _unreadable_event(proxy: Proxy, pipeline: Pipeline, gate: _Gate, detail: str) -> bool:
+def _unreadable_event(proxy: ReverseProxy, pipeline: Pipeline, gate: _Gate, detail: str) -> bool:
     """An event the sidecar cannot read: True to pass it on (counted), False to stop the stream here."""
     action = pipeline.policy.unreadable_action
     proxy.metrics.unreadable_answers.labels(pipeline.revision, action).inc()

@@ -10,10 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from guardrail_sidecar.errors import RequestError, UpstreamError
 from guardrail_sidecar.scored_path.handler import handle_scored, refused_request
 from guardrail_sidecar.server.http import error_response, request_target
-from guardrail_sidecar.server.proxy import Proxy
+from guardrail_sidecar.server.proxy import ReverseProxy
 
 log = logging.getLogger("guardrail.sidecar")
-PROXY: web.AppKey[Proxy] = web.AppKey("proxy", Proxy)
+PROXY: web.AppKey[ReverseProxy] = web.AppKey("proxy", ReverseProxy)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -38,7 +38,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return error_response(exc.status, "upstream_error", message)  # details (addresses) stay in the log
 
 
-def build_proxy_app(proxy: Proxy) -> web.Application:
+def build_proxy_app(proxy: ReverseProxy) -> web.Application:
     # The body limit is enforced by the handlers (413 with a JSON body); aiohttp's own limit sits above it.
     app = web.Application(client_max_size=proxy.config.proxy.max_request_bytes + 1)
     app[PROXY] = proxy
@@ -71,7 +71,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
-def build_admin_app(proxy: Proxy) -> web.Application:
+def build_admin_app(proxy: ReverseProxy) -> web.Application:
     app = web.Application()
     app[PROXY] = proxy
     app.router.add_get("/metrics", metrics)

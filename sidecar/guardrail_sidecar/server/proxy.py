@@ -66,7 +66,7 @@ class Upstream:
             raise UpstreamError(502, f"cannot reach the app: {exc}") from exc
 
 
-class Proxy:
+class ReverseProxy:
     def __init__(self, runtime: Runtime, metrics: Metrics, upstream: Upstream) -> None:
         self.runtime = runtime
         self.metrics = metrics

@@ -6,7 +6,7 @@ from typing import Any
 
 from guardrail_operator.controller.metrics import Metrics
 from guardrail_operator.controller.reconciler import Reconciler
-from guardrail_operator.controller.wiring import Runtime
+from guardrail_operator.controller.wiring import Wiring
 from guardrail_operator.reconcile.observed import ProbeResult
 from guardrail_operator.settings import Settings
 
@@ -18,10 +18,10 @@ def test_resync_all_reconciles_every_guardrail_in_the_watched_namespaces(kube: A
         kube.put(body)
     metrics = Metrics()
     reconciler = Reconciler(kube=kube, fetcher_image="f", probe=lambda url: ProbeResult(True), metrics=metrics)
-    runtime = Runtime(Settings(watch_namespaces=("shop",)), kube, reconciler, metrics, elector=None)
-    runtime.resync_all()
+    wiring = Wiring(Settings(watch_namespaces=("shop",)), kube, reconciler, metrics, elector=None)
+    wiring.resync_all()
     statuses = {
         key[2]: obj.get("status", {}).get("phase") for key, obj in kube.objects.items() if key[0] == "Guardrail"
     }
     assert statuses == {"a": "Pending", "b": "Pending", "c": None}
-    assert runtime.is_leader
+    assert wiring.is_leader

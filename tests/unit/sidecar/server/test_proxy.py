@@ -19,7 +19,7 @@ from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.revisions.routing import Runtime
 from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
-from guardrail_sidecar.server.proxy import Proxy, Upstream
+from guardrail_sidecar.server.proxy import ReverseProxy, Upstream
 from tests.support.fake_llm import build_app as build_fake_app
 from tests.support.fake_scorer import FakeScorer
 
@@ -69,7 +69,7 @@ async def stack() -> AsyncIterator[Stack]:
         runtime.apply(config)
         upstream = Upstream(config)
         await upstream.start()
-        proxy = Proxy(runtime, metrics, upstream)
+        proxy = ReverseProxy(runtime, metrics, upstream)
         client = TestClient(TestServer(build_proxy_app(proxy)))
         admin = TestClient(TestServer(build_admin_app(proxy)))
         await client.start_server()
