@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import (
@@ -15,7 +15,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from guardrail_contract.guardrail import Phase
+from guardrail_contract.guardrail import Condition, Phase
 
 PHASES: tuple[Phase, ...] = ("Pending", "Progressing", "Healthy", "Degraded", "RolledBack")
 
@@ -50,16 +50,40 @@ class Metrics:
             "guardrail_operator_guardrails", "Guardrails by phase.", ["phase"], registry=self.registry
         )
         self.leader = Gauge("guardrail_operator_leader", "1 while this replica is the leader.", registry=self.registry)
+        self.conditions = Gauge(
+            "guardrail_operator_guardrail_condition",
+            "1 for each condition of each Guardrail, labelled with its current status and reason (alerts key on "
+            "these, not on the phase).",
+            ["guardrail_namespace", "guardrail", "type", "status", "reason"],
+            registry=self.registry,
+        )
         self._phases: dict[tuple[str, str], Phase] = {}
+        self._conditions: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
 
-    def set_phase(self, namespace: str, name: str, phase: Phase | None) -> None:
-        """Record a Guardrail's phase (None: it was deleted) and refresh the by-phase gauge."""
+    def set_phase(
+        self, namespace: str, name: str, phase: Phase | None, conditions: Sequence[Condition] = ()
+    ) -> None:
+        """Record a Guardrail's phase and conditions (phase None: it was deleted) and refresh the gauges."""
+        self._set_conditions(namespace, name, conditions if phase is not None else ())
         if phase is None:
             self._phases.pop((namespace, name), None)
         else:
             self._phases[(namespace, name)] = phase
         for p in PHASES:
             self.guardrails.labels(phase=p).set(sum(1 for v in self._phases.values() if v == p))
+
+
+    def _set_conditions(self, namespace: str, name: str, conditions: Sequence[Condition]) -> None:
+        """One series per condition type with its current status and reason; a changed one replaces the old."""
+        new: dict[str, tuple[str, str]] = {c.type: (c.status, c.reason) for c in conditions}
+        old = self._conditions.pop((namespace, name), {})
+        for kind, (status, reason) in old.items():
+            if new.get(kind) != (status, reason):
+                self.conditions.remove(namespace, name, kind, status, reason)
+        for kind, (status, reason) in new.items():
+            self.conditions.labels(namespace, name, kind, status, reason).set(1)
+        if new:
+            self._conditions[(namespace, name)] = new
 
 
 def make_app(metrics: Metrics, health: Callable[[], dict[str, object]]) -> web.Application:

@@ -325,5 +325,5 @@ class Reconciler:
                 self.metrics.writes.labels(action="event").inc()
             except KubeError as exc:  # an Event is informative: never fail a reconcile over it
                 log.warning("could not post event %s for %s/%s: %s", event.reason, namespace, name, exc)
-        self.metrics.set_phase(namespace, name, new.phase)
+        self.metrics.set_phase(namespace, name, new.phase, new.conditions)
         return Outcome(new, status_written=patch is not None, events=events)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Whole answers (the app's generation included): the chart alerts on p95 > 5 s and p99 > 10 s.
+_ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0)
 _SCORE_BUCKETS = tuple(i / 20 for i in range(1, 21))
 
 
@@ -35,6 +37,14 @@ class Metrics:
             "Time the sidecar adds to a request (total minus the app's own time).",
             ["revision"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answer_duration = Histogram(
+            "guardrail_answer_duration_seconds",
+            "Time from a scored request's arrival to its answer's verdict (the last bytes of a stream), the app's "
+            "time included.",
+            ["revision"],
+            buckets=_ANSWER_BUCKETS,
             registry=r,
         )
         self.backend_errors = Counter(
@@ -68,7 +78,7 @@ class Metrics:
         )
         self.canary_weight = Gauge(
             "guardrail_canary_weight",
-            "Percent of requests routed to the canary revision.",
+            "Share of requests (0-1) routed to the canary revision.",
             ["revision"],
             registry=r,
         )

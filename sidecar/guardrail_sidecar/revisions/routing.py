@@ -147,7 +147,7 @@ class Runtime:
             log.info("canary weight changed", extra={"fields": {"from": self.weight, "to": weight}})
         self.weight = weight
         if self.canary is not None:
-            self.metrics.canary_weight.labels(self.canary.revision).set(weight)
+            self.metrics.canary_weight.labels(self.canary.revision).set(weight / 100)  # a 0-1 ratio
 
     def pick(self, sticky_key: str | None = None) -> Pipeline:
         """The pipeline scoring a request: the canary for `weight` percent of requests, drawn at random (or by

@@ -18,7 +18,7 @@ from guardrail_sidecar.scored_path.protocols import (
     parse_openai_request,
     set_path,
 )
-from guardrail_sidecar.scored_path.reporting import record, verdict_headers
+from guardrail_sidecar.scored_path.reporting import ANSWER_STARTED, record, verdict_headers
 from guardrail_sidecar.scored_path.streaming import gate_stream, refusal_events
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment, Verdict
@@ -91,6 +91,7 @@ def refused_request(
 async def handle_scored(proxy: ReverseProxy, request: web.Request) -> web.StreamResponse:
     """The revision is picked first (at random, or by `routing.stickyHeader`), so every outcome of the
     request, refusals and app failures included, is counted for the revision that handled it."""
+    ANSWER_STARTED.set(time.perf_counter())  # guardrail_answer_duration_seconds runs from here
     sticky = proxy.config.routing.sticky_header
     pipeline = proxy.runtime.pick(request.headers.get(sticky) if sticky else None)
     try:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
+
 from guardrail_sidecar.observability.logs import audit, audit_fields
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment
 from guardrail_sidecar.server.proxy import ReverseProxy
+
+# When the scored request being handled arrived (time.perf_counter(); set by handle_scored, per request task).
+ANSWER_STARTED: ContextVar[float | None] = ContextVar("guardrail_answer_started", default=None)
+ANSWER_KINDS = ("answer", "stream")  # verdicts on an app's answer (not the injection check before the app)
 
 
 def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
@@ -20,6 +27,9 @@ def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
 def record(proxy: ReverseProxy, pipeline: Pipeline, assessment: Assessment, request_id: str, kind: str) -> None:
     """Metrics for every verdict, an audit line for every flag or block."""
     proxy.metrics.requests.labels(pipeline.revision, assessment.verdict).inc()
+    started = ANSWER_STARTED.get()
+    if started is not None and kind in ANSWER_KINDS:  # a stream's verdict is recorded as its last bytes go out
+        proxy.metrics.answer_duration.labels(pipeline.revision).observe(time.perf_counter() - started)
     if not assessment.backend_error:
         proxy.metrics.score.labels(pipeline.revision).observe(assessment.score)
     if assessment.verdict != "pass" or assessment.backend_error:

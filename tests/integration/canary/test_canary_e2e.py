@@ -122,7 +122,8 @@ def watch_sidecar_weights(admins: list[str], seen: Observations) -> None:
                         for line in text.splitlines()
                         if line.startswith("guardrail_canary_weight{")
                     ]
-                    seen.sidecar_weights.append((time.monotonic(), index, int(max(weights, default=0))))
+                    percent = round(100 * max(weights, default=0))  # the gauge is a 0-1 ratio
+                    seen.sidecar_weights.append((time.monotonic(), index, percent))
             time.sleep(0.05)
 
 
