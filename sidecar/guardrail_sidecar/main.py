@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
 from guardrail_contract.sidecar_config import ConfigError, SidecarConfig
-from guardrail_sidecar.observability import logs
+from guardrail_sidecar.observability import logs, tracing
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.revisions.reload import watch_file
 from guardrail_sidecar.revisions.routing import Runtime
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         raise SystemExit(f"guardrail-sidecar: {exc}") from exc
     logs.configure(config.log_level)
+    tracing.configure()  # off unless the OTEL_* variables ask for it (docs/tracing.md)
     logging.getLogger("aiohttp.server").addFilter(QuietClientErrors())
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
         runner.run(serve(args.config, config))

@@ -17,6 +17,7 @@ import kopf
 
 from guardrail_contract.guardrail import GROUP, KIND, PLURAL, VERSION
 from guardrail_operator.builders.common import MANAGED_BY
+from guardrail_operator.controller import tracing
 from guardrail_operator.controller.wiring import Wiring
 from guardrail_operator.errors import KubeError
 from guardrail_operator.rollout.actions import rollout_request_pending
@@ -44,6 +45,7 @@ async def start(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     settings.posting.enabled = False  # Events are posted by the reconciler, about transitions only
     settings.peering.standalone = True  # a Lease elects the leader; kopf peering is not leader election
     settings.execution.max_workers = 16
+    tracing.configure()  # off unless the OTEL_* variables ask for it (docs/tracing.md)
     wiring = Wiring.create(SETTINGS)
     memo["guardrail_wiring"] = wiring
     await wiring.start()

@@ -35,7 +35,7 @@ from guardrail_operator.builders.qdrant import (
 from guardrail_operator.builders.triton import triton_name
 from guardrail_operator.clients.k8s import KubeClient
 from guardrail_operator.clients.prometheus import Prometheus
-from guardrail_operator.controller import kb_sync
+from guardrail_operator.controller import kb_sync, tracing
 from guardrail_operator.controller.metrics import Metrics
 from guardrail_operator.errors import Conflict, Invalid, KubeError, NotFound
 from guardrail_operator.kb import ingestion as kb_ingestion
@@ -159,14 +159,17 @@ class Reconciler:
 
     def _timed(self, body: dict[str, Any], prune: bool) -> Outcome | None:
         started = time.perf_counter()
-        try:
-            outcome = self._reconcile(body, prune)
-        except KubeError as exc:
-            self.metrics.reconciles.labels(result="error").inc()
-            self.metrics.errors.labels(error=type(exc).__name__).inc()
-            raise
-        finally:
-            self.metrics.duration.observe(time.perf_counter() - started)
+        meta = body.get("metadata", {})
+        with tracing.reconcile(str(meta.get("namespace")), str(meta.get("name")), prune) as span:
+            try:
+                outcome = self._reconcile(body, prune)
+            except KubeError as exc:
+                self.metrics.reconciles.labels(result="error").inc()
+                self.metrics.errors.labels(error=type(exc).__name__).inc()
+                raise
+            finally:
+                self.metrics.duration.observe(time.perf_counter() - started)
+            tracing.reconciled(span, outcome)
         self.metrics.reconciles.labels(result="ok").inc()
         return outcome
 
@@ -254,7 +257,11 @@ class Reconciler:
     def _decide(self, guardrail: Guardrail, observed: dict[Key, Any], now: datetime) -> Decision:
         """The rollout's next step; analysis (Prometheus) only when a step interval has ended."""
         window = rollout.analysis_due(guardrail, now)
-        result = None if window is None else self.analyse(guardrail, window)
+        result = None
+        if window is not None:
+            with tracing.analysis(window) as span:
+                result = self.analyse(guardrail, window)
+                tracing.analysed(span, result)
         return rollout.step(guardrail, observe_rollout(observed), result, now)
 
     def _observe_stable(self, guardrail: Guardrail, decision: Decision, observed: dict[Key, Any]) -> Observed:

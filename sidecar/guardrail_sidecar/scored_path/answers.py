@@ -17,6 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from guardrail_sidecar.errors import UpstreamError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field, openai_refusal, set_path
 from guardrail_sidecar.scored_path.reporting import record, verdict_headers
@@ -177,6 +178,7 @@ async def score_response(
             )
         headers["Content-Encoding"] = response.headers.get("Content-Encoding", "")  # passed on as the app sent it
         return web.Response(body=raw, status=response.status, headers=headers)
+    tracing.note_answer(found.data)
     assessment = await _assess(pipeline, found, scoring_request)
     record(proxy, pipeline, assessment, request_id, "answer")
     headers.update(verdict_headers(assessment, pipeline.revision))

@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 
 from guardrail_sidecar.errors import BackendError, RequestError, UpstreamError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.answers import read_response, score_response
 from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
@@ -40,14 +41,16 @@ async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assess
 
     Fail-closed covers this check too: when detection is on but its model cannot be reached or is not
     deployed, `onBackendError` decides (fail-closed refuses the request; it is never forwarded unchecked)."""
-    try:
-        if pipeline.policy.prompt_injection.enabled and not await pipeline.scorer.injection_available():
-            model = pipeline.config.models.injection.name
-            raise BackendError("injection", f"prompt-injection model {model} is not available")
-        score = await pipeline.injection_score(request)
-    except BackendError as exc:
-        failed = pipeline.backend_failed(exc)
-        return failed if failed.verdict == "block" else None
+    with tracing.injection_check(pipeline.policy) as span:
+        try:
+            if pipeline.policy.prompt_injection.enabled and not await pipeline.scorer.injection_available():
+                model = pipeline.config.models.injection.name
+                raise BackendError("injection", f"prompt-injection model {model} is not available")
+            score = await pipeline.injection_score(request)
+        except BackendError as exc:
+            failed = pipeline.backend_failed(exc)
+            return failed if failed.verdict == "block" else None
+        tracing.injection_result(span, score, pipeline.is_injection(score))
     if not pipeline.is_injection(score):
         return None
     verdict: Verdict = "block" if pipeline.policy.mode == "enforce" else "flag"
@@ -123,7 +126,9 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
                 proxy.metrics.refused.labels(pipeline.revision, refused).inc()
                 return refusal_response(proxy, pipeline, scoring_request, injection)
         checked = time.perf_counter()
-        response = await proxy.upstream.send(request, body, identity=True)
+        call = tracing.UpstreamCall.start(scoring_request.model, proxy.config.proxy)
+        with call.sending():
+            response = await proxy.upstream.send(request, body, identity=True)
         upstream_time = 0.0
         try:
             is_sse = response.content_type == "text/event-stream"
@@ -134,8 +139,10 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
             upstream_time = time.perf_counter() - checked
         finally:
             response.release()
+            call.end(response.status)
         out = await score_response(proxy, pipeline, response, (raw, payload), scoring_request, request_id)
-        proxy.metrics.added_latency.labels(pipeline.revision).observe(time.perf_counter() - started - upstream_time)
+        added = time.perf_counter() - started - upstream_time
+        proxy.metrics.added_latency.labels(pipeline.revision).observe(added, tracing.exemplar())
         return out
     finally:
         gauge.dec()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.logs import audit, audit_fields
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment
@@ -24,8 +25,17 @@ def verdict_headers(assessment: Assessment, revision: str) -> dict[str, str]:
     }
 
 
-def record(proxy: ReverseProxy, pipeline: Pipeline, assessment: Assessment, request_id: str, kind: str) -> None:
-    """Metrics for every verdict, an audit line for every flag or block."""
+def record(
+    proxy: ReverseProxy,
+    pipeline: Pipeline,
+    assessment: Assessment,
+    request_id: str,
+    kind: str,
+    stopped: bool | None = None,
+) -> None:
+    """Metrics and a trace span for every verdict, an audit line for every flag or block (`stopped`: whether
+    a stream was cut short)."""
+    tracing.verdict(assessment, pipeline.revision, pipeline.policy, kind, stopped)
     proxy.metrics.requests.labels(pipeline.revision, assessment.verdict).inc()
     started = ANSWER_STARTED.get()
     if started is not None and kind in ANSWER_KINDS:  # a stream's verdict is recorded as its last bytes go out

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field
 from guardrail_sidecar.scored_path.reporting import record
@@ -196,6 +197,7 @@ async def gate_stream(
                     continue
                 if not gate.template:
                     gate.template = _template(obj)
+                tracing.note_answer(obj)
                 if finish:
                     finish_reason = finish
                 if text:
@@ -226,7 +228,7 @@ async def gate_stream(
         gate.failed = Assessment("block", 0.0, (), f"the app's stream failed: {exc}", code="upstream_error")
         stopped = True
     verdict = gate.failed if stopped and gate.failed is not None else gate.overall()
-    record(proxy, pipeline, verdict, request_id, "stream")
+    record(proxy, pipeline, verdict, request_id, "stream", stopped=stopped)
     field = guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
     reason = "content_filter" if stopped else finish_reason
     await out.write(sse.encode(sse.final_chunk(gate.template, reason, field)))
@@ -235,7 +237,7 @@ async def gate_stream(
             await out.write(raw)
     await out.write(sse.encode(sse.DONE))
     await out.write_eof()
-    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time)
+    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time, tracing.exemplar())
     return out
 
 

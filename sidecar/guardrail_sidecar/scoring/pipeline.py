@@ -11,6 +11,7 @@ import numpy as np
 
 from guardrail_contract.sidecar_config import RevisionConfig
 from guardrail_sidecar.errors import BackendError, RequestError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
 from guardrail_sidecar.scoring import claims as claims_mod
@@ -68,6 +69,7 @@ class Pipeline:
                 )
             return None
         windows = self.injection_windows(request)
+        tracing.injection_windows(len(windows))
         if not windows:
             return None
         return max(await self.scorer.injection(windows))
@@ -111,24 +113,28 @@ class Pipeline:
         if not texts:
             return []
         context = list(dict.fromkeys(p for c in request.context for p in claims_mod.passages(c)))[:MAX_REQUEST_PASSAGES]
-        vectors = await self.scorer.embed(texts + context)
-        claim_vecs, context_vecs = vectors[: len(texts)], vectors[len(texts) :]
-        top_k = self.config.knowledge_base.top_k if self.config.knowledge_base else 4
-        kb_hits: list[list[Evidence]]
-        if self.knowledge is not None:
-            kb_hits = list(await asyncio.gather(*(self.knowledge.search(v) for v in claim_vecs)))
-        else:
-            kb_hits = [[] for _ in texts]
-        candidates: list[list[Evidence]] = []
-        for i, vec in enumerate(claim_vecs):
-            found = list(kb_hits[i])
-            if context:
-                sims = context_vecs @ vec
-                for j in np.argsort(-sims)[:top_k]:
-                    found.append(Evidence(f"request:{int(j)}", context[int(j)], "request", float(sims[j])))
-            candidates.append(found)
+        kb = self.config.knowledge_base
+        top_k = kb.top_k if kb else 4
+        with tracing.retrieval(kb.collection if kb else None, top_k) as span:
+            vectors = await self.scorer.embed(texts + context)
+            claim_vecs, context_vecs = vectors[: len(texts)], vectors[len(texts) :]
+            kb_hits: list[list[Evidence]]
+            if self.knowledge is not None:
+                kb_hits = list(await asyncio.gather(*(self.knowledge.search(v) for v in claim_vecs)))
+            else:
+                kb_hits = [[] for _ in texts]
+            candidates: list[list[Evidence]] = []
+            for i, vec in enumerate(claim_vecs):
+                found = list(kb_hits[i])
+                if context:
+                    sims = context_vecs @ vec
+                    for j in np.argsort(-sims)[:top_k]:
+                        found.append(Evidence(f"request:{int(j)}", context[int(j)], "request", float(sims[j])))
+                candidates.append(found)
+            tracing.retrieved(span, sum(map(len, candidates)))
         pairs = [(ev.text, claim) for claim, evs in zip(texts, candidates, strict=True) for ev in evs]
-        scores = iter(await self.scorer.nli(pairs))
+        with tracing.nli(len(pairs)):
+            scores = iter(await self.scorer.nli(pairs))
         out = []
         for claim, evs in zip(texts, candidates, strict=True):
             scored = [(next(scores), ev) for ev in evs]
@@ -138,11 +144,15 @@ class Pipeline:
 
     async def assess_claims(self, texts: list[str], request: ScoringRequest) -> Assessment:
         """The verdict on some claims; a backend failure becomes the configured fail-open/closed verdict."""
-        try:
-            scored = await self.score_claims(texts, request)
-        except BackendError as exc:
-            return self.backend_failed(exc)
-        return aggregate(scored, self.policy.threshold, self.policy.soft_limit)
+        with tracing.scoring(self.revision, texts) as span:
+            try:
+                scored = await self.score_claims(texts, request)
+            except BackendError as exc:
+                assessment = self.backend_failed(exc)
+            else:
+                assessment = aggregate(scored, self.policy.threshold, self.policy.soft_limit)
+            tracing.scored(span, assessment)
+        return assessment
 
     async def assess(self, answer: str, request: ScoringRequest) -> Assessment:
         return await self.assess_claims(claims_of(answer, request), request)

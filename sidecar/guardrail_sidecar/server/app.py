@@ -6,8 +6,10 @@ import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics
 
 from guardrail_sidecar.errors import RequestError, UpstreamError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.handler import handle_scored, refused_request
 from guardrail_sidecar.server.http import error_response, request_target
 from guardrail_sidecar.server.proxy import ReverseProxy
@@ -40,14 +42,27 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 def build_proxy_app(proxy: ReverseProxy) -> web.Application:
     # The body limit is enforced by the handlers (413 with a JSON body); aiohttp's own limit sits above it.
-    app = web.Application(client_max_size=proxy.config.proxy.max_request_bytes + 1)
+    app = web.Application(
+        client_max_size=proxy.config.proxy.max_request_bytes + 1,
+        middlewares=[tracing.server_span_middleware(lambda r: _scored_route(proxy, r))],
+    )
     app[PROXY] = proxy
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
 
+def _scored_route(proxy: ReverseProxy, request: web.Request) -> str | None:
+    """The scored path a request is for (a span name of low cardinality), else None."""
+    path = request_target(request).split("?", 1)[0]
+    return path if proxy.config.proxy.is_scored_path(path) else None
+
+
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text, or OpenMetrics (which carries the histograms' trace exemplars) when asked for."""
     proxy = request.app[PROXY]
+    if "application/openmetrics-text" in request.headers.get("Accept", ""):
+        body = openmetrics.generate_latest(proxy.metrics.registry)  # type: ignore[no-untyped-call]  # untyped upstream
+        return web.Response(body=body, headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST})
     body = generate_latest(proxy.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

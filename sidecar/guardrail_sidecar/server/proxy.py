@@ -12,6 +12,7 @@ from yarl import URL
 
 from guardrail_contract.sidecar_config import SidecarConfig, parse_duration
 from guardrail_sidecar.errors import UpstreamError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.observability.redact import Redactor
 from guardrail_sidecar.revisions.routing import Runtime
@@ -52,6 +53,7 @@ class Upstream:
         headers = request_headers(request)
         if identity:
             headers["Accept-Encoding"] = "identity"
+        tracing.inject(headers)  # the current span as the app's parent (tracing on); else the client's, as sent
         try:
             return await self._session.request(
                 request.method,
@@ -114,7 +116,7 @@ class ReverseProxy:
             raise UpstreamError(502, f"the app's response broke off: {exc}") from exc
         finally:
             response.release()
-        self.metrics.added_latency.labels(revision).observe(added)
+        self.metrics.added_latency.labels(revision).observe(added, tracing.exemplar())
         return out
 
 
