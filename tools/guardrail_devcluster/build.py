@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from guardrail_devcluster.errors import PrerequisiteError
-from guardrail_devcluster.versions import GO_MIN, Tool, tools
+from guardrail_devcluster.versions import GO_MIN, Tool, node_tools, tools
 
 
 def cache_root() -> Path:
@@ -29,15 +29,15 @@ def tool_dir(tool: Tool) -> Path:
 
 
 def binary(name: str) -> Path:
-    """Path of a built binary, e.g. binary('kube-apiserver')."""
-    for tool in tools():
+    """Path of a built binary, e.g. binary('kube-apiserver') or binary('kubelet')."""
+    for tool in (*tools(), *node_tools()):
         if name in tool.binaries:
             return tool_dir(tool) / name
     raise KeyError(name)
 
 
-def bin_dirs() -> list[Path]:
-    return [tool_dir(t) for t in tools()]
+def bin_dirs(*, real_node: bool = False) -> list[Path]:
+    return [tool_dir(t) for t in (*tools(), *(node_tools() if real_node else ()))]
 
 
 def _log(message: str) -> None:
@@ -155,9 +155,9 @@ def is_built(tool: Tool) -> bool:
     )
 
 
-def ensure_built() -> None:
-    """Build whatever is missing; a second call with everything cached does nothing."""
-    missing = [t for t in tools() if not is_built(t)]
+def ensure_built(*, real_node: bool = False) -> None:
+    """Build whatever is missing (with `real_node`, the node's binaries too); cached, a second call does nothing."""
+    missing = [t for t in (*tools(), *(node_tools() if real_node else ())) if not is_built(t)]
     if not missing:
         return
     go = check_go()

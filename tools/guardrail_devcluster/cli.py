@@ -10,6 +10,7 @@ import click
 from guardrail_devcluster import build
 from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster
 from guardrail_devcluster.errors import DevClusterError
+from guardrail_devcluster.realnode import NODE_NAME, RealNodeUnavailable
 
 DEFAULT_DIR = REPO_ROOT / ".cluster"
 _dir_option = click.option(
@@ -28,28 +29,44 @@ def cli() -> None:
 
 
 @cli.command("build")
-def build_command() -> None:
+@click.option("--real-node", is_flag=True, help="Also build the real node's kubelet, kube-proxy, CoreDNS and crictl.")
+def build_command(real_node: bool) -> None:
     """Build the binaries (cached under ~/.cache/guardrail-operator, keyed by version)."""
-    build.ensure_built()
-    for directory in build.bin_dirs():
+    build.ensure_built(real_node=real_node)
+    for directory in build.bin_dirs(real_node=real_node):
         click.echo(directory)
 
 
 @cli.command()
 @_dir_option
-def up(directory: Path) -> None:
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Also run one real node (containerd, kubelet, kube-proxy, CoreDNS; root). Where the machine cannot, "
+    "says why and starts the control plane alone.",
+)
+def up(directory: Path, real_node: bool) -> None:
     """Build if needed, start the control plane and write DIR/env (source it for KUBECONFIG and PATH)."""
-    cluster = LocalCluster(directory)
-    cluster.start()
+    cluster = LocalCluster(directory, real_node=real_node)
+    try:
+        cluster.start()
+    except RealNodeUnavailable as exc:
+        click.echo(f"real node skipped: {exc}", err=True)
+        cluster = LocalCluster(directory)
+        cluster.start()
     click.echo(f"control plane ready at {cluster.server}")
+    if cluster.real_node:
+        click.echo(f"  real node {NODE_NAME} Ready; images: `make images REAL_NODE=1`")
     click.echo(f"  source {cluster.env_file}   # KUBECONFIG and the built kubectl/helm on PATH")
 
 
 @cli.command()
 @_dir_option
 def down(directory: Path) -> None:
-    """Stop every component started by `up`."""
-    LocalCluster(directory).stop()
+    """Stop every component started by `up` (a real node too, putting the host back as it was)."""
+    problems = LocalCluster(directory).stop()
+    for problem in problems:
+        click.echo(f"warning: not restored: {problem}", err=True)
     click.echo("control plane stopped")
 
 

@@ -26,6 +26,7 @@ from guardrail_devcluster import build
 from guardrail_devcluster.errors import CommandError, StartupError
 from guardrail_devcluster.nodes import node_manifests
 from guardrail_devcluster.pki import Pki, ensure_pki
+from guardrail_devcluster.realnode import FAKE_TAINT, NODE_IP, NODE_NAME, RealNode, preflight
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO_ROOT / "crds"
@@ -70,8 +71,10 @@ def _alive(pid: int) -> bool:
 class LocalCluster:
     """A control plane rooted in one directory (`.cluster/` for `make cluster`, a temp dir for tests)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, real_node: bool = False) -> None:
         self.root = root.resolve()
+        self.real_node = real_node
+        self.node = RealNode(self.root)
         self.pki = Pki(self.root / "pki")
         self.kubeconfig = self.root / "kubeconfig"
         self.logs = self.root / "logs"
@@ -125,11 +128,14 @@ class LocalCluster:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> None:
-        """Build if needed, start every component, register kwok nodes, install the CRDs."""
+        """Build if needed, start every component, register kwok nodes, install the CRDs; with `real_node`, also
+        start the real node (RealNodeUnavailable, before anything starts, where the machine cannot run one)."""
         if self.is_running():
             return
         self.stop()
-        build.ensure_built()
+        if self.real_node:
+            preflight()
+        build.ensure_built(real_node=self.real_node)
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         ensure_pki(self.pki.dir)
@@ -138,6 +144,8 @@ class LocalCluster:
         self._write_kubeconfig(state.ports["apiserver"])
         deadline = time.monotonic() + timeout
         try:
+            if self.real_node:
+                self.node.prepare_host()
             self._spawn(state, "etcd", self._etcd_args(state))
             self._wait("etcd", deadline, lambda: self._http_ok(f"http://127.0.0.1:{state.ports['etcd']}/health"))
             self._spawn(state, "kube-apiserver", self._apiserver_args(state))
@@ -153,16 +161,36 @@ class LocalCluster:
             self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(node_manifests()))
             self._wait("kwok nodes", deadline, self._nodes_ready)
             self._wait("default service account", deadline, self._default_sa_exists)
+            if self.real_node:
+                self._start_real_node(deadline + 120)
         except BaseException:
             self.stop()
             raise
         self.env_file.write_text(
             f"export KUBECONFIG={self.kubeconfig}\n"
-            f"export PATH={os.pathsep.join(str(d) for d in build.bin_dirs())}:$PATH\n"
+            f"export PATH={os.pathsep.join(str(d) for d in build.bin_dirs(real_node=self.real_node))}:$PATH\n"
         )
 
-    def stop(self) -> None:
-        """Stop every component (SIGTERM, then SIGKILL after 10 s); leaves the directory for inspection."""
+    def _start_real_node(self, deadline: float) -> None:
+        """The real node's processes, then wait until it is Ready; kwok's nodes get a NoSchedule taint, so
+        pods without a toleration run for real."""
+        for name in (n["metadata"]["name"] for n in node_manifests()):
+            taint = f"{FAKE_TAINT['key']}={FAKE_TAINT['value']}:{FAKE_TAINT['effect']}"
+            self.kubectl("taint", "node", name, taint, "--overwrite")
+        self.node.start(free_port, timeout=max(30.0, deadline - time.monotonic()))
+        self._wait(f"node {NODE_NAME} Ready", deadline, self._real_node_ready)
+
+    def _real_node_ready(self) -> bool:
+        out = self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False)
+        if out.returncode != 0:
+            return False
+        conditions = json.loads(out.stdout).get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def stop(self) -> list[str]:
+        """Stop every component (SIGTERM, then SIGKILL after 10 s); leaves the directory for inspection. A real
+        node goes first and puts the host back as it was; returns what could not be put back."""
+        problems = self.node.stop()
         state = self.state()
         for name in reversed(list(state.pids)):
             pid = state.pids[name]
@@ -183,6 +211,7 @@ class LocalCluster:
         if state.pids:
             self._save(State(ports=state.ports))
             _wait_ports_closed(state.ports.values(), time.monotonic() + 10)
+        return problems
 
     # -- internals -----------------------------------------------------------------------------------------
     def _spawn(self, state: State, name: str, args: Sequence[str]) -> None:
@@ -288,10 +317,25 @@ class LocalCluster:
         policy = self.root / "audit-policy.yaml"
         policy.write_text(yaml.safe_dump(_AUDIT_POLICY))
         p = self.pki
-        return [
-            f"--etcd-servers=http://127.0.0.1:{state.ports['etcd']}",
+        # With a real node, pods reach the API server on the node's bridge: listen there too, and publish that
+        # address as the `kubernetes` Service's endpoint (the lease reconciler); the kubelet is called with the
+        # admin certificate (logs, exec).
+        node_flags = [
+            "--bind-address=0.0.0.0",
+            f"--advertise-address={NODE_IP}",
+            "--endpoint-reconciler-type=lease",
+            f"--kubelet-client-certificate={self.pki.admin_cert}",
+            f"--kubelet-client-key={self.pki.admin_key}",
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
+        loopback_flags = [
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",
+        ]
+        return [
+            f"--etcd-servers=http://127.0.0.1:{state.ports['etcd']}",
+            *(node_flags if self.real_node else loopback_flags),
             f"--secure-port={state.ports['apiserver']}",
             f"--tls-cert-file={p.server_cert}",
             f"--tls-private-key-file={p.server_key}",
@@ -301,7 +345,6 @@ class LocalCluster:
             f"--service-account-signing-key-file={p.sa_key}",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--authorization-mode=RBAC",
-            "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--profiling=false",
             f"--audit-policy-file={policy}",

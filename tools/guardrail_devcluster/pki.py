@@ -125,7 +125,7 @@ def ensure_pki(directory: Path) -> Pki:
     _write_cert(pki.ca_cert, ca)
     server_key = _key()
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in _SANS_DNS]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.96.0.1")]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.96.0.1", "10.88.0.1")]
     server = _issue(
         _name("kube-apiserver"),
         server_key,

@@ -8,6 +8,9 @@ KUBERNETES = "1.36.3"
 ETCD = "3.6.8"  # the etcd release Kubernetes 1.36.3 is tested with
 KWOK = "0.8.0"
 HELM = "3.22.0"
+# The real node (`up --real-node`): kubelet and kube-proxy from the same Kubernetes module; DNS and the CRI CLI.
+COREDNS = "1.14.7"
+CRICTL = "1.36.0"  # cri-tools follows the Kubernetes minor
 GO_MIN = (1, 26)  # oldest Go that builds all of the above; newer toolchains are fetched via the proxy
 
 # Staging modules that k8s.io/kubernetes replaces with ./staging/src/...; a wrapper module pins each to the
@@ -113,4 +116,22 @@ def tools() -> list[Tool]:
             replaces={f"k8s.io/{m}": f"k8s.io/{m} v{staging}" for m in K8S_STAGING},
             ldflags=_k8s_ldflags(KUBERNETES),
         ),
+    ]
+
+
+def node_tools() -> list[Tool]:
+    """What the one real node adds: kubelet and kube-proxy (the same module and pins as the control plane, so the
+    Go build cache is shared), CoreDNS (cluster DNS, run on the host) and crictl (to inspect the node's pods)."""
+    kubernetes = next(t for t in tools() if t.name == "kubernetes")
+    return [
+        Tool(
+            "kubernetes-node",
+            kubernetes.module,
+            kubernetes.version,
+            {b: f"k8s.io/kubernetes/cmd/{b}" for b in ("kubelet", "kube-proxy")},
+            replaces=kubernetes.replaces,
+            ldflags=kubernetes.ldflags,
+        ),
+        Tool("coredns", "github.com/coredns/coredns", f"v{COREDNS}", {"coredns": "github.com/coredns/coredns"}),
+        Tool("crictl", "sigs.k8s.io/cri-tools", f"v{CRICTL}", {"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"}),
     ]

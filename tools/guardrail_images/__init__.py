@@ -1,0 +1,1 @@
+"""Container images without Docker: a debootstrap base, the project's layers, OCI archives for containerd."""
