@@ -17,25 +17,38 @@ from guardrail_contract.guardrail import GuardrailStatus
 from guardrail_operator.rollout.actions import AnalysisWindow
 from guardrail_operator.rollout.analysis import AnalysisResult, Failed, Inconclusive, Passed
 
-_tracer = trace.get_tracer("guardrail_operator")
-_state = {"enabled": False}
+
+class _State:
+    """Set once at start-up (`configure`, or `use` in tests); read by every helper."""
+
+    tracer: trace.Tracer = trace.NoOpTracer()
+    enabled = False
+
+
+_state = _State()
 
 
 def configure() -> bool:
     """Set tracing up from the environment (at start-up, once); whether it is on."""
-    _state["enabled"] = names.configure("guardrail-operator") is not None
-    return _state["enabled"]
+    use(names.configure("guardrail-operator"))
+    return _state.enabled
+
+
+def use(provider: trace.TracerProvider | None) -> None:
+    """Trace with `provider` (None: tracing off)."""
+    _state.tracer = provider.get_tracer("guardrail_operator") if provider is not None else trace.NoOpTracer()
+    _state.enabled = provider is not None
 
 
 @contextlib.contextmanager
 def reconcile(namespace: str, name: str, prune: bool) -> Iterator[Span]:
     """One reconcile of the Guardrail `namespace/name` (an exception ends the span as an error)."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
     attributes: dict[str, str | bool] = {"k8s.namespace.name": namespace, names.NAMESPACE: namespace}
     attributes |= {names.GUARDRAIL: name, "guardrail.reconcile.prune": prune}
-    with _tracer.start_as_current_span("guardrail.reconcile", attributes=attributes) as span:
+    with _state.tracer.start_as_current_span("guardrail.reconcile", attributes=attributes) as span:
         yield span
 
 
@@ -75,7 +88,7 @@ def reconciled(span: Span, outcome: ReconcileOutcome | None) -> None:
 @contextlib.contextmanager
 def analysis(window: AnalysisWindow) -> Iterator[Span]:
     """One canary analysis: the canary's metrics against the stable's over `window`."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
     attributes = {
@@ -83,7 +96,7 @@ def analysis(window: AnalysisWindow) -> Iterator[Span]:
         "guardrail.analysis.stable_revision": window.stable_revision,
         "guardrail.analysis.window": window.window,
     }
-    with _tracer.start_as_current_span("guardrail.analysis", attributes=attributes) as span:
+    with _state.tracer.start_as_current_span("guardrail.analysis", attributes=attributes) as span:
         yield span
 
 

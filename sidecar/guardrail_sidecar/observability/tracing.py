@@ -24,21 +24,35 @@ from guardrail_contract.sidecar_config import Policy
 from guardrail_contract.sidecar_config import Proxy as ProxyConfig
 from guardrail_sidecar.scoring.verdict import Assessment
 
-_tracer = trace.get_tracer("guardrail_sidecar")
-_state = {"enabled": False, "capture": False}
+
+class _State:
+    """Set once at start-up (`configure`, or `use` in tests); read by every helper."""
+
+    tracer: trace.Tracer = trace.NoOpTracer()
+    enabled = False
+    capture = False
+
+
+_state = _State()
 _call: ContextVar[Span | None] = ContextVar("guardrail_upstream_call", default=None)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def configure() -> bool:
     """Set tracing up from the environment (at start-up, once); whether it is on."""
-    _state["enabled"] = names.configure("guardrail-sidecar") is not None
-    _state["capture"] = names.capture_content()
-    return _state["enabled"]
+    use(names.configure("guardrail-sidecar"), names.capture_content())
+    return _state.enabled
+
+
+def use(provider: trace.TracerProvider | None, capture_content: bool = False) -> None:
+    """Trace with `provider` (None: tracing off); `capture_content`: user text may go on spans."""
+    _state.tracer = provider.get_tracer("guardrail_sidecar") if provider is not None else trace.NoOpTracer()
+    _state.enabled = provider is not None
+    _state.capture = capture_content
 
 
 def enabled() -> bool:
-    return _state["enabled"]
+    return _state.enabled
 
 
 def server_span_middleware(route_of: Callable[[web.Request], str | None]) -> Any:
@@ -47,7 +61,7 @@ def server_span_middleware(route_of: Callable[[web.Request], str | None]) -> Any
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not _state["enabled"]:
+        if not _state.enabled:
             return await handler(request)
         route = route_of(request)
         attributes: dict[str, Any] = {
@@ -60,7 +74,9 @@ def server_span_middleware(route_of: Callable[[web.Request], str | None]) -> Any
             attributes["http.route"] = route
         name = f"{request.method} {route}" if route else request.method
         parent = propagate.extract(request.headers)
-        with _tracer.start_as_current_span(name, parent, SpanKind.SERVER, attributes, record_exception=True) as span:
+        with _state.tracer.start_as_current_span(
+            name, parent, SpanKind.SERVER, attributes, record_exception=True
+        ) as span:
             response = await handler(request)
             span.set_attribute("http.response.status_code", response.status)
             if response.status >= 500:
@@ -72,7 +88,7 @@ def server_span_middleware(route_of: Callable[[web.Request], str | None]) -> Any
 
 def inject(headers: MutableMapping[str, str]) -> None:
     """Put the current span's `traceparent` (and `tracestate`) on a request to the app; nothing when off."""
-    if _state["enabled"]:
+    if _state.enabled:
         propagate.inject(headers)
 
 
@@ -87,7 +103,7 @@ class UpstreamCall:
     def start(cls, model: str, config: ProxyConfig, provider: str | None = None) -> UpstreamCall:
         """`provider`: the API the app speaks (`gen_ai.provider.name`); default `openai` for the openai
         protocol, none for the json one."""
-        if not _state["enabled"]:
+        if not _state.enabled:
             return cls(trace.INVALID_SPAN)
         provider = provider or ("openai" if config.protocol == "openai" else None)
         attributes: dict[str, Any] = {
@@ -100,7 +116,7 @@ class UpstreamCall:
             attributes["gen_ai.system"] = provider  # the name before semantic conventions 1.37
         if model:
             attributes["gen_ai.request.model"] = model
-        span = _tracer.start_span(f"chat {model}".strip(), kind=SpanKind.CLIENT, attributes=attributes)
+        span = _state.tracer.start_span(f"chat {model}".strip(), kind=SpanKind.CLIENT, attributes=attributes)
         _call.set(span)
         return cls(span)
 
@@ -157,11 +173,11 @@ def note_answer(obj: Any) -> None:
 @contextlib.contextmanager
 def injection_check(policy: Policy) -> Iterator[Span]:
     """The request's prompt-injection check (`guardrail.injection_check`)."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
     attributes = {names.INJECTION_THRESHOLD: policy.prompt_injection.threshold}
-    with _tracer.start_as_current_span("guardrail.injection_check", attributes=attributes) as span:
+    with _state.tracer.start_as_current_span("guardrail.injection_check", attributes=attributes) as span:
         yield span
 
 
@@ -182,13 +198,13 @@ def injection_windows(count: int) -> None:
 @contextlib.contextmanager
 def scoring(revision: str, claims: Sequence[str]) -> Iterator[Span]:
     """One scoring round (`guardrail.scoring`): a batch of claims to the verdict on them."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
     attributes: dict[str, Any] = {names.REVISION: revision, names.CLAIMS: len(claims)}
-    if _state["capture"]:
+    if _state.capture:
         attributes[names.CLAIMS_TEXT] = list(claims)
-    with _tracer.start_as_current_span("guardrail.scoring", attributes=attributes) as span:
+    with _state.tracer.start_as_current_span("guardrail.scoring", attributes=attributes) as span:
         yield span
 
 
@@ -202,14 +218,14 @@ def scored(span: Span, assessment: Assessment) -> None:
 @contextlib.contextmanager
 def retrieval(collection: str | None, top_k: int) -> Iterator[Span]:
     """Embedding the claims and searching the knowledge base (GenAI `retrieval`)."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
     attributes: dict[str, Any] = {"gen_ai.operation.name": "retrieval", "gen_ai.request.top_k": top_k}
     if collection:
         attributes["gen_ai.data_source.id"] = collection
     name = f"retrieval {collection}" if collection else "retrieval"
-    with _tracer.start_as_current_span(name, attributes=attributes) as span:
+    with _state.tracer.start_as_current_span(name, attributes=attributes) as span:
         yield span
 
 
@@ -221,17 +237,17 @@ def retrieved(span: Span, passages: int) -> None:
 @contextlib.contextmanager
 def nli(pairs: int) -> Iterator[Span]:
     """The NLI model scoring (evidence, claim) pairs (`guardrail.nli`)."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         yield trace.INVALID_SPAN
         return
-    with _tracer.start_as_current_span("guardrail.nli", attributes={names.NLI_PAIRS: pairs}) as span:
+    with _state.tracer.start_as_current_span("guardrail.nli", attributes={names.NLI_PAIRS: pairs}) as span:
         yield span
 
 
 def verdict(assessment: Assessment, revision: str, policy: Policy, kind: str, stopped: bool | None = None) -> None:
     """The guardrail evaluation (`guardrail.verdict`, GenAI `gen_ai.evaluation.*`) as a child of the current
     span; the verdict, score and revision also go on the request's server span."""
-    if not _state["enabled"]:
+    if not _state.enabled:
         return
     failed = [c for c in assessment.claims if c.score < policy.threshold]
     attributes: dict[str, Any] = {
@@ -253,12 +269,12 @@ def verdict(assessment: Assessment, revision: str, policy: Policy, kind: str, st
     }
     if stopped is not None:
         attributes[names.STREAM_STOPPED] = stopped
-    if _state["capture"] and assessment.reason:
+    if _state.capture and assessment.reason:
         attributes["gen_ai.evaluation.explanation"] = assessment.reason
     server = trace.get_current_span()
     if server.is_recording():
         server.set_attributes({k: attributes[k] for k in (names.VERDICT, names.SCORE, names.REVISION, names.REASON)})
-    _tracer.start_span("guardrail.verdict", attributes=attributes).end()
+    _state.tracer.start_span("guardrail.verdict", attributes=attributes).end()
 
 
 def exemplar() -> dict[str, str] | None:
