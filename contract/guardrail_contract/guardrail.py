@@ -14,15 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
-JsonDict = dict[str, Any]
-GROUP = "guardrails.dev"
-VERSION = "v1alpha1"
-KIND = "Guardrail"
-PLURAL = "guardrails"
+from guardrail_contract.durations import DURATION
+from guardrail_contract.names import DNS_LABEL, MAX_INGESTED_COLLECTION
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+JsonDict = dict[str, Any]
+
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 IntOrString = Annotated[int | str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
 
@@ -465,10 +462,6 @@ class KnowledgeSource(_Model):
         if sum(x is not None for x in (self.config_map, self.pvc, self.uri)) != 1:
             raise ValueError("set exactly one of configMap, pvc or uri in each spec.knowledgeBase.sources entry")
         return self
-
-
-# Ingested versions live in `<collection>-<10 hex digits>`, which must still be a valid collection name.
-MAX_INGESTED_COLLECTION = 52
 
 
 class KnowledgeBase(_Model):

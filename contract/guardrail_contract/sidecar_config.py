@@ -17,24 +17,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from guardrail_contract.durations import DURATION
+from guardrail_contract.names import DNS_LABEL
 from guardrail_contract.paths import canonical_path
 
-DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # model names: the operator CRD's rule
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # scored even without a body (any method with one is)
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class ConfigError(ValueError):
     """The config file is missing, unreadable or invalid; the message names the field."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as `60s`, `1m30s` or `250ms`."""
-    if not re.fullmatch(DURATION, text):
-        raise ConfigError(f"invalid duration {text!r}: use e.g. 250ms, 30s, 2m or 1h")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
 
 
 class _Model(BaseModel):

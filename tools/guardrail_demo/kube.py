@@ -9,9 +9,8 @@ from typing import Any
 
 import yaml
 
+from guardrail_contract.names import GROUP, GUARDRAIL_LABEL, PLURAL, REVISION_LABEL, VERSION
 from guardrail_demo.errors import DemoError
-
-GROUP, VERSION, PLURAL = "guardrails.dev", "v1alpha1", "guardrails"
 
 
 class Kube:
@@ -94,10 +93,7 @@ class Kube:
 
     def rendered_sidecar_yaml(self, namespace: str, name: str, revision: str) -> str | None:
         """`sidecar.yaml` of the operator's ConfigMap for that revision of the Guardrail (None until it exists)."""
-        selector = (
-            f"guardrails.dev/guardrail={name},guardrails.dev/revision={revision},"
-            "app.kubernetes.io/component=scoring-config"
-        )
+        selector = f"{GUARDRAIL_LABEL}={name},{REVISION_LABEL}={revision},app.kubernetes.io/component=scoring-config"
         for data in self.configmap_data(namespace, selector):
             if "sidecar.yaml" in data:
                 return data["sidecar.yaml"]

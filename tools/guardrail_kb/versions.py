@@ -14,10 +14,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from guardrail_contract.names import KB_VERSION_LENGTH, versioned_collection
+
 from .chunking import Chunk, ChunkSettings
 from .poisoning import Thresholds
 
-VERSION_LENGTH = 10
+VERSION_LENGTH = KB_VERSION_LENGTH
 MAX_LISTED_QUARANTINE = 1000
 REGISTRY_SUFFIX = "__kb_versions"
 
@@ -33,7 +35,7 @@ def version_hash(chunks: list[Chunk], settings: ChunkSettings, thresholds: Thres
 
 
 def physical_name(name: str, version: str) -> str:
-    return f"{name}-{version}"
+    return versioned_collection(name, version)
 
 
 def registry_name(name: str) -> str:

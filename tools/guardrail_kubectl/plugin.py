@@ -25,8 +25,8 @@ import urllib3
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
-from guardrail_contract.guardrail import GROUP, PLURAL, VERSION
-from guardrail_operator.rollout.actions import parse_duration
+from guardrail_contract.durations import parse_duration
+from guardrail_contract.names import GROUP, PLURAL, VERSION
 from guardrail_operator.rollout.view import Obj, action_patch, history_rows, pause_patch, predict, view
 
 EXIT_ROLLED_BACK = 1

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from guardrail_contract.guardrail import GROUP, KIND, PLURAL, VERSION, GuardrailSpec, GuardrailStatus
+from guardrail_contract.guardrail import GuardrailSpec, GuardrailStatus
+from guardrail_contract.names import GROUP, KIND, PLURAL, VERSION
 
 JsonSchema = dict[str, Any]
 _KEEP = {

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from guardrail_contract.guardrail import GROUP, KIND, VERSION, Guardrail
-from guardrail_contract.names import fit
+from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import (
+    API_VERSION,
+    GROUP,
+    GUARDRAIL_LABEL,
+    KIND,
+    fit,
+)
 
 Manifest = dict[str, Any]
 
 MANAGED_BY = "guardrail-operator"
 PART_OF = "guardrail"
-GUARDRAIL_LABEL = f"{GROUP}/guardrail"
-REVISION_LABEL = f"{GROUP}/revision"
-MODEL_REVISION_LABEL = f"{GROUP}/model-revision"
 APPLIED_HASH_ANNOTATION = f"{GROUP}/applied-hash"
 
 
@@ -33,7 +36,7 @@ def guardrail_namespace(guardrail: Guardrail) -> str:
 def owner_reference(guardrail: Guardrail) -> Manifest:
     """Controller reference to the Guardrail: deleting it garbage-collects the child."""
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
+        "apiVersion": API_VERSION,
         "kind": KIND,
         "name": guardrail_name(guardrail),
         "uid": str(guardrail.metadata["uid"]),

@@ -13,16 +13,20 @@ import yaml
 
 from guardrail_contract import sidecar_config as sidecar
 from guardrail_contract.guardrail import Guardrail, KnowledgeBase
-from guardrail_contract.names import revision_configmap_name
-from guardrail_operator.builders.common import REVISION_LABEL, Manifest, guardrail_name, labels, metadata
+from guardrail_contract.names import (
+    REVISION_KEY,
+    REVISION_LABEL,
+    SIDECAR_KEY,
+    revision_configmap_name,
+    versioned_collection,
+)
+from guardrail_operator.builders.common import Manifest, guardrail_name, labels, metadata
 from guardrail_operator.builders.qdrant import qdrant_api_key_ref, qdrant_url
 from guardrail_operator.builders.triton import triton_grpc_url
 
 QDRANT_API_KEY_ENV = "GUARDRAIL_QDRANT_API_KEY"
 # Where the sidecar finds <model>/<version>/tokenizer.json (it tokenises; Triton serves plain ONNX).
 TOKENIZER_REPOSITORY = "/opt/guardrail/tokenizers"
-REVISION_KEY = "revision.yaml"
-SIDECAR_KEY = "sidecar.yaml"
 
 
 def config_name(guardrail: Guardrail, revision: str) -> str:
@@ -31,7 +35,7 @@ def config_name(guardrail: Guardrail, revision: str) -> str:
 
 def served_collection(kb: KnowledgeBase) -> str:
     """The collection a revision reads: the pinned version's physical `<collection>-<version>`, else the alias."""
-    return kb.collection if kb.version is None else f"{kb.collection}-{kb.version}"
+    return versioned_collection(kb.collection, kb.version)
 
 
 def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> sidecar.RevisionConfig:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from guardrail_contract.guardrail import GROUP, KIND, VERSION
-from guardrail_contract.names import fit
+from guardrail_contract.names import GROUP, KIND, VERSION, fit
 from guardrail_operator.builders.common import Manifest
 
 COMPONENT = "guardrail-operator"

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from guardrail_contract.guardrail import GROUP, PLURAL, Guardrail
+from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import GROUP, PLURAL
 from guardrail_operator.builders.common import Manifest, child_name, guardrail_name, labels, metadata
 
 READ = ("get", "list", "watch")

@@ -16,8 +16,8 @@ import shlex
 from urllib.parse import urlparse
 
 from guardrail_contract.guardrail import Guardrail, ModelRef, ModelRepository
+from guardrail_contract.names import MODEL_REVISION_LABEL
 from guardrail_operator.builders.common import (
-    MODEL_REVISION_LABEL,
     Manifest,
     child_name,
     labels,

@@ -16,7 +16,7 @@ import urllib3
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
-from guardrail_contract.guardrail import GROUP, PLURAL, VERSION
+from guardrail_contract.names import GROUP, PLURAL, VERSION
 from guardrail_operator.errors import Conflict, Invalid, KubeError, NotFound
 
 Manifest = dict[str, Any]

@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from guardrail_contract.guardrail import GROUP, KIND, PLURAL, VERSION
+from guardrail_contract.names import GROUP, KIND, PLURAL, VERSION
 from guardrail_operator.builders.common import MANAGED_BY
 from guardrail_operator.controller import tracing
 from guardrail_operator.controller.wiring import Wiring

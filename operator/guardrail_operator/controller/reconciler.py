@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from guardrail_contract.durations import rfc3339
 from guardrail_contract.guardrail import Guardrail, GuardrailStatus
 from guardrail_operator import builders
 from guardrail_operator.builders.common import children_selector
@@ -68,10 +69,6 @@ def parse_status(raw: Any) -> GuardrailStatus:
         return GuardrailStatus.model_validate(raw or {})
     except ValidationError:
         return GuardrailStatus()
-
-
-def rfc3339(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def analyse_with_prometheus(guardrail: Guardrail, window: AnalysisWindow) -> AnalysisResult:

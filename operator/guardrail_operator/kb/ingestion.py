@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from guardrail_contract.guardrail import Guardrail, KnowledgeBaseStatus
+from guardrail_contract.names import versioned_collection
 from guardrail_operator.kb.job import DIGEST_ANNOTATION
 
 Manifest = dict[str, Any]
@@ -103,7 +104,7 @@ def _recorded(job: JobView, digest: str, result: Mapping[str, Any], collection: 
         return f"its result names no usable version ({version!r})"
     try:
         return KnowledgeBaseStatus(
-            collection=f"{collection}-{version}",
+            collection=versioned_collection(collection, version),
             version=version,
             documents=int(result.get("documents", 0)),
             chunks=int(result.get("chunks", 0)),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from guardrail_contract.guardrail import Condition, GuardrailStatus, HistoryEntry, Phase
+from guardrail_contract.names import MODEL_REVISION_LABEL
 from guardrail_operator.reconcile.observed import Observed, ProbeResult, WorkloadState
 
 READY = "Ready"
@@ -43,7 +44,7 @@ def triton_verdict(state: WorkloadState, model_revision: str, namespace: str) ->
         return Verdict(False, "TritonDeploymentMissing", f"Deployment {state.name} does not exist yet.")
     if state.desired == 0:
         return Verdict(False, "TritonScaledToZero", "spec.triton.replicas is 0: raise it to serve scoring.")
-    selector = f"guardrails.dev/model-revision={model_revision}"
+    selector = f"{MODEL_REVISION_LABEL}={model_revision}"
     where = f"inspect them with `kubectl -n {namespace} describe pods -l {selector}`"
     if state.stalled_message:
         return Verdict(False, "TritonProgressDeadlineExceeded", f"{state.stalled_message}; {where}.")

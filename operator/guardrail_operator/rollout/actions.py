@@ -4,28 +4,16 @@ it needs (durations, manual requests, the spec of an earlier revision). Pure: no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
 from guardrail_contract.guardrail import GuardrailSpec, GuardrailStatus, HistoryEntry, KnowledgeBase, RolloutRequest
+from guardrail_contract.names import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
 
-ACTION_ANNOTATION = "guardrails.dev/rollout-action"
-REQUEST_ID_ANNOTATION = "guardrails.dev/rollout-request-id"
 ACTIONS = ("promote", "promote-full", "abort", "undo")
 RequestAction = Literal["promote", "promote-full", "abort", "undo"]
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`5m`, `1h30m`, `1.5s`, `250ms` as a timedelta; ValueError naming the text otherwise."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: use numbers with ms, s, m or h, e.g. 30s, 5m, 1h30m")
-    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from guardrail_contract.durations import parse_duration, rfc3339
 from guardrail_contract.guardrail import (
     CanaryStatus,
     Condition,
@@ -17,18 +18,13 @@ from guardrail_contract.guardrail import (
 )
 from guardrail_operator.reconcile.revision import scoring_fields
 from guardrail_operator.reconcile.status import HISTORY_LIMIT, merge_conditions
-from guardrail_operator.rollout.actions import Action, PostEvent, Request, RolloutObserved, parse_duration
+from guardrail_operator.rollout.actions import Action, PostEvent, Request, RolloutObserved
 from guardrail_operator.rollout.analysis import AnalysisResult, Failed, Inconclusive
 
 ROLLOUT_HEALTHY = "RolloutHealthy"
 INCONCLUSIVE_RETRY = timedelta(seconds=30)
 ACTIVE = ("WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def rfc3339(now: datetime) -> str:
-    """RFC 3339 in UTC, to the second; `now` must be timezone-aware."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:

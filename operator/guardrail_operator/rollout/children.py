@@ -14,10 +14,9 @@ from typing import Any
 
 from guardrail_contract import sidecar_config as sidecar
 from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import MODEL_REVISION_LABEL, SIDECAR_KEY
 from guardrail_operator.builders import Manifest
-from guardrail_operator.builders.common import MODEL_REVISION_LABEL
 from guardrail_operator.builders.config import (
-    SIDECAR_KEY,
     build_revision_configmap,
     config_name,
     revision_config,

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from guardrail_contract.durations import parse_duration
 from guardrail_contract.guardrail import CanaryStatus, Guardrail, GuardrailStatus, HistoryEntry
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
 from guardrail_operator.reconcile.status import merge_conditions
@@ -48,7 +49,6 @@ from guardrail_operator.rollout.actions import (
     Prune,
     Request,
     RolloutObserved,
-    parse_duration,
     pending_request,
     spec_at,
 )
@@ -60,10 +60,9 @@ from guardrail_operator.rollout.canary import (
     parse_time,
     progress,
     rejected,
-    rfc3339,
 )
 
-__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "rfc3339", "step", "with_rollout"]
+__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "step", "with_rollout"]
 
 
 def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:

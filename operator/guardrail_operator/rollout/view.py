@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from guardrail_operator.rollout.actions import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
+from guardrail_contract.names import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
 
 Obj = dict[str, Any]
 

@@ -30,7 +30,8 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
-from guardrail_contract.guardrail import GROUP, PLURAL, VERSION, Guardrail
+from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import GROUP, PLURAL, VERSION
 from guardrail_operator.clients.k8s import KubeClient, load_api_client
 from guardrail_operator.webhook.injection import Decision, Pod, SidecarSettings, Target, inject, sidecar_update_refusal
 

@@ -19,8 +19,9 @@ from typing import Any
 import jsonpatch
 
 from guardrail_contract.guardrail import Guardrail, LabelSelector
+from guardrail_contract.names import GUARDRAIL_LABEL, SIDECAR_KEY
 from guardrail_contract.sidecar_config import SidecarConfig
-from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, SIDECAR_KEY, config_name
+from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, config_name
 from guardrail_operator.builders.qdrant import qdrant_api_key_ref
 from guardrail_operator.kb.ingestion import pin
 from guardrail_operator.reconcile.diff import is_subset
@@ -30,7 +31,6 @@ Pod = dict[str, Any]
 
 INJECT_ANNOTATION = "guardrails.dev/inject"  # "false" opts a Pod out
 INJECTED_ANNOTATION = "guardrails.dev/injected"  # set on injection: the Guardrail that selected the Pod
-GUARDRAIL_LABEL = "guardrails.dev/guardrail"
 NAMESPACE_LABEL = "guardrails.dev/injection"  # namespaces labelled "enabled" are sent to the webhook
 ALLOW_OPT_OUT_LABEL = "guardrails.dev/allow-opt-out"  # "false" on a namespace: the strict webhook path
 SIDECAR_NAME = "guardrail-sidecar"

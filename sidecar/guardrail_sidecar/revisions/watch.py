@@ -13,13 +13,11 @@ import logging
 import threading
 from typing import Any
 
-from guardrail_contract.names import revision_configmap_name
+from guardrail_contract.names import GROUP, PLURAL, REVISION_KEY, VERSION, revision_configmap_name
 from guardrail_contract.sidecar_config import ConfigError, GuardrailRef, RevisionConfig
 from guardrail_sidecar.revisions.routing import Runtime
 
 log = logging.getLogger("guardrail.sidecar")
-GROUP, VERSION, PLURAL = "guardrails.dev", "v1alpha1", "guardrails"
-REVISION_KEY = "revision.yaml"
 
 
 def status_canary(guardrail: dict[str, Any]) -> tuple[str | None, int]:

@@ -10,8 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 from qdrant_client import AsyncQdrantClient, models
 
+from guardrail_contract.durations import duration_seconds
 from guardrail_contract.sidecar_config import KnowledgeBase as KnowledgeBaseConfig
-from guardrail_contract.sidecar_config import QdrantConfig, parse_duration
+from guardrail_contract.sidecar_config import QdrantConfig
 from guardrail_sidecar.errors import BackendError
 from guardrail_sidecar.scoring.verdict import Evidence
 
@@ -23,7 +24,7 @@ def connect(config: QdrantConfig) -> AsyncQdrantClient:
     if config.path is not None:
         return AsyncQdrantClient(path=config.path)
     api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-    return AsyncQdrantClient(url=config.url, api_key=api_key, timeout=int(parse_duration(config.timeout)) or 1)
+    return AsyncQdrantClient(url=config.url, api_key=api_key, timeout=int(duration_seconds(config.timeout)) or 1)
 
 
 class KnowledgeStore:

@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrail_contract import tensors
-from guardrail_contract.sidecar_config import Cache, Models, parse_duration
+from guardrail_contract.durations import duration_seconds
+from guardrail_contract.sidecar_config import Cache, Models
 from guardrail_sidecar.errors import BackendError
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.scoring import claims
@@ -77,7 +78,7 @@ class Scorer:
             path = root / ref.name / ref.version / tensors.TOKENIZER_FILE
             if path.is_file():
                 self._encoders[ref.name] = Encoder(path, models.max_length, _evidence_first(path.parent))
-        ttl = parse_duration(cache.ttl)
+        ttl = duration_seconds(cache.ttl)
         self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(
             cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, v: sys.getsizeof(k) + v.nbytes
         )

@@ -27,7 +27,8 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from guardrail_contract.sidecar_config import Proxy, parse_duration
+from guardrail_contract.durations import duration_seconds
+from guardrail_contract.sidecar_config import Proxy
 
 log = logging.getLogger("guardrail.sidecar")
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; aiohttp caps single lines at 8 KiB, not their number
@@ -51,10 +52,10 @@ class Limits:
     def of(cls, proxy: Proxy) -> Limits:
         t = proxy.timeouts
         return cls(
-            header=parse_duration(t.header),
-            idle=parse_duration(t.idle),
-            body_read=parse_duration(t.body_read),
-            request=parse_duration(t.request),
+            header=duration_seconds(t.header),
+            idle=duration_seconds(t.idle),
+            body_read=duration_seconds(t.body_read),
+            request=duration_seconds(t.request),
             max_connections=proxy.max_connections,
         )
 

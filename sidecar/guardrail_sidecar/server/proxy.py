@@ -10,7 +10,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from guardrail_contract.sidecar_config import SidecarConfig, parse_duration
+from guardrail_contract.durations import duration_seconds
+from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_sidecar.errors import UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.metrics import Metrics
@@ -30,7 +31,7 @@ class Upstream:
     def __init__(self, config: SidecarConfig) -> None:
         proxy = config.proxy
         self.base = f"http://{proxy.upstream_host}:{proxy.upstream_port}"
-        self._timeout = parse_duration(proxy.upstream_timeout)
+        self._timeout = duration_seconds(proxy.upstream_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -94,7 +95,7 @@ class ReverseProxy:
         """The request body within `maxRequestBytes` and `timeouts.bodyRead`; `plain`: the sidecar reads it."""
         proxy = self.config.proxy
         return await read_bounded(
-            request, proxy.max_request_bytes, parse_duration(proxy.timeouts.body_read), plain=plain
+            request, proxy.max_request_bytes, duration_seconds(proxy.timeouts.body_read), plain=plain
         )
 
     async def passthrough(self, request: web.Request, revision: str) -> web.StreamResponse:

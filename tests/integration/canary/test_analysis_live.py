@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from guardrail_contract.durations import rfc3339
 from guardrail_contract.guardrail import Analysis, Guardrail
 from guardrail_operator.clients.prometheus import Prometheus
 from guardrail_operator.reconcile.revision import guardrail_revision
 from guardrail_operator.rollout.actions import AnalysisWindow, RolloutObserved
 from guardrail_operator.rollout.analysis import Failed, Inconclusive, Passed, analyse, score_shift_check
-from guardrail_operator.rollout.machine import rfc3339, step
+from guardrail_operator.rollout.machine import step
 from tests.integration.canary.traffic import BAD, BAD_SPEC, GOOD, STABLE
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardrail_contract.sidecar_config import ConfigError, SidecarConfig, parse_duration
+from guardrail_contract.sidecar_config import ConfigError, SidecarConfig
 
 MINIMAL = """
 routing:
@@ -99,16 +99,6 @@ def test_canary_must_be_a_different_revision() -> None:
     text = MINIMAL + "  canary: {revision: 5d8f0c1, models: {backend: embedded, embedded: {repository: /m}}}\n"
     with pytest.raises(ConfigError, match="canary"):
         SidecarConfig.from_yaml(text)
-
-
-@pytest.mark.parametrize(("text", "seconds"), [("250ms", 0.25), ("60s", 60), ("1m30s", 90), ("2h", 7200)])
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-def test_parse_duration_rejects_garbage() -> None:
-    with pytest.raises(ConfigError):
-        parse_duration("5 minutes")
 
 
 def test_scored_paths_default_by_protocol() -> None:

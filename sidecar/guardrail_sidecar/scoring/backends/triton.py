@@ -17,8 +17,8 @@ import tritonclient.http.aio as httpclient
 from numpy.typing import NDArray
 
 from guardrail_contract import tensors
+from guardrail_contract.durations import duration_seconds
 from guardrail_contract.sidecar_config import TritonBackend as TritonConfig
-from guardrail_contract.sidecar_config import parse_duration
 from guardrail_sidecar.errors import BackendError, CircuitOpenError
 from guardrail_sidecar.scoring.breaker import CircuitBreaker
 
@@ -53,10 +53,10 @@ class TritonBackend:
     def __init__(self, config: TritonConfig, client: Any = None) -> None:
         """`client`: an already built tritonclient (aio) client for `config.protocol`, e.g. in tests."""
         self._config = config
-        self._timeout = parse_duration(config.timeout)
-        self._backoff = parse_duration(config.backoff)
+        self._timeout = duration_seconds(config.timeout)
+        self._backoff = duration_seconds(config.backoff)
         self.breaker = CircuitBreaker(
-            config.circuit_breaker.failure_threshold, parse_duration(config.circuit_breaker.reset_timeout)
+            config.circuit_breaker.failure_threshold, duration_seconds(config.circuit_breaker.reset_timeout)
         )
         self._grpc: grpcclient.InferenceServerClient | None = client if config.protocol == "grpc" else None
         self._http: httpclient.InferenceServerClient | None = client if config.protocol == "http" else None

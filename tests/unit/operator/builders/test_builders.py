@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import fit
 from guardrail_contract.sidecar_config import RevisionConfig, SidecarConfig
 from guardrail_operator.builders import Revisions, desired_children, revisions_of
-from guardrail_operator.builders.common import fit
 from guardrail_operator.builders.event import build_event
 from guardrail_operator.builders.qdrant import build_qdrant_api_key_secret
 

@@ -10,8 +10,8 @@ import yaml
 
 from guardrail_cases import example
 from guardrail_contract.guardrail import Guardrail
+from guardrail_contract.names import REVISION_KEY, SIDECAR_KEY
 from guardrail_operator.builders import desired_children, revisions_of
-from guardrail_operator.builders.config import REVISION_KEY, SIDECAR_KEY
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
 from guardrail_operator.rollout.actions import RolloutObserved
 from guardrail_operator.rollout.children import observe_rollout, rollout_children

@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
-
-import pytest
 
 from guardrail_cases import example
 from guardrail_contract.guardrail import Guardrail, HistoryEntry, RolloutRequest
+from guardrail_contract.names import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
-from guardrail_operator.rollout.actions import (
-    ACTION_ANNOTATION,
-    REQUEST_ID_ANNOTATION,
-    Request,
-    parse_duration,
-    pending_request,
-    spec_at,
-)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("5m", 300), ("30s", 30), ("1h30m", 5400), ("1.5s", 1.5), ("250ms", 0.25), ("2h", 7200)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "5", "5x", "m5", "5m junk", "-5m"])
-def test_invalid_durations_name_the_text(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
-        parse_duration(text)
+from guardrail_operator.rollout.actions import Request, pending_request, spec_at
 
 
 def test_a_request_is_pending_until_its_id_is_acknowledged() -> None:

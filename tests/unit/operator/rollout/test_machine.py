@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from guardrail_cases import example
+from guardrail_contract.durations import rfc3339
 from guardrail_contract.guardrail import Guardrail, GuardrailStatus
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
 from guardrail_operator.rollout.actions import (
@@ -21,7 +22,7 @@ from guardrail_operator.rollout.actions import (
     RolloutObserved,
 )
 from guardrail_operator.rollout.analysis import CheckValue, Failed, Inconclusive, Passed
-from guardrail_operator.rollout.machine import ROLLOUT_HEALTHY, analysis_due, rfc3339, step, with_rollout
+from guardrail_operator.rollout.machine import ROLLOUT_HEALTHY, analysis_due, step, with_rollout
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 PASSED = Passed(400, (CheckValue("blockRateIncrease", 0.01, 0.05),))
