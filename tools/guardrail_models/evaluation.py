@@ -14,11 +14,20 @@ import numpy as np
 import numpy.typing as npt
 
 from guardrail_models.evalset import EvalSet
-from guardrail_models.metrics import auroc, best_threshold, bootstrap_ci, length_score, rates
+from guardrail_models.metrics import (
+    auroc,
+    best_threshold,
+    bootstrap_ci,
+    length_score,
+    rates,
+    reliability,
+    threshold_for_false_block,
+)
 
 Scorer = Callable[[list[tuple[str, str]]], npt.ArrayLike]
 Array = npt.NDArray[np.float64]
 LENGTH_BASELINE = "length-only"
+TARGET_FALSE_BLOCK = 0.05  # the share of supported claims a default threshold may block (issue 18)
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,13 @@ def length_run(data: EvalSet) -> Run:
     return Run(LENGTH_BASELINE, None, length_score(data.answers))
 
 
-def summarise(result: Run, labels: Array, samples: int = 500, seed: int = 0) -> dict[str, Any]:
-    """AUROC with its bootstrap CI, balanced accuracy/precision/recall at the threshold, best threshold, latency."""
+def summarise(
+    result: Run, labels: Array, samples: int = 500, seed: int = 0, target_false_block: float = TARGET_FALSE_BLOCK
+) -> dict[str, Any]:
+    """AUROC with its bootstrap CI, balanced accuracy/precision/recall at the threshold, best threshold, latency;
+    the threshold that blocks at most `target_false_block` of the supported claims and the share of unsupported
+    ones it blocks there; the false-block rate and catch rate at the configuration's own threshold; for scores
+    that are probabilities (every configuration but the length baseline), the reliability curve."""
     best, best_accuracy = best_threshold(labels, result.scores)
     threshold = result.threshold if result.threshold is not None else best
     at = rates(labels, result.scores, threshold)
@@ -76,7 +90,15 @@ def summarise(result: Run, labels: Array, samples: int = 500, seed: int = 0) -> 
         "recall": at["recall"],
         "best_threshold": best,
         "best_balanced_accuracy": best_accuracy,
+        "false_block": 1.0 - at["recall"],
+        "caught": 1.0 - at["fpr"],
+        "at_target_false_block": {
+            "target": target_false_block,
+            **threshold_for_false_block(labels, result.scores, target_false_block),
+        },
     }
+    if result.threshold is not None and np.all((result.scores >= 0) & (result.scores <= 1)):
+        summary["reliability"] = reliability(labels, result.scores)
     if len(result.latencies_ms):
         p50, p95, p99 = np.percentile(result.latencies_ms, [50, 95, 99])
         summary["latency_ms"] = {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
@@ -95,9 +117,18 @@ def paired_win_share(a: Array, b: Array, labels: Array, samples: int = 500, seed
     return wins / samples
 
 
-def rank(results: list[Run], labels: Array, samples: int = 500, seed: int = 0) -> list[dict[str, Any]]:
+def rank(
+    results: list[Run],
+    labels: Array,
+    samples: int = 500,
+    seed: int = 0,
+    target_false_block: float = TARGET_FALSE_BLOCK,
+) -> list[dict[str, Any]]:
     """Summaries best-first by AUROC; each carries how often the leader beat it across paired resamples."""
-    summaries = sorted(((summarise(r, labels, samples, seed), r) for r in results), key=lambda pair: -pair[0]["auroc"])
+    summaries = sorted(
+        ((summarise(r, labels, samples, seed, target_false_block), r) for r in results),
+        key=lambda pair: -pair[0]["auroc"],
+    )
     leader = summaries[0][1]
     ranked = []
     for position, (summary, result) in enumerate(summaries, start=1):

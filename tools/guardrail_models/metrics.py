@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -109,3 +110,45 @@ def bootstrap_ci(
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return (float(low), float(high))
+
+
+def threshold_for_false_block(
+    labels: Sequence[int] | Array, scores: Sequence[float] | Array, max_false_block: float = 0.05
+) -> dict[str, float]:
+    """The highest threshold (an observed score of a supported item) that blocks (`score < threshold`) at most
+    `max_false_block` of the supported items (label 1), and what it does there: the share of supported items
+    blocked (`false_block`) and of unsupported items blocked (`caught`)."""
+    y, s = _arrays(labels, scores)
+    supported, unsupported = np.sort(s[y == 1]), s[y == 0]
+    if not len(supported) or not len(unsupported):
+        return {"threshold": float("nan"), "false_block": float("nan"), "caught": float("nan")}
+    allowed = int(np.floor(max_false_block * len(supported) + 1e-9))
+    # below the (allowed+1)-th lowest supported score: at most `allowed` supported items (ties are not blocked)
+    threshold = float(supported[allowed]) if allowed < len(supported) else float(np.nextafter(supported[-1], np.inf))
+    return {
+        "threshold": threshold,
+        "false_block": float(np.mean(supported < threshold)),
+        "caught": float(np.mean(unsupported < threshold)),
+    }
+
+
+def reliability(labels: Sequence[int] | Array, scores: Sequence[float] | Array, bins: int = 10) -> dict[str, Any]:
+    """Reliability curve of probability scores in [0, 1]: per equal-width bin the mean score, the observed share of
+    label 1 and the count; the expected calibration error (count-weighted |mean score - share|) and the Brier
+    score. A calibrated scorer's points lie on the diagonal."""
+    y, s = _arrays(labels, scores)
+    if np.any((s < 0) | (s > 1)):
+        raise ValueError("a reliability curve needs scores in [0, 1]")
+    index = np.minimum((s * bins).astype(int), bins - 1)
+    curve, ece = [], 0.0
+    for b in range(bins):
+        members = index == b
+        count = int(members.sum())
+        if not count:
+            continue
+        mean_score, share = float(s[members].mean()), float(y[members].mean())
+        curve.append(
+            {"low": b / bins, "high": (b + 1) / bins, "n": count, "mean_score": mean_score, "positive_rate": share}
+        )
+        ece += count / len(s) * abs(mean_score - share)
+    return {"bins": curve, "ece": ece, "brier": float(np.mean((s - y) ** 2))}

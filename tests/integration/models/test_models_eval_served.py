@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,7 +29,7 @@ def triton_grpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"grpc://{server.spec.ports.grpc_url}"
 
 
-def _ranking(args: list[str]) -> dict[str, dict[str, object]]:
+def _ranking(args: list[str]) -> dict[str, dict[str, Any]]:
     result = CliRunner().invoke(cli, ["eval", str(DEV_SET), "--bootstrap", "100", "--json", *args])
     assert result.exit_code == 0, result.output
     return {row["name"]: row for row in json.loads(result.output)["ranking"]}
@@ -51,7 +52,7 @@ def test_triton_and_sidecar_rank_beside_the_embedded_scorer(triton_grpc: str) ->
     assert rows["e2e"]["threshold"] == 0.5  # from the config's policy
     assert rows["e2e"]["auroc"] > rows["length-only"]["auroc"]
     for name in ("triton", "local", "e2e"):
-        assert rows[name]["latency_ms"]["p50"] > 0  # type: ignore[index]
+        assert rows[name]["latency_ms"]["p50"] > 0
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
