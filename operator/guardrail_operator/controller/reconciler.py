@@ -43,10 +43,10 @@ from guardrail_operator.kb import ingestion as kb_ingestion
 from guardrail_operator.reconcile import diff
 from guardrail_operator.reconcile.observed import Observed, ProbeResult, workload_state
 from guardrail_operator.reconcile.status import Event, compute_status, status_patch, transition_events
-from guardrail_operator.rollout import machine as rollout
 from guardrail_operator.rollout.actions import AnalysisWindow, Decision, Prune
 from guardrail_operator.rollout.analysis import AnalysisResult, analyse
 from guardrail_operator.rollout.children import observe_rollout, rollout_children, served
+from guardrail_operator.rollout.machine import analysis_due, step
 from guardrail_operator.settings import KB_IMAGE
 
 log = logging.getLogger(__name__)
@@ -253,13 +253,13 @@ class Reconciler:
 
     def _decide(self, guardrail: Guardrail, observed: dict[Key, Any], now: datetime) -> Decision:
         """The rollout's next step; analysis (Prometheus) only when a step interval has ended."""
-        window = rollout.analysis_due(guardrail, now)
+        window = analysis_due(guardrail, now)
         result = None
         if window is not None:
             with tracing.analysis(window) as span:
                 result = self.analyse(guardrail, window)
                 tracing.analysed(span, result)
-        return rollout.step(guardrail, observe_rollout(observed), result, now)
+        return step(guardrail, observe_rollout(observed), result, now)
 
     def _observe_stable(self, guardrail: Guardrail, decision: Decision, observed: dict[Key, Any]) -> Observed:
         """Readiness facts of the revision serving stable traffic (a canary's health is the rollout's)."""
@@ -298,11 +298,8 @@ class Reconciler:
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         now = self.clock()
-        if decision is None:
-            new = compute_status(old, generation, namespace, facts, rfc3339(now))
-        else:
-            computed = compute_status(decision.status, generation, namespace, facts, rfc3339(now))
-            new = rollout.with_rollout(computed, decision.status)
+        base = old if decision is None else decision.status  # the rollout's decision owns the rollout fields
+        new = compute_status(base, generation, namespace, facts, rfc3339(now))
         patch = status_patch(body.get("status"), new)
         if patch is not None:
             try:

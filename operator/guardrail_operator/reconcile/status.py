@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from guardrail_contract.guardrail import Condition, GuardrailStatus, HistoryEntry, Phase
+from guardrail_contract.guardrail import Condition, GuardrailStatus, Phase
 from guardrail_contract.names import MODEL_REVISION_LABEL
 from guardrail_operator.reconcile.observed import Observed, ProbeResult, WorkloadState
 
@@ -18,7 +18,6 @@ READY = "Ready"
 TRITON_READY = "TritonReady"
 KNOWLEDGE_BASE_READY = "KnowledgeBaseReady"
 CONDITION_ORDER = (READY, TRITON_READY, KNOWLEDGE_BASE_READY)
-HISTORY_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -95,18 +94,28 @@ def _external_verdict(probe: ProbeResult, url: str) -> Verdict:
     )
 
 
-def _condition(kind: str, verdict: Verdict, old: list[Condition], now: str, generation: int) -> Condition:
-    status: Literal["True", "False"] = "True" if verdict.ok else "False"
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+def condition(
+    kind: str, status: ConditionStatus, reason: str, message: str, old: list[Condition], now: str, generation: int
+) -> Condition:
+    """The `kind` condition, for every writer of conditions (status here, the rollout's `RolloutHealthy`):
+    `lastTransitionTime` moves to `now` only when the status differs from the one in `old`."""
     previous = next((c for c in old if c.type == kind), None)
     since = previous.last_transition_time if previous is not None and previous.status == status else now
     return Condition(
         type=kind,
         status=status,
-        reason=verdict.reason,
-        message=verdict.message,
+        reason=reason,
+        message=message,
         last_transition_time=since,
         observed_generation=generation,
     )
+
+
+def _condition(kind: str, verdict: Verdict, old: list[Condition], now: str, generation: int) -> Condition:
+    return condition(kind, "True" if verdict.ok else "False", verdict.reason, verdict.message, old, now, generation)
 
 
 def merge_conditions(old: list[Condition], new: list[Condition]) -> list[Condition]:
@@ -119,7 +128,10 @@ def merge_conditions(old: list[Condition], new: list[Condition]) -> list[Conditi
 def compute_status(
     old: GuardrailStatus, generation: int, namespace: str, observed: Observed, now: str
 ) -> GuardrailStatus:
-    """The next status. `now` (RFC 3339) stamps transitions and promotions only."""
+    """The status to write, the one place it is made: `old` is the rollout's decision (it owns `stableRevision`,
+    `history`, `canary`, `lastRequest`, the `RolloutHealthy` condition, and the phase while a canary is in
+    progress), the observed facts decide the other conditions and the phase. `now` (RFC 3339) stamps transitions.
+    """
     if observed.spec_error is not None:
         verdict = Verdict(False, observed.error_reason, f"{observed.spec_error}. Fix the spec and apply it again.")
         ready = _condition(READY, verdict, old.conditions, now, generation)
@@ -143,17 +155,13 @@ def compute_status(
         _condition(TRITON_READY, triton, old.conditions, now, generation),
         _condition(KNOWLEDGE_BASE_READY, kb, old.conditions, now, generation),
     ]
-    stable, history = old.stable_revision, list(old.history)
-    if overall.ok and stable != observed.revision:
-        stable = observed.revision
-        history = [*history, HistoryEntry(revision=stable, promoted_at=now)][-HISTORY_LIMIT:]
     phase: Phase = "Healthy" if overall.ok else ("Degraded" if old.stable_revision else "Pending")
+    if old.canary is not None:  # Progressing, Promoting, RolledBack...: the rollout's phase
+        phase = old.phase
     return old.model_copy(
         update={
             "phase": phase,
             "observed_generation": generation,
-            "stable_revision": stable,
-            "history": history,
             "conditions": merge_conditions(old.conditions, conditions),
         }
     )

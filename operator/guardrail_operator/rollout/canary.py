@@ -10,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 from guardrail_contract.durations import parse_duration, rfc3339
 from guardrail_contract.guardrail import (
     CanaryStatus,
-    Condition,
     Guardrail,
     GuardrailStatus,
     HistoryEntry,
     RolloutRequest,
 )
 from guardrail_operator.reconcile.revision import scoring_fields
-from guardrail_operator.reconcile.status import HISTORY_LIMIT, merge_conditions
+from guardrail_operator.reconcile.status import ConditionStatus, condition, merge_conditions
 from guardrail_operator.rollout.actions import Action, PostEvent, Request, RolloutObserved
 from guardrail_operator.rollout.analysis import AnalysisResult, Failed, Inconclusive
 
+HISTORY_LIMIT = 10  # promotions kept in status.history (any of them is a rollback target)
 ROLLOUT_HEALTHY = "RolloutHealthy"
 INCONCLUSIVE_RETRY = timedelta(seconds=30)
 ACTIVE = ("WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting")
@@ -62,19 +62,9 @@ class Run:
                 last_request=RolloutRequest(id=request.id, action=request.action, result=result, handled_at=self.ts)
             )
 
-    def condition(self, status: str, reason: str, message: str) -> None:
-        old = next((c for c in self.status.conditions if c.type == ROLLOUT_HEALTHY), None)
-        since = old.last_transition_time if old is not None and old.status == status else self.ts
-        new = Condition.model_validate(
-            {
-                "type": ROLLOUT_HEALTHY,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": since,
-                "observedGeneration": int(self.g.metadata.get("generation", 0)),
-            }
-        )
+    def condition(self, status: ConditionStatus, reason: str, message: str) -> None:
+        generation = int(self.g.metadata.get("generation", 0))
+        new = condition(ROLLOUT_HEALTHY, status, reason, message, self.status.conditions, self.ts, generation)
         self.update(conditions=merge_conditions(self.status.conditions, [new]))
 
     def make_stable(self, revision: str, model_rev: str, reason: str, scoring: dict[str, object]) -> None:

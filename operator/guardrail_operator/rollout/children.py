@@ -1,6 +1,6 @@
 """The children of a Guardrail while revisions are in service, from the rollout's `EnsureRevision` actions. Pure.
 
-A drop-in for `builders.desired_children` once rollouts are wired: shared children once (RBAC naming every
+What the reconciler applies: shared children once (RBAC naming every
 served revision's ConfigMap, the managed Qdrant), one revision ConfigMap per served revision, and one Triton
 (model ConfigMap, Service, Deployment) per distinct model revision, each rendered from that revision's spec.
 During a canary, the canary's ConfigMap carries the split `sidecar.yaml` (stable + canary, weight 0 on disk:

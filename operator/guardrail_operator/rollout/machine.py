@@ -10,8 +10,7 @@ How the reconciler drives it, once per reconcile (`rollout_children` has the pur
     decision = step(guardrail, rollout_children.observe_rollout(children), result, now)
     desired  = rollout_children.rollout_children(guardrail, decision.actions, fetcher_image)
     plan     = diff.plan(desired, children, uid, field_manager)  -> apply / prune as today
-    status   = with_rollout(compute_status(decision.status, ..., facts about the STABLE revision's Triton),
-                            decision.status)        # rollout-owned fields win, whatever compute_status did
+    status   = compute_status(decision.status, ..., facts about the STABLE revision's Triton)   # the one writer
     post decision.events (and transition_events), write status once, requeue after decision.requeue_after
 
 `now` must be timezone-aware. What the actions mean:
@@ -25,8 +24,8 @@ How the reconciler drives it, once per reconcile (`rollout_children` has the pur
 - `PostEvent(type, reason, message)`: post an Event on the Guardrail.
 - `decision.requeue_after`: reconcile again after this long (a step interval ends, analysis retries).
 `decision.status` owns `stableRevision`, `history`, `canary`, `lastRequest`, the `RolloutHealthy`
-condition, and `phase` while a canary is active (Progressing) or rolled back (RolledBack); `with_rollout`
-puts them back over compute_status's result (which today promotes the spec's revision by itself).
+condition, and `phase` while a canary is active (Progressing) or rolled back (RolledBack); `compute_status`
+starts from it and adds the other conditions (and the phase when no canary is in progress).
 
 Manual control is the annotation `guardrails.dev/rollout-action` (promote | promote-full | abort | undo)
 with `guardrails.dev/rollout-request-id`; a handled request is acknowledged in `status.lastRequest`.
@@ -40,7 +39,6 @@ from datetime import datetime
 from guardrail_contract.durations import parse_duration
 from guardrail_contract.guardrail import CanaryStatus, Guardrail, GuardrailStatus, HistoryEntry
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
-from guardrail_operator.reconcile.status import merge_conditions
 from guardrail_operator.rollout.actions import (
     Action,
     AnalysisWindow,
@@ -62,7 +60,7 @@ from guardrail_operator.rollout.canary import (
     rejected,
 )
 
-__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "step", "with_rollout"]
+__all__ = ["ROLLOUT_HEALTHY", "analysis_due", "step"]
 
 
 def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:
@@ -99,22 +97,6 @@ def step(guardrail: Guardrail, observed: RolloutObserved, analysis: AnalysisResu
         _start(run, request)
     _settle_phase(run)
     return Decision(run.status, _children(run) + run.actions, run.requeue)
-
-
-def with_rollout(computed: GuardrailStatus, rollout: GuardrailStatus) -> GuardrailStatus:
-    """`computed` (compute_status's conditions and phase) with every field the rollout owns taken from `rollout`."""
-    phase = rollout.phase if rollout.canary is not None else computed.phase
-    own = [c for c in rollout.conditions if c.type == ROLLOUT_HEALTHY]
-    return computed.model_copy(
-        update={
-            "stable_revision": rollout.stable_revision,
-            "history": rollout.history,
-            "canary": rollout.canary,
-            "last_request": rollout.last_request,
-            "phase": phase,
-            "conditions": merge_conditions(computed.conditions, own),
-        }
-    )
 
 
 def _entry(status: GuardrailStatus, revision: str) -> HistoryEntry | None:

@@ -10,9 +10,10 @@ import pytest
 
 from guardrail_contract.guardrail import Guardrail
 from guardrail_devcluster.cluster import LocalCluster
-from guardrail_operator.builders import desired_children, revisions_of
+from guardrail_operator.builders import revisions_of
 from guardrail_operator.builders.qdrant import build_qdrant_api_key_secret
 from guardrail_operator.kb.job import build_kb_ingest_job
+from support.children import first_children
 from tests.integration.operator.helpers import example_guardrail
 
 pytestmark = pytest.mark.integration
@@ -43,7 +44,7 @@ def _manifests(namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
     body["metadata"]["uid"] = "0a1b2c3d-0000-4000-8000-000000000001"
     guardrail = Guardrail.model_validate(body)
     revisions = revisions_of(guardrail)
-    out = desired_children(guardrail, revisions, "rclone/rclone:1.71.2")
+    out = first_children(guardrail, "rclone/rclone:1.71.2")
     out.append(build_qdrant_api_key_secret(guardrail, "not-a-real-key"))
     if guardrail.spec.knowledge_base and guardrail.spec.knowledge_base.sources:
         out.append(

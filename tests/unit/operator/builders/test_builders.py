@@ -17,9 +17,10 @@ import yaml
 from guardrail_contract.guardrail import Guardrail
 from guardrail_contract.names import fit
 from guardrail_contract.sidecar_config import RevisionConfig, SidecarConfig
-from guardrail_operator.builders import Revisions, desired_children, revisions_of
+from guardrail_operator.builders import Revisions, revisions_of
 from guardrail_operator.builders.event import build_event
 from guardrail_operator.builders.qdrant import build_qdrant_api_key_secret
+from support.children import first_children
 
 MakeBody = Callable[..., dict[str, Any]]
 GOLDEN = Path(__file__).parent / "golden"
@@ -70,7 +71,7 @@ def render(make_body: MakeBody, overrides: dict[str, Any]) -> tuple[Guardrail, R
         del body["spec"]["knowledgeBase"]
     guardrail = Guardrail.model_validate(body)
     revisions = revisions_of(guardrail)
-    return guardrail, revisions, desired_children(guardrail, revisions, FETCHER)
+    return guardrail, revisions, first_children(guardrail, FETCHER)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

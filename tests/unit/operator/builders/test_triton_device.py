@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from guardrail_contract.guardrail import Guardrail
-from guardrail_operator.builders import desired_children, revisions_of
+from guardrail_operator.builders import revisions_of
 from guardrail_operator.builders.triton_cpu import CPU_MODEL_FILE
+from support.children import first_children
 
 MakeBody = Callable[..., dict[str, Any]]
 FETCHER = "rclone/rclone:1.71.2"
@@ -21,7 +22,7 @@ def triton_children(make_body: MakeBody, **triton: Any) -> tuple[dict[str, Any],
     """(the Triton ConfigMap, the Triton Deployment) rendered for the example with `spec.triton` overrides."""
     body = make_body(triton=triton) if triton else make_body()
     guardrail = Guardrail.model_validate(body)
-    children = desired_children(guardrail, revisions_of(guardrail), FETCHER)
+    children = first_children(guardrail, FETCHER)
     config = next(c for c in children if c["kind"] == "ConfigMap" and "-triton-" in c["metadata"]["name"])
     deployment = next(c for c in children if c["kind"] == "Deployment")
     return config, deployment

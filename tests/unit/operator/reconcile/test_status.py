@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from guardrail_contract.guardrail import Condition, GuardrailStatus
+from guardrail_contract.guardrail import CanaryStatus, Condition, GuardrailStatus, HistoryEntry
 from guardrail_operator.reconcile.observed import Observed, ProbeResult, WorkloadState, workload_state
 from guardrail_operator.reconcile.status import compute_status, status_patch, transition_events
 
@@ -143,13 +143,25 @@ def test_messages_tell_the_user_where_to_look() -> None:
     assert "timed out" in message
 
 
-def test_ready_records_stable_revision_and_history_once() -> None:
+def test_the_rollout_owns_stable_revision_and_history() -> None:
+    """compute_status never promotes: `stableRevision` and `history` are the rollout's (its decision is `old`)."""
     first = compute_status(GuardrailStatus(), 1, "shop", facts(), T0)
-    assert first.stable_revision == "r1"
-    assert [(h.revision, h.promoted_at) for h in first.history] == [("r1", T0)]
-    again = compute_status(first, 1, "shop", facts(), T1)
-    assert again == first
-    assert status_patch(first.model_dump(mode="json", by_alias=True, exclude_none=True), again) is None
+    assert (first.phase, first.stable_revision, first.history) == ("Healthy", "", [])
+    promoted = first.model_copy(
+        update={"stable_revision": "r1", "history": [HistoryEntry(revision="r1", promoted_at=T0)]}
+    )
+    again = compute_status(promoted, 1, "shop", facts(), T1)
+    assert again == promoted
+    assert status_patch(promoted.model_dump(mode="json", by_alias=True, exclude_none=True), again) is None
+
+
+def test_the_rollout_phase_wins_while_a_canary_is_in_progress() -> None:
+    progressing = HEALTHY_BEFORE.model_copy(
+        update={"phase": "Progressing", "canary": CanaryStatus(revision="r2", weight=10, state="Progressing")}
+    )
+    new = compute_status(progressing, 1, "shop", facts(), T0)
+    assert (new.phase, new.stable_revision, new.canary) == ("Progressing", "r1", progressing.canary)
+    assert compute_status(HEALTHY_BEFORE, 1, "shop", facts(triton=TRITON_DOWN), T0).phase == "Degraded"
 
 
 def test_transition_time_changes_only_with_status() -> None:
@@ -173,7 +185,8 @@ def test_invalid_spec_keeps_stable_revision_and_foreign_conditions() -> None:
 def test_events_on_transitions_only() -> None:
     pending = compute_status(GuardrailStatus(), 1, "shop", facts(triton=TRITON_DOWN), T0)
     assert [e.reason for e in transition_events(GuardrailStatus(), pending)] == ["TritonNotReady"]
-    healthy = compute_status(pending, 1, "shop", facts(), T1)
+    promoted = pending.model_copy(update={"stable_revision": "r1"})  # what the rollout's first step does
+    healthy = compute_status(promoted, 1, "shop", facts(), T1)
     events = transition_events(pending, healthy)
     assert [(e.type, e.reason) for e in events] == [
         ("Normal", "GuardrailReady"),

@@ -12,7 +12,9 @@ import pytest
 from guardrail_cases import example
 from guardrail_contract.durations import rfc3339
 from guardrail_contract.guardrail import Guardrail, GuardrailStatus
+from guardrail_operator.reconcile.observed import Observed, WorkloadState
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
+from guardrail_operator.reconcile.status import compute_status
 from guardrail_operator.rollout.actions import (
     ACTION_ANNOTATION,
     REQUEST_ID_ANNOTATION,
@@ -22,7 +24,7 @@ from guardrail_operator.rollout.actions import (
     RolloutObserved,
 )
 from guardrail_operator.rollout.analysis import CheckValue, Failed, Inconclusive, Passed
-from guardrail_operator.rollout.machine import ROLLOUT_HEALTHY, analysis_due, step, with_rollout
+from guardrail_operator.rollout.machine import ROLLOUT_HEALTHY, analysis_due, step
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 PASSED = Passed(400, (CheckValue("blockRateIncrease", 0.01, 0.05),))
@@ -544,20 +546,13 @@ def test_events_are_typed_post_event_actions() -> None:
     assert GuardrailStatus.model_validate(decision.status.model_dump(by_alias=True)) == decision.status
 
 
-def test_rollout_fields_win_over_compute_status() -> None:
-    """compute_status promotes the spec's revision when its Triton is ready; during a canary that is undone."""
+def test_the_status_written_keeps_the_rollouts_fields() -> None:
+    """The one status writer starts from the decision: a ready Triton during a canary promotes nothing."""
     g = Guardrail.model_validate({"spec": V2, "status": with_canary(canary(V2, "Progressing", 10))})
     decision = step(g, RolloutObserved(), None, WITHIN_STEP)
-    ready = {"type": "Ready", "status": "True", "reason": "GuardrailReady"}
-    computed = decision.status.model_copy(
-        update={
-            "phase": "Healthy",
-            "stable_revision": rev(V2),
-            "canary": None,
-            "conditions": [GuardrailStatus.model_validate({"conditions": [ready]}).conditions[0]],
-        }
-    )
-    merged = with_rollout(computed, decision.status)
-    assert (merged.phase, merged.stable_revision) == ("Progressing", rev(V1))
-    assert merged.canary == decision.status.canary
-    assert {c.type for c in merged.conditions} == {"Ready", ROLLOUT_HEALTHY}
+    ready = WorkloadState("gr-triton", found=True, desired=1, ready=1)
+    written = compute_status(decision.status, 1, "shop", Observed(revision=rev(V2), triton=ready), rfc3339(WITHIN_STEP))
+    assert (written.phase, written.stable_revision) == ("Progressing", rev(V1))
+    assert written.canary == decision.status.canary
+    assert written.history == decision.status.history
+    assert {c.type for c in written.conditions} >= {"Ready", ROLLOUT_HEALTHY}
