@@ -66,19 +66,19 @@ async def build_kb(path: Path) -> None:
     """The embedded Qdrant collection the sidecar retrieves from (embedded embedding model)."""
     from guardrail_contract.sidecar_config import SidecarConfig
     from guardrail_sidecar.observability.metrics import Metrics
-    from guardrail_sidecar.revisions.routing import Runtime
+    from guardrail_sidecar.revisions.served import ServedRevisions
     from guardrail_sidecar.scoring.knowledge import upsert_passages
 
     config = SidecarConfig.model_validate(sidecar_config(path, 1, 2, 3))
-    runtime = Runtime(config, Metrics())
-    runtime.apply(config)
-    pipeline = runtime.pick(None)
+    revisions = ServedRevisions(config, Metrics())
+    revisions.apply(config)
+    pipeline = revisions.pick(None)
     kb = config.routing.stable.knowledge_base
     assert kb is not None
-    client = runtime.qdrant(kb.qdrant)
+    client = revisions.qdrant(kb.qdrant)
     vectors = await pipeline.scorer.embed(FACTS)
     await upsert_passages(client, COLLECTION, [f"fact-{i}" for i in range(len(FACTS))], FACTS, vectors)
-    await runtime.close()
+    await revisions.close()
 
 
 def sidecar_config(kb: Path, upstream: int, listen: int, admin: int, triton_grpc: str = "") -> dict[str, Any]:

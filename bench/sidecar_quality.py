@@ -34,7 +34,7 @@ from guardrail_models.baselines_director import TASK_PROMPTS
 from guardrail_models.halueval import TASKS, Item, length_matched, read_rows, split
 from guardrail_models.metrics import auroc, balanced_accuracy, length_score, pairwise_win_rate
 from guardrail_sidecar.observability.metrics import Metrics
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,9 +129,9 @@ async def score_task(items: list[Item], director: dict[str, Any] | None) -> dict
         }
     }
     config = SidecarConfig.model_validate(raw)
-    runtime = Runtime(config, Metrics())
-    runtime.apply(config)
-    pipeline = runtime.pick(None)
+    revisions = ServedRevisions(config, Metrics())
+    revisions.apply(config)
+    pipeline = revisions.pick(None)
     right, wrong, cos_right, cos_wrong = [], [], [], []
     started = time.perf_counter()
     for item in items:
@@ -150,7 +150,7 @@ async def score_task(items: list[Item], director: dict[str, Any] | None) -> dict
             [(i.evidence, i.claim(i.right)) for i in items] + [(i.evidence, i.claim(i.hallucinated)) for i in items]
         )
     )
-    await runtime.close()
+    await revisions.close()
     anchor_ms = {}
     if director is not None:
         for name in DIRECTOR_ANCHORS:

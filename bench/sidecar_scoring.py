@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from guardrail_contract.sidecar_config import SidecarConfig  # noqa: E402
 from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
 from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.revisions.routing import Runtime  # noqa: E402
+from guardrail_sidecar.revisions.served import ServedRevisions  # noqa: E402
 from guardrail_sidecar.scored_path.protocols import parse_openai_request  # noqa: E402
 from guardrail_sidecar.scoring.knowledge import upsert_passages  # noqa: E402
 from tests.support.facts import FACTS  # noqa: E402
@@ -91,21 +91,21 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 async def build_kb(kb: Path) -> None:
     cfg = SidecarConfig.model_validate(config(models_section("embedded"), kb))
-    runtime = Runtime(cfg, Metrics())
-    runtime.apply(cfg)
-    pipeline = runtime.pick(None)
-    client = runtime.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
+    revisions = ServedRevisions(cfg, Metrics())
+    revisions.apply(cfg)
+    pipeline = revisions.pick(None)
+    client = revisions.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
     await upsert_passages(
         client, "facts", list(FACTS), list(FACTS.values()), await pipeline.scorer.embed(list(FACTS.values()))
     )
-    await runtime.close()
+    await revisions.close()
 
 
 async def per_answer(models: dict[str, Any], kb: Path, n: int) -> dict[str, float]:
     cfg = SidecarConfig.model_validate(config(models, kb))
-    runtime = Runtime(cfg, Metrics())
-    runtime.apply(cfg)
-    pipeline = runtime.pick(None)
+    revisions = ServedRevisions(cfg, Metrics())
+    revisions.apply(cfg)
+    pipeline = revisions.pick(None)
     rng = random.Random(7)
     await pipeline.assess(answer(rng), REQUEST)  # warm-up: sessions, connections
     ms = []
@@ -114,7 +114,7 @@ async def per_answer(models: dict[str, Any], kb: Path, n: int) -> dict[str, floa
         started = time.perf_counter()
         await pipeline.assess(text, REQUEST)
         ms.append((time.perf_counter() - started) * 1000)
-    await runtime.close()
+    await revisions.close()
     return summary(ms)
 
 

@@ -34,7 +34,7 @@ from guardrail_contract.sidecar_config import SidecarConfig  # noqa: E402
 from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
 from guardrail_otel.collector import Collector  # noqa: E402
 from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.revisions.routing import Runtime  # noqa: E402
+from guardrail_sidecar.revisions.served import ServedRevisions  # noqa: E402
 from guardrail_sidecar.scoring.knowledge import upsert_passages  # noqa: E402
 from tests.support.facts import FACTS  # noqa: E402
 from tests.support.processes import stop, wait_http  # noqa: E402
@@ -62,12 +62,12 @@ def sidecar_config(kb: Path, upstream: int, listen: int, admin: int) -> dict[str
 
 async def build_kb(kb: Path) -> None:
     cfg = SidecarConfig.model_validate(sidecar_config(kb, 1, 2, 3))
-    runtime = Runtime(cfg, Metrics())
-    runtime.apply(cfg)
-    client = runtime.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
-    vectors = await runtime.pick(None).scorer.embed(list(FACTS.values()))
+    revisions = ServedRevisions(cfg, Metrics())
+    revisions.apply(cfg)
+    client = revisions.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
+    vectors = await revisions.pick(None).scorer.embed(list(FACTS.values()))
     await upsert_passages(client, "facts", list(FACTS), list(FACTS.values()), vectors)
-    await runtime.close()
+    await revisions.close()
 
 
 def start_sidecar(

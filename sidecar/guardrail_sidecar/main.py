@@ -19,7 +19,7 @@ from guardrail_contract.sidecar_config import ConfigError, SidecarConfig
 from guardrail_sidecar.observability import logs, tracing
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.revisions.reload import watch_file
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
 from guardrail_sidecar.server.connections import LINGER, ConnectionGuard, GuardedSite, Limits
 from guardrail_sidecar.server.proxy import ReverseProxy, Upstream
@@ -29,11 +29,11 @@ log = logging.getLogger("guardrail.sidecar")
 
 async def serve(path: Path, config: SidecarConfig) -> None:
     metrics = Metrics()
-    runtime = Runtime(config, metrics)
-    runtime.apply(config)
+    revisions = ServedRevisions(config, metrics)
+    revisions.apply(config)
     upstream = Upstream(config)
     await upstream.start()
-    proxy = ReverseProxy(runtime, metrics, upstream)
+    proxy = ReverseProxy(revisions, metrics, upstream)
     limits = Limits.of(config.proxy)
     # aiohttp's own keep-alive close stays as a backstop behind the guard's deadlines.
     keepalive = max(limits.idle, limits.header) + 1.0
@@ -56,11 +56,11 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     host = config.proxy.listen_host
     await GuardedSite(runners[0], host, config.proxy.listen_port, guards[0], backlog=1024).start()
     await GuardedSite(runners[1], host, config.admin_port, guards[1], backlog=128).start()
-    tasks = [asyncio.create_task(watch_file(path, runtime))]
+    tasks = [asyncio.create_task(watch_file(path, revisions))]
     if config.watch is not None:
         from guardrail_sidecar.revisions.watch import watch_guardrail
 
-        tasks.append(asyncio.create_task(watch_guardrail(config.watch, runtime)))
+        tasks.append(asyncio.create_task(watch_guardrail(config.watch, revisions)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,7 +84,7 @@ async def serve(path: Path, config: SidecarConfig) -> None:
     for runner in runners:
         await runner.cleanup()
     await upstream.close()
-    await runtime.close()
+    await revisions.close()
 
 
 class QuietClientErrors(logging.Filter):

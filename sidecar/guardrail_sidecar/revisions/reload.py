@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from guardrail_contract.sidecar_config import ConfigError, SidecarConfig
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 
 log = logging.getLogger("guardrail.sidecar")
 
@@ -21,7 +21,7 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
-async def watch_file(path: Path, runtime: Runtime, interval: float = 0.5) -> None:
+async def watch_file(path: Path, revisions: ServedRevisions, interval: float = 0.5) -> None:
     last = _stamp(path)
     while True:
         await asyncio.sleep(interval)
@@ -34,8 +34,8 @@ async def watch_file(path: Path, runtime: Runtime, interval: float = 0.5) -> Non
         except ConfigError as exc:
             log.error("config reload rejected; keeping the running config", extra={"fields": {"error": str(exc)}})
             continue
-        runtime.apply(config)
+        revisions.apply(config)
         log.info(
             "config reloaded",
-            extra={"fields": {"stable": config.routing.stable.revision, "weight": runtime.weight}},
+            extra={"fields": {"stable": config.routing.stable.revision, "weight": revisions.weight}},
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from guardrail_contract.names import GROUP, PLURAL, REVISION_KEY, VERSION, revision_configmap_name
 from guardrail_contract.sidecar_config import ConfigError, GuardrailRef, RevisionConfig
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 
 log = logging.getLogger("guardrail.sidecar")
 
@@ -51,7 +51,7 @@ def parse_revision(configmaps: list[dict[str, Any]], revision: str) -> RevisionC
     return None
 
 
-def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
+def _watch_blocking(ref: GuardrailRef, revisions: ServedRevisions, loop: asyncio.AbstractEventLoop) -> None:
     from kubernetes import client, config, watch
     from kubernetes.client.exceptions import ApiException
 
@@ -93,10 +93,10 @@ def _watch_blocking(ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractE
             canary_revision, weight = status_canary(guardrail)
             stable = revision_config(status_stable(guardrail))
             canary = revision_config(canary_revision)
-            loop.call_soon_threadsafe(runtime.follow_guardrail, stable, canary, canary_revision, weight)
+            loop.call_soon_threadsafe(revisions.follow_guardrail, stable, canary, canary_revision, weight)
 
 
-async def watch_guardrail(ref: GuardrailRef, runtime: Runtime) -> None:
+async def watch_guardrail(ref: GuardrailRef, revisions: ServedRevisions) -> None:
     """Runs the (blocking) kubernetes watch in a daemon thread; errors are logged and the watch restarted.
 
     A daemon thread rather than `asyncio.to_thread`: the default executor is joined at shutdown, so a watch
@@ -104,7 +104,7 @@ async def watch_guardrail(ref: GuardrailRef, runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
     while True:
         ended: asyncio.Future[None] = loop.create_future()
-        thread = threading.Thread(target=_watch_thread, args=(ref, runtime, loop, ended), name="guardrail-watch")
+        thread = threading.Thread(target=_watch_thread, args=(ref, revisions, loop, ended), name="guardrail-watch")
         thread.daemon = True
         thread.start()
         try:
@@ -115,11 +115,11 @@ async def watch_guardrail(ref: GuardrailRef, runtime: Runtime) -> None:
 
 
 def _watch_thread(
-    ref: GuardrailRef, runtime: Runtime, loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]
+    ref: GuardrailRef, revisions: ServedRevisions, loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]
 ) -> None:
     """The watch, reporting how it ended to the event loop (unless the loop is already gone at shutdown)."""
     try:
-        _watch_blocking(ref, runtime, loop)
+        _watch_blocking(ref, revisions, loop)
     except Exception as exc:
         outcome: BaseException | None = exc
     else:

@@ -96,7 +96,7 @@ async def handle_scored(proxy: ReverseProxy, request: web.Request) -> web.Stream
     request, refusals and app failures included, is counted for the revision that handled it."""
     ANSWER_STARTED.set(time.perf_counter())  # guardrail_answer_duration_seconds runs from here
     sticky = proxy.config.routing.sticky_header
-    pipeline = proxy.runtime.pick(request.headers.get(sticky) if sticky else None)
+    pipeline = proxy.revisions.pick(request.headers.get(sticky) if sticky else None)
     try:
         return await _handle_scored(proxy, pipeline, request)
     except RequestError as exc:

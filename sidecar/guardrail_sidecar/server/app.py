@@ -21,7 +21,7 @@ PROXY: web.AppKey[ReverseProxy] = web.AppKey("proxy", ReverseProxy)
 async def handle(request: web.Request) -> web.StreamResponse:
     """Scored paths go through the pipeline; everything else passes through untouched."""
     proxy = request.app[PROXY]
-    revision = proxy.runtime.stable.revision if proxy.runtime.stable else ""
+    revision = proxy.revisions.stable.revision if proxy.revisions.stable else ""
     target = request_target(request)
     try:
         if proxy.config.proxy.is_scored(request.method, target, request.body_exists):
@@ -75,13 +75,13 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready when every revision can serve: a fail-closed one needs its models and knowledge base (without
     them it refuses everything), a fail-open one keeps serving when they are down."""
     proxy = request.app[PROXY]
-    readiness = await proxy.runtime.readiness()
+    readiness = await proxy.revisions.readiness()
     ready = all(readiness.values())
     body = {
         "status": "ready" if ready else "not ready",
         "revisions": list(readiness),
         "ready": readiness,
-        "canaryWeight": proxy.runtime.weight,
+        "canaryWeight": proxy.revisions.weight,
     }
     return web.json_response(body, status=200 if ready else 503)
 

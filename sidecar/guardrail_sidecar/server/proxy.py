@@ -16,7 +16,7 @@ from guardrail_sidecar.errors import UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.observability.redact import Redactor
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.scored_path.responses import app_headers
 from guardrail_sidecar.server.http import read_bounded, request_headers, request_target
 from guardrail_sidecar.server.ratelimit import RateLimiter, client_identity
@@ -70,17 +70,17 @@ class Upstream:
 
 
 class ReverseProxy:
-    def __init__(self, runtime: Runtime, metrics: Metrics, upstream: Upstream) -> None:
-        self.runtime = runtime
+    def __init__(self, revisions: ServedRevisions, metrics: Metrics, upstream: Upstream) -> None:
+        self.revisions = revisions
         self.metrics = metrics
         self.upstream = upstream
-        self.redactor = Redactor(runtime.config.audit.redact_patterns)
-        rate = runtime.config.proxy.rate_limit
+        self.redactor = Redactor(revisions.config.audit.redact_patterns)
+        rate = revisions.config.proxy.rate_limit
         self.limiter = RateLimiter(rate.requests_per_second, rate.burst)
 
     @property
     def config(self) -> SidecarConfig:
-        return self.runtime.config
+        return self.revisions.config
 
     def request_id(self, request: web.Request) -> tuple[str | None, str]:
         """(the client's request id or None, an id for logs)."""

@@ -81,21 +81,21 @@ class Calibration:
 async def _build_kb(path: Path) -> Calibration:
     from guardrail_contract.sidecar_config import SidecarConfig
     from guardrail_sidecar.observability.metrics import Metrics
-    from guardrail_sidecar.revisions.routing import Runtime
+    from guardrail_sidecar.revisions.served import ServedRevisions
     from guardrail_sidecar.scored_path.protocols import parse_openai_request
     from guardrail_sidecar.scoring.knowledge import upsert_passages
 
     config = SidecarConfig.model_validate(revision_config("calib", {}, {"backend": "embedded"}, path, 1, 2))
-    runtime = Runtime(config, Metrics())
-    runtime.apply(config)
-    pipeline = runtime.pick(None)
-    client = runtime.qdrant(config.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set
+    revisions = ServedRevisions(config, Metrics())
+    revisions.apply(config)
+    pipeline = revisions.pick(None)
+    client = revisions.qdrant(config.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set
     vectors = await pipeline.scorer.embed(list(FACTS.values()))
     await upsert_passages(client, COLLECTION, list(FACTS), list(FACTS.values()), vectors)
     request = parse_openai_request(chat_body())
     grounded = await pipeline.assess(GROUNDED, request)
     ungrounded = await pipeline.assess(UNGROUNDED, request)
-    await runtime.close()
+    await revisions.close()
     return Calibration(grounded.score, ungrounded.score)
 
 

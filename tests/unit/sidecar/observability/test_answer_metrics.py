@@ -54,10 +54,10 @@ async def test_the_canary_weight_is_a_ratio(stack: Stack) -> None:
         "policy": {"mode": "monitor"},
         "models": {"backend": "embedded", "embedded": {"repository": "/unused"}},
     }
-    _, admin, runtime = await stack(routing={"canary": canary, "canaryWeight": 25})
+    _, admin, revisions = await stack(routing={"canary": canary, "canaryWeight": 25})
     text = await (await admin.get("/metrics")).text()
     assert samples(text, "guardrail_canary_weight") == {(("revision", "canary1"),): 0.25}
-    runtime.set_weight(100)
+    revisions.set_weight(100)
     text = await (await admin.get("/metrics")).text()
     assert samples(text, "guardrail_canary_weight") == {(("revision", "canary1"),): 1.0}
     assert re.search(r"# HELP guardrail_canary_weight Share of requests \(0-1\)", text)

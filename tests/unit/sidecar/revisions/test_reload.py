@@ -9,7 +9,7 @@ from pathlib import Path
 from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.revisions.reload import watch_file
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from tests.support.fake_scorer import FakeScorer
 
 CONFIG = """
@@ -32,21 +32,21 @@ async def test_weight_change_in_the_file_applies_live(tmp_path: Path) -> None:
     path.write_text(CONFIG.format(weight=10))
     config = SidecarConfig.load(path)
     fake = FakeScorer()
-    runtime = Runtime(config, Metrics(), make_scorer=lambda _: fake)
-    runtime.apply(config)
-    stable_before = runtime.stable
-    task = asyncio.create_task(watch_file(path, runtime, interval=0.01))
+    revisions = ServedRevisions(config, Metrics(), make_scorer=lambda _: fake)
+    revisions.apply(config)
+    stable_before = revisions.stable
+    task = asyncio.create_task(watch_file(path, revisions, interval=0.01))
     await asyncio.sleep(0.05)  # the watcher has seen the first version
     try:
         path.write_text(CONFIG.format(weight=60))
-        await wait_for(lambda: runtime.weight == 60)
-        assert runtime.stable is stable_before  # unchanged revision keeps its pipeline (and caches)
+        await wait_for(lambda: revisions.weight == 60)
+        assert revisions.stable is stable_before  # unchanged revision keeps its pipeline (and caches)
         path.write_text("routing: {canaryWeight: 999}")  # invalid: ignored
         await asyncio.sleep(0.1)
-        assert runtime.weight == 60
+        assert revisions.weight == 60
         path.write_text(CONFIG.format(weight=0).replace("c1", "c2"))
-        await wait_for(lambda: runtime.canary is not None and runtime.canary.revision == "c2")
-        assert runtime.weight == 0
+        await wait_for(lambda: revisions.canary is not None and revisions.canary.revision == "c2")
+        assert revisions.weight == 0
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_sidecar.observability.metrics import Metrics
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.revisions.split import bucket, use_canary
 from guardrail_sidecar.revisions.watch import status_canary
 from tests.support.fake_scorer import FakeScorer
@@ -57,15 +57,15 @@ routing:
 """
     config = SidecarConfig.from_yaml(text)
     fake = FakeScorer()
-    runtime = Runtime(config, Metrics(), make_scorer=lambda _: fake)
-    runtime.apply(config)
-    assert runtime.weight == 5  # the file's weight until the status is known
-    runtime.follow_status("c1", 40)
-    assert runtime.weight == 40
-    runtime.apply(SidecarConfig.from_yaml(text))  # a ConfigMap update does not reset the watched weight
-    assert runtime.weight == 40
-    runtime.follow_status("other-revision", 50)  # not the canary this sidecar runs: no traffic to it
-    assert runtime.weight == 0
+    revisions = ServedRevisions(config, Metrics(), make_scorer=lambda _: fake)
+    revisions.apply(config)
+    assert revisions.weight == 5  # the file's weight until the status is known
+    revisions.follow_status("c1", 40)
+    assert revisions.weight == 40
+    revisions.apply(SidecarConfig.from_yaml(text))  # a ConfigMap update does not reset the watched weight
+    assert revisions.weight == 40
+    revisions.follow_status("other-revision", 50)  # not the canary this sidecar runs: no traffic to it
+    assert revisions.weight == 0
 
 
 REVISION_YAML = "revision: {rev}\nmodels: {{backend: embedded, embedded: {{repository: /unused}}}}\n"
@@ -95,18 +95,18 @@ def test_following_the_guardrail_switches_revisions_live() -> None:
     text = "routing:\n  stable: {revision: s1, models: {backend: embedded, embedded: {repository: /unused}}}\n"
     config = SidecarConfig.from_yaml(text)
     fake = FakeScorer()
-    runtime = Runtime(config, Metrics(), make_scorer=lambda _: fake)
-    runtime.apply(config)
+    revisions = ServedRevisions(config, Metrics(), make_scorer=lambda _: fake)
+    revisions.apply(config)
     canary = RevisionConfig.from_yaml(REVISION_YAML.format(rev="c9"))
-    runtime.follow_guardrail(None, canary, "c9", 30)  # a canary starts
-    assert runtime.canary is not None
-    assert runtime.canary.revision == "c9"
-    assert runtime.weight == 30
-    runtime.apply(SidecarConfig.from_yaml(text))  # the mounted file (stable only) reloads: canary stays
-    assert runtime.canary is not None
-    assert runtime.weight == 30
-    runtime.follow_guardrail(canary, None, None, 0)  # promoted: c9 is stable, no canary
-    assert runtime.stable is not None
-    assert runtime.stable.revision == "c9"
-    assert runtime.canary is None
-    assert runtime.pick("any").revision == "c9"
+    revisions.follow_guardrail(None, canary, "c9", 30)  # a canary starts
+    assert revisions.canary is not None
+    assert revisions.canary.revision == "c9"
+    assert revisions.weight == 30
+    revisions.apply(SidecarConfig.from_yaml(text))  # the mounted file (stable only) reloads: canary stays
+    assert revisions.canary is not None
+    assert revisions.weight == 30
+    revisions.follow_guardrail(canary, None, None, 0)  # promoted: c9 is stable, no canary
+    assert revisions.stable is not None
+    assert revisions.stable.revision == "c9"
+    assert revisions.canary is None
+    assert revisions.pick("any").revision == "c9"

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from guardrail_contract.sidecar_config import SidecarConfig
 from guardrail_sidecar.observability.metrics import Metrics
-from guardrail_sidecar.revisions.routing import Runtime
+from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
 from guardrail_sidecar.server.proxy import ReverseProxy, Upstream
 from tests.support.fake_llm import build_app as build_fake_app
@@ -65,17 +65,17 @@ async def stack() -> AsyncIterator[Stack]:
         config = SidecarConfig.model_validate(raw)
         metrics = Metrics()
         fake = scorer or FakeScorer()
-        runtime = Runtime(config, metrics, make_scorer=lambda _: fake)
-        runtime.apply(config)
+        revisions = ServedRevisions(config, metrics, make_scorer=lambda _: fake)
+        revisions.apply(config)
         upstream = Upstream(config)
         await upstream.start()
-        proxy = ReverseProxy(runtime, metrics, upstream)
+        proxy = ReverseProxy(revisions, metrics, upstream)
         client = TestClient(TestServer(build_proxy_app(proxy)))
         admin = TestClient(TestServer(build_admin_app(proxy)))
         await client.start_server()
         await admin.start_server()
         servers.extend([client, admin, app_server, upstream])
-        return client, admin, runtime
+        return client, admin, revisions
 
     yield make
     for server in servers:
@@ -227,7 +227,7 @@ async def test_canary_split_ignores_the_request_id_and_follows_a_sticky_header(s
         "policy": {"mode": "monitor"},
         "models": {"backend": "embedded", "embedded": {"repository": "/unused"}},
     }
-    client, _, runtime = await stack(routing={"canary": canary, "canaryWeight": 0, "stickyHeader": "x-user"})
+    client, _, revisions = await stack(routing={"canary": canary, "canaryWeight": 0, "stickyHeader": "x-user"})
 
     async def revision(headers: dict[str, str]) -> str:
         response = await client.post("/v1/chat/completions", json=chat(), headers=headers)
@@ -235,9 +235,9 @@ async def test_canary_split_ignores_the_request_id_and_follows_a_sticky_header(s
 
     ids = [{"x-request-id": f"r{i}"} for i in range(40)]
     assert {await revision(i) for i in ids} == {"stable1"}
-    runtime.set_weight(100)
+    revisions.set_weight(100)
     assert {await revision(i) for i in ids} == {"canary1"}
-    runtime.set_weight(50)
+    revisions.set_weight(50)
     same_id = [await revision({"x-request-id": "chosen"}) for _ in range(40)]
     assert set(same_id) == {"stable1", "canary1"}  # a request id does not choose the revision
     users = [{"x-user": f"u{i}"} for i in range(40)]
