@@ -1,6 +1,7 @@
 """Operator configuration, read once at start-up from `GUARDRAIL_*` environment variables.
 
-This module is the one place the variables are documented; the Helm chart's Deployment sets them.
+This module is the one place the operator process reads and documents them (the webhook's are in
+`WebhookConfig` below); the Helm chart's Deployment sets them.
 
 | variable | default | meaning |
 |---|---|---|
@@ -23,10 +24,14 @@ This module is the one place the variables are documented; the Helm chart's Depl
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrail_operator.webhook.injection import SidecarSettings
 
 # The sidecar image (the webhook's default too) carries the `guardrail` CLI that ingestion Jobs run.
 KB_IMAGE = "ghcr.io/guardrails-dev/guardrail-sidecar:0.1.0"
@@ -60,9 +65,7 @@ class Settings:
         env = os.environ if env is None else env
         default_identity = env.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
         settings = cls(
-            watch_namespaces=tuple(
-                ns.strip() for ns in env.get("GUARDRAIL_WATCH_NAMESPACES", "").split(",") if ns.strip()
-            ),
+            watch_namespaces=watch_namespaces(env),
             resync_seconds=_number(env, "GUARDRAIL_RESYNC_SECONDS", cls.resync_seconds),
             field_manager=env.get("GUARDRAIL_FIELD_MANAGER", cls.field_manager),
             leader_election=_flag(env, "GUARDRAIL_LEADER_ELECTION", cls.leader_election),
@@ -99,7 +102,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool, error: type[SettingsError] = SettingsError) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -107,4 +110,78 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw.lower() in ("0", "false", "no", "off"):
         return False
-    raise SettingsError(f"{name}={raw!r}: use true or false")
+    raise error(f"{name}={raw!r}: use true or false")
+
+
+def watch_namespaces(env: Mapping[str, str]) -> tuple[str, ...]:
+    """GUARDRAIL_WATCH_NAMESPACES, comma-separated; empty: all namespaces."""
+    return tuple(ns.strip() for ns in env.get("GUARDRAIL_WATCH_NAMESPACES", "").split(",") if ns.strip())
+
+
+def webhook_enabled(env: Mapping[str, str]) -> bool:
+    """Whether to load the admission webhook at all (GUARDRAIL_WEBHOOK_ENABLED 1/true/yes; anything else: off).
+    `WebhookConfig.from_env` reads the same variable strictly once the webhook module is loaded."""
+    return env.get("GUARDRAIL_WEBHOOK_ENABLED", "").lower() in ("1", "true", "yes")
+
+
+class WebhookConfigError(SettingsError):
+    """A `GUARDRAIL_WEBHOOK_*` or `GUARDRAIL_SIDECAR_*` variable is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """How the webhook is served and what it injects.
+
+    GUARDRAIL_WEBHOOK_ENABLED       serve the webhook (default false: a local operator needs no TLS)
+    GUARDRAIL_WEBHOOK_ADDR          listen address (default 0.0.0.0)
+    GUARDRAIL_WEBHOOK_PORT          listen port (default 9443)
+    GUARDRAIL_WEBHOOK_CERT_DIR      folder with tls.crt and tls.key; unset: kopf generates a self-signed one
+    GUARDRAIL_WEBHOOK_HOST          host name put in a self-signed certificate (dev only)
+    GUARDRAIL_WEBHOOK_FAILURE_POLICY  Fail or Ignore, as in the webhook configuration: on an internal error,
+                                    Fail denies the Pod, Ignore admits it without the sidecar (default Fail)
+    GUARDRAIL_SIDECAR_IMAGE         image of the injected container
+    GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY  its pull policy (default IfNotPresent)
+    GUARDRAIL_SIDECAR_RESOURCES     JSON {"requests": {...}, "limits": {...}}
+    GUARDRAIL_SIDECAR_NATIVE        native sidecar: an init container with restartPolicy Always (default true)
+    """
+
+    enabled: bool = False
+    addr: str = "0.0.0.0"  # noqa: S104 - inside a pod the Service reaches us on the pod IP
+    port: int = 9443
+    cert_dir: str | None = None
+    host: str | None = None
+    failure_policy: str = "Fail"
+    sidecar: SidecarSettings = field(default_factory=SidecarSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookConfig:
+        defaults, sidecar_defaults = cls(), SidecarSettings()
+        port_raw = env.get("GUARDRAIL_WEBHOOK_PORT") or str(defaults.port)
+        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+            raise WebhookConfigError(f"GUARDRAIL_WEBHOOK_PORT={port_raw!r}: expected a port number 1..65535")
+        policy = env.get("GUARDRAIL_WEBHOOK_FAILURE_POLICY") or defaults.failure_policy
+        if policy not in ("Fail", "Ignore"):
+            raise WebhookConfigError(f"GUARDRAIL_WEBHOOK_FAILURE_POLICY={policy!r}: expected Fail or Ignore")
+        resources: Any = sidecar_defaults.resources
+        if raw := env.get("GUARDRAIL_SIDECAR_RESOURCES"):
+            try:
+                resources = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise WebhookConfigError(f"GUARDRAIL_SIDECAR_RESOURCES is not JSON: {exc}") from exc
+            if not isinstance(resources, dict) or not set(resources) <= {"requests", "limits"}:
+                raise WebhookConfigError("GUARDRAIL_SIDECAR_RESOURCES must be an object of requests/limits")
+            resources = {k: {n: str(q) for n, q in v.items()} for k, v in resources.items()}
+        return cls(
+            enabled=_flag(env, "GUARDRAIL_WEBHOOK_ENABLED", defaults.enabled, WebhookConfigError),
+            addr=env.get("GUARDRAIL_WEBHOOK_ADDR") or defaults.addr,
+            port=int(port_raw),
+            cert_dir=env.get("GUARDRAIL_WEBHOOK_CERT_DIR") or None,
+            host=env.get("GUARDRAIL_WEBHOOK_HOST") or None,
+            failure_policy=policy,
+            sidecar=SidecarSettings(
+                image=env.get("GUARDRAIL_SIDECAR_IMAGE") or sidecar_defaults.image,
+                image_pull_policy=env.get("GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY") or sidecar_defaults.image_pull_policy,
+                resources=resources,
+                native=_flag(env, "GUARDRAIL_SIDECAR_NATIVE", sidecar_defaults.native, WebhookConfigError),
+            ),
+        )

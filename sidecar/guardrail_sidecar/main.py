@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from guardrail_sidecar.revisions.served import ServedRevisions
 from guardrail_sidecar.server.app import build_admin_app, build_proxy_app
 from guardrail_sidecar.server.connections import LINGER, ConnectionGuard, GuardedSite, Limits
 from guardrail_sidecar.server.proxy import ReverseProxy, Upstream
+from guardrail_sidecar.settings import Settings
 
 log = logging.getLogger("guardrail.sidecar")
 
@@ -97,17 +97,18 @@ class QuietClientErrors(logging.Filter):
 
 
 def main(argv: list[str] | None = None) -> None:
+    settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="guardrail-sidecar", description=__doc__)
     parser.add_argument(
         "--config",
         type=Path,
-        default=os.environ.get("GUARDRAIL_CONFIG"),
+        default=settings.config,
         help="sidecar config YAML (the rendered ConfigMap's sidecar.yaml); env GUARDRAIL_CONFIG",
     )
     parser.add_argument(
         "--loop",
         choices=["auto", "uvloop", "asyncio"],
-        default=os.environ.get("GUARDRAIL_EVENT_LOOP", "auto"),
+        default=settings.event_loop,
         help="event loop (auto: uvloop when installed); env GUARDRAIL_EVENT_LOOP",
     )
     args = parser.parse_args(argv)

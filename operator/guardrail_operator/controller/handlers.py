@@ -21,14 +21,14 @@ from guardrail_operator.controller import tracing
 from guardrail_operator.controller.wiring import Wiring
 from guardrail_operator.errors import KubeError
 from guardrail_operator.rollout.actions import rollout_request_pending
-from guardrail_operator.settings import Settings
+from guardrail_operator.settings import Settings, webhook_enabled
 
 SETTINGS = Settings.from_env()
 CHILDREN = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
 # The sidecar-injection webhook registers an admission handler, and kopf refuses to start with one but no
 # webhook server, so it is imported only when it is enabled (GUARDRAIL_WEBHOOK_ENABLED, see `webhook`).
-_WEBHOOK = os.environ.get("GUARDRAIL_WEBHOOK_ENABLED", "").lower() in ("1", "true", "yes")
+_WEBHOOK = webhook_enabled(os.environ)
 if _WEBHOOK and importlib.util.find_spec("guardrail_operator.webhook.admission") is not None:
     importlib.import_module("guardrail_operator.webhook.admission")
 

@@ -19,7 +19,6 @@ cert-manager) is picked up without a restart.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -33,87 +32,14 @@ from pydantic import ValidationError
 from guardrail_contract.guardrail import Guardrail
 from guardrail_contract.names import GROUP, PLURAL, VERSION
 from guardrail_operator.clients.k8s import KubeClient, load_api_client
-from guardrail_operator.webhook.injection import Decision, Pod, SidecarSettings, Target, inject, sidecar_update_refusal
+from guardrail_operator.settings import WebhookConfig, watch_namespaces
+from guardrail_operator.webhook.injection import Decision, Pod, Target, inject, sidecar_update_refusal
 
 WEBHOOK_ID = "inject-sidecar"  # the URL path the MutatingWebhookConfiguration calls
 STRICT_WEBHOOK_ID = "inject-sidecar-strict"  # the path for namespaces that do not allow opting out
 _MEMO_KEY = "guardrail_webhook"
 _WARMUP_KEY = "guardrail_webhook_warmup"
 STARTUP_SNAPSHOT_SECONDS = 60.0  # how long the start-up listing stands in for Guardrails the index has not seen
-
-
-class WebhookConfigError(ValueError):
-    """A `GUARDRAIL_WEBHOOK_*` or `GUARDRAIL_SIDECAR_*` variable is malformed; the message names it."""
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise WebhookConfigError(f"{name}={raw!r}: expected true or false")
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    """How the webhook is served and what it injects.
-
-    GUARDRAIL_WEBHOOK_ENABLED       serve the webhook (default false: a local operator needs no TLS)
-    GUARDRAIL_WEBHOOK_ADDR          listen address (default 0.0.0.0)
-    GUARDRAIL_WEBHOOK_PORT          listen port (default 9443)
-    GUARDRAIL_WEBHOOK_CERT_DIR      folder with tls.crt and tls.key; unset: kopf generates a self-signed one
-    GUARDRAIL_WEBHOOK_HOST          host name put in a self-signed certificate (dev only)
-    GUARDRAIL_WEBHOOK_FAILURE_POLICY  Fail or Ignore, as in the webhook configuration: on an internal error,
-                                    Fail denies the Pod, Ignore admits it without the sidecar (default Fail)
-    GUARDRAIL_SIDECAR_IMAGE         image of the injected container
-    GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY  its pull policy (default IfNotPresent)
-    GUARDRAIL_SIDECAR_RESOURCES     JSON {"requests": {...}, "limits": {...}}
-    GUARDRAIL_SIDECAR_NATIVE        native sidecar: an init container with restartPolicy Always (default true)
-    """
-
-    enabled: bool = False
-    addr: str = "0.0.0.0"  # noqa: S104 - inside a pod the Service reaches us on the pod IP
-    port: int = 9443
-    cert_dir: str | None = None
-    host: str | None = None
-    failure_policy: str = "Fail"
-    sidecar: SidecarSettings = field(default_factory=SidecarSettings)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WebhookConfig:
-        defaults, sidecar_defaults = cls(), SidecarSettings()
-        port_raw = env.get("GUARDRAIL_WEBHOOK_PORT") or str(defaults.port)
-        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
-            raise WebhookConfigError(f"GUARDRAIL_WEBHOOK_PORT={port_raw!r}: expected a port number 1..65535")
-        policy = env.get("GUARDRAIL_WEBHOOK_FAILURE_POLICY") or defaults.failure_policy
-        if policy not in ("Fail", "Ignore"):
-            raise WebhookConfigError(f"GUARDRAIL_WEBHOOK_FAILURE_POLICY={policy!r}: expected Fail or Ignore")
-        resources: Any = sidecar_defaults.resources
-        if raw := env.get("GUARDRAIL_SIDECAR_RESOURCES"):
-            try:
-                resources = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise WebhookConfigError(f"GUARDRAIL_SIDECAR_RESOURCES is not JSON: {exc}") from exc
-            if not isinstance(resources, dict) or not set(resources) <= {"requests", "limits"}:
-                raise WebhookConfigError("GUARDRAIL_SIDECAR_RESOURCES must be an object of requests/limits")
-            resources = {k: {n: str(q) for n, q in v.items()} for k, v in resources.items()}
-        return cls(
-            enabled=_bool(env, "GUARDRAIL_WEBHOOK_ENABLED", defaults.enabled),
-            addr=env.get("GUARDRAIL_WEBHOOK_ADDR") or defaults.addr,
-            port=int(port_raw),
-            cert_dir=env.get("GUARDRAIL_WEBHOOK_CERT_DIR") or None,
-            host=env.get("GUARDRAIL_WEBHOOK_HOST") or None,
-            failure_policy=policy,
-            sidecar=SidecarSettings(
-                image=env.get("GUARDRAIL_SIDECAR_IMAGE") or sidecar_defaults.image,
-                image_pull_policy=env.get("GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY") or sidecar_defaults.image_pull_policy,
-                resources=resources,
-                native=_bool(env, "GUARDRAIL_SIDECAR_NATIVE", sidecar_defaults.native),
-            ),
-        )
 
 
 def webhook_server(config: WebhookConfig) -> kopf.WebhookServer:
@@ -164,9 +90,7 @@ def targets_by_namespace(items: Iterable[Mapping[str, Any]]) -> dict[str, list[T
 
 def _startup_snapshot(logger: kopf.Logger) -> dict[str, list[Target]]:
     """The Guardrails of the watched namespaces (GUARDRAIL_WATCH_NAMESPACES; empty: all), listed once."""
-    namespaces: list[str | None] = [
-        ns.strip() for ns in os.environ.get("GUARDRAIL_WATCH_NAMESPACES", "").split(",") if ns.strip()
-    ] or [None]
+    namespaces: list[str | None] = list(watch_namespaces(os.environ)) or [None]
     try:
         kube = KubeClient(load_api_client(os.environ.get("KUBECONFIG")), "guardrail-webhook")
         items = [item for ns in namespaces for item in kube.list("Guardrail", ns)]

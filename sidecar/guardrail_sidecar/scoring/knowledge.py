@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ from guardrail_contract.sidecar_config import KnowledgeBase as KnowledgeBaseConf
 from guardrail_contract.sidecar_config import QdrantConfig
 from guardrail_sidecar.errors import BackendError
 from guardrail_sidecar.scoring.verdict import Evidence
+from guardrail_sidecar.settings import secret
 
 TEXT_FIELD = "text"
 
@@ -23,7 +23,7 @@ def connect(config: QdrantConfig) -> AsyncQdrantClient:
     """A client for the configured Qdrant; the API key comes from the named environment variable."""
     if config.path is not None:
         return AsyncQdrantClient(path=config.path)
-    api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
+    api_key = secret(config.api_key_env) if config.api_key_env else None
     return AsyncQdrantClient(url=config.url, api_key=api_key, timeout=int(duration_seconds(config.timeout)) or 1)
 
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from guardrail_operator import settings as settings_module
 from guardrail_operator.clients.k8s import KINDS
 from guardrail_operator.controller.metrics import Metrics as OperatorMetrics
-from guardrail_operator.settings import Settings
-from guardrail_operator.webhook.admission import STRICT_WEBHOOK_ID, WEBHOOK_ID, WebhookConfig
+from guardrail_operator.settings import Settings, WebhookConfig
+from guardrail_operator.webhook.admission import STRICT_WEBHOOK_ID, WEBHOOK_ID
 from guardrail_operator.webhook.injection import ALLOW_OPT_OUT_LABEL, SidecarSettings
 from guardrail_sidecar.observability.metrics import Metrics as SidecarMetrics
 from tests.unit.chart.render import CHART, NAMESPACE, RenderError, helm, kinds, one, render

@@ -11,9 +11,9 @@ import kopf
 import pytest
 
 from guardrail_contract.guardrail import Guardrail
+from guardrail_operator.settings import WebhookConfig, WebhookConfigError
 from guardrail_operator.webhook import admission as webhook
 from guardrail_operator.webhook import injection
-from guardrail_operator.webhook.admission import WebhookConfig, WebhookConfigError
 from guardrail_operator.webhook.injection import SIDECAR_NAME, Target
 
 LOG = logging.getLogger("test")
