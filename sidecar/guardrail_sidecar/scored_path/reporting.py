@@ -39,7 +39,8 @@ def record(
     proxy.metrics.requests.labels(pipeline.revision, assessment.verdict).inc()
     started = ANSWER_STARTED.get()
     if started is not None and kind in ANSWER_KINDS:  # a stream's verdict is recorded as its last bytes go out
-        proxy.metrics.answer_duration.labels(pipeline.revision).observe(time.perf_counter() - started)
+        answered = time.perf_counter() - started
+        proxy.metrics.answer_duration.labels(pipeline.revision).observe(answered, tracing.exemplar())
     if not assessment.backend_error:
         proxy.metrics.score.labels(pipeline.revision).observe(assessment.score)
     if assessment.verdict != "pass" or assessment.backend_error:

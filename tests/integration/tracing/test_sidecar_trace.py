@@ -165,9 +165,15 @@ def test_a_blocked_stream_is_traced_span_by_span(
     for text in (QUESTION, "4711", "refunds are paid", "original payment method", MARKER_TOKEN, "headquarters"):
         assert text.lower() not in exported
 
-    # The latency histogram carries the trace as an exemplar (OpenMetrics exposition).
+    # The latency histograms carry the trace as an exemplar (OpenMetrics exposition).
     metrics = httpx.get(sidecar.admin + "/metrics", headers={"Accept": OPENMETRICS}, timeout=10)
     assert metrics.headers["content-type"].startswith("application/openmetrics-text")
+    answered = [
+        line
+        for line in metrics.text.splitlines()
+        if line.startswith("guardrail_answer_duration_seconds_bucket") and "#" in line
+    ]
+    assert any(f'trace_id="{TRACE}"' in line for line in answered), answered
     exemplars = [
         line
         for line in metrics.text.splitlines()
