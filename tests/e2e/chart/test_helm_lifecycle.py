@@ -29,7 +29,8 @@ class Release:
 
     @property
     def values(self) -> list[str]:
-        return ["--set", f"webhook.namespaceLabel.key={self.label_key}"]
+        # The cluster's CRD is applied from crds/ by the cluster fixture; test_crd_upgrade.py tests the chart's.
+        return ["--set", f"webhook.namespaceLabel.key={self.label_key}", "--set", "crds.enabled=false"]
 
 
 def _json(cluster: LocalCluster, *args: str) -> Any:

@@ -1,0 +1,113 @@
+"""The CRD upgrades with the chart (cert-manager's layout: a template behind `crds.enabled`, kept on uninstall by
+`crds.keep`), on the real control plane.
+
+The previous chart version is made here: the current chart at version 0.0.9 whose CRD lacks one property of the
+Guardrail spec. The cluster fixture applied crds/ with kubectl, so the test first hands that CRD to its release
+with the adoption commands docs/charts.md gives, and gives it back (re-applied from crds/) afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from guardrail_chart import crds as chart_crds
+from guardrail_devcluster.cluster import REPO_ROOT, LocalCluster
+
+pytestmark = pytest.mark.e2e
+
+CHART = REPO_ROOT / "charts" / "guardrail-operator"
+SOURCE = REPO_ROOT / "crds" / "guardrails.dev_guardrails.yaml"
+CRD = "guardrails.guardrails.dev"
+HELM_LABELS = (
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+)
+HELM_ANNOTATIONS = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace", "helm.sh/resource-policy")
+
+
+def _spec_properties(crd: dict[str, Any]) -> dict[str, Any]:
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    properties: dict[str, Any] = schema["properties"]["spec"]["properties"]
+    return properties
+
+
+def _live_crd(cluster: LocalCluster) -> dict[str, Any]:
+    crd: dict[str, Any] = json.loads(cluster.kubectl("get", "crd", CRD, "-o", "json").stdout)
+    return crd
+
+
+def previous_chart(folder: Path) -> tuple[Path, str]:
+    """The chart at version 0.0.9 with an older CRD (the last property of the Guardrail spec missing); returns the
+    chart folder and the property's name."""
+    chart = folder / "guardrail-operator"
+    shutil.copytree(CHART, chart)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta["version"] = "0.0.9"
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    older = copy.deepcopy(yaml.safe_load(SOURCE.read_text()))
+    properties = _spec_properties(older)
+    dropped = list(properties)[-1]
+    del properties[dropped]
+    (chart / "templates" / "crds" / SOURCE.name).write_text(chart_crds.template(older, SOURCE.name))
+    return chart, dropped
+
+
+@pytest.fixture
+def release(cluster: LocalCluster) -> Iterator[tuple[str, str]]:
+    """(release, namespace). Afterwards the CRD is unowned again and exactly crds/'s, as other tests expect."""
+    suffix = uuid.uuid4().hex[:6]
+    name, namespace = f"crd-{suffix}", f"guardrail-crd-{suffix}"
+    cluster.kubectl("create", "namespace", namespace)
+    yield name, namespace
+    cluster.helm("uninstall", name, "-n", namespace, "--wait", check=False)
+    cluster.kubectl("label", "crd", CRD, *(f"{k}-" for k in HELM_LABELS), check=False)
+    cluster.kubectl("annotate", "crd", CRD, *(f"{k}-" for k in HELM_ANNOTATIONS), check=False)
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(SOURCE))
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_helm_upgrade_from_the_previous_chart_version_updates_the_crd(
+    cluster: LocalCluster, release: tuple[str, str], tmp_path: Path
+) -> None:
+    name, namespace = release
+    chart, dropped = previous_chart(tmp_path)
+    values = ["--set", f"webhook.namespaceLabel.key=e2e.guardrails.dev/crd-{name}", "--set", "replicaCount=1"]
+    assert dropped in _spec_properties(_live_crd(cluster)), "the cluster starts with crds/'s CRD"
+
+    # A CRD applied by kubectl (or by the chart's old crds/ folder) is adopted by labelling it for the release.
+    cluster.kubectl("label", "--overwrite", "crd", CRD, "app.kubernetes.io/managed-by=Helm")
+    cluster.kubectl(
+        "annotate", "--overwrite", "crd", CRD, f"meta.helm.sh/release-name={name}",
+        f"meta.helm.sh/release-namespace={namespace}",
+    )  # fmt: skip
+    cluster.helm("install", name, str(chart), "-n", namespace, *values, "--wait", "--timeout", "90s", timeout=120)
+    old = _live_crd(cluster)
+    assert dropped not in _spec_properties(old), "the previous version's CRD is installed"
+    assert old["metadata"]["labels"]["helm.sh/chart"] == "guardrail-operator-0.0.9"
+
+    upgraded = cluster.helm("upgrade", name, str(CHART), "-n", namespace, "--reuse-values", "--wait", timeout=120)
+    assert "has been upgraded" in upgraded.stdout
+    new = _live_crd(cluster)
+    assert dropped in _spec_properties(new), f"helm upgrade added spec.{dropped} to the CRD"
+    assert new["spec"]["versions"] == yaml.safe_load(SOURCE.read_text())["spec"]["versions"]
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    assert new["metadata"]["labels"]["helm.sh/chart"] == f"guardrail-operator-{version}"
+    assert new["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert int(new["metadata"]["generation"]) > int(old["metadata"]["generation"])
+
+    explained = cluster.kubectl("explain", f"guardrails.spec.{dropped}", "--api-version=guardrails.dev/v1alpha1")
+    assert f"FIELD: {dropped}" in explained.stdout, "the API server serves the new field"
+
+    cluster.helm("uninstall", name, "-n", namespace, "--wait", timeout=120)
+    assert cluster.kubectl("get", "crd", CRD, check=False).returncode == 0, "crds.keep leaves the CRD"
