@@ -15,6 +15,7 @@ import numpy as np
 import tritonclient.grpc.aio as grpcclient
 import tritonclient.http.aio as httpclient
 from numpy.typing import NDArray
+from tenacity import AsyncRetrying, RetryError, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from guardrail_contract import tensors
 from guardrail_contract.durations import duration_seconds
@@ -140,23 +141,30 @@ class TritonBackend:
     async def infer(
         self, model: str, version: str, inputs: dict[str, NDArray[Any]], output: str
     ) -> NDArray[np.float32]:
-        delay = self._backoff
+        attempts = self._config.retries + 1
         last: BaseException | None = None
-        for attempt in range(self._config.retries + 1):
-            if not self.breaker.allow():
-                raise CircuitOpenError(self.name, f"circuit open after repeated failures ({last or 'earlier'})")
-            try:
-                out = await self._infer_once(model, version, inputs, output)
-            except Exception as exc:  # tritonclient, grpc, aiohttp and timeouts alike: retried, then translated
-                self.breaker.failure()
-                last = exc
-                if attempt < self._config.retries:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-                continue
-            self.breaker.success()
-            return out
-        raise BackendError(self.name, f"{model} failed after {self._config.retries + 1} attempts: {last}")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=self._backoff),  # backoff, 2x, 4x... between attempts
+            retry=retry_if_not_exception_type(CircuitOpenError),  # an open circuit is answered at once
+            sleep=asyncio.sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if not self.breaker.allow():
+                        raise CircuitOpenError(self.name, f"circuit open after repeated failures ({last or 'earlier'})")
+                    try:
+                        out = await self._infer_once(model, version, inputs, output)
+                    except Exception as exc:  # tritonclient, grpc, aiohttp and timeouts alike: retried, translated
+                        self.breaker.failure()
+                        last = exc
+                        raise
+                    self.breaker.success()
+                    return out
+        except RetryError:
+            pass
+        raise BackendError(self.name, f"{model} failed after {attempts} attempts: {last}")
 
     async def ready(self, models: list[tuple[str, str]]) -> bool:
         try:
