@@ -52,10 +52,16 @@ def test_the_contracts_hold(tree: Path) -> None:
         ("operator/guardrail_operator/controller/planted.py", None),  # the controller glue may use clients
         ("sidecar/guardrail_sidecar/planted.py", "sidecar imports nothing"),
         ("contract/guardrail_contract/planted.py", "contract package imports nothing"),
+        ("operator/guardrail_operator/webhook/planted_sidecar.py", "imports nothing of the sidecar"),
+        ("sidecar/guardrail_sidecar/revisions/table.py", "use no network client"),  # the pure routing table
     ],
 )
 def test_a_planted_import_is_caught(tree: Path, planted: str, contract: str | None) -> None:
     target = "guardrail_operator.clients.k8s" if "guardrail_operator" in planted else "guardrail_operator.controller"
+    if "planted_sidecar" in planted:
+        target = "guardrail_sidecar.server.proxy"
+    if planted.endswith("revisions/table.py"):
+        target = "aiohttp"
     (tree / planted).write_text(f"import {target}  # planted layering violation\n")
     result = lint_imports(tree)
     if contract is None:
