@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from guardrail_contract.durations import DURATION
+from guardrail_contract.gates import EvalFigures, EvalGate, Shadow, ShadowFigures
 from guardrail_contract.names import DNS_LABEL, MAX_INGESTED_COLLECTION
 
 JsonDict = dict[str, Any]
@@ -581,6 +582,17 @@ class Rollout(_Model):
         json_schema_extra={"default": {}},
     )
 
+    eval_gate: EvalGate | None = Field(
+        default=None,
+        description="Before shadow or canary: score a labelled set with stable and candidate in a Job and roll "
+        "the candidate back unless it passes (docs/rollouts.md).",
+    )
+    shadow: Shadow | None = Field(
+        default=None,
+        description="Before the first step: the sidecars also score a sample of real answers with the candidate, "
+        "off the response path (only stable's verdict reaches users), and the analysis compares the verdicts.",
+    )
+
     @model_validator(mode="after")
     def _steps_valid(self) -> Rollout:
         if not _steps_increasing(self.steps):
@@ -658,12 +670,17 @@ class CanaryStatus(_Model):
     model_revision: str = Field(
         default="", description="Model revision the canary scores with (its own Triton only if models changed)."
     )
-    state: Literal["WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting", "RolledBack"] = Field(
+    state: Literal[
+        "WaitingForCanary", "EvalGate", "Shadow", "Progressing", "Paused", "Inconclusive", "Promoting", "RolledBack"
+    ] = Field(
         default="WaitingForCanary",
-        description="WaitingForCanary, Progressing, Paused, Inconclusive, Promoting or RolledBack (the revision "
+        description="WaitingForCanary, EvalGate (the offline eval runs), Shadow (scored off the response path, "
+        "no user sees its verdicts), Progressing, Paused, Inconclusive, Promoting or RolledBack (the revision "
         "stays rejected until the spec changes).",
     )
     started_at: str = Field(default="", description="When this canary started (RFC 3339).")
+    eval_gate: EvalFigures | None = Field(default=None, description="The eval gate's figures, once measured.")
+    shadow: ShadowFigures | None = Field(default=None, description="The latest shadow analysis figures.")
 
 
 class HistoryEntry(_Model):
@@ -676,6 +693,7 @@ class HistoryEntry(_Model):
         description="The scoring fields of that revision (models, policy, knowledge base), so undo can render it.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
+    eval_gate: EvalFigures | None = Field(default=None, description="The eval gate it passed, if one ran.")
 
 
 class RolloutRequest(_Model):

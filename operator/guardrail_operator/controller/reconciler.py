@@ -36,7 +36,7 @@ from guardrail_operator.builders.qdrant import (
 from guardrail_operator.builders.triton import triton_name
 from guardrail_operator.clients.k8s import KubeClient
 from guardrail_operator.clients.prometheus import Prometheus
-from guardrail_operator.controller import kb_sync, tracing
+from guardrail_operator.controller import gate_sync, kb_sync, tracing
 from guardrail_operator.controller.metrics import Metrics
 from guardrail_operator.errors import Conflict, Invalid, KubeError, NotFound
 from guardrail_operator.kb import ingestion as kb_ingestion
@@ -76,6 +76,8 @@ def analyse_with_prometheus(guardrail: Guardrail, window: AnalysisWindow) -> Ana
     analysis = guardrail.spec.rollout.analysis
     if analysis.prometheus is None:
         raise ValueError("analysis requested without spec.rollout.analysis.prometheus")
+    if window.stage == "shadow":  # the shadow stage before step 1 (`rollout.gates`)
+        return gate_sync.analyse_shadow_stage(guardrail, window)
     with Prometheus(analysis.prometheus.url) as prometheus:
         return analyse(prometheus.query, window, analysis)
 
@@ -254,10 +256,13 @@ class Reconciler:
     def _decide(self, guardrail: Guardrail, observed: dict[Key, Any], now: datetime) -> Decision:
         """The rollout's next step; analysis (Prometheus) only when a step interval has ended."""
         window = analysis_due(guardrail, now)
-        result = None
+        result: AnalysisResult | None = None
         if window is not None:
             with tracing.analysis(window) as span:
-                result = self.analyse(guardrail, window)
+                if window.stage == "eval":  # the eval gate: its Job's result (`gate_sync`)
+                    result = gate_sync.run_eval_gate(self.kube, guardrail, window, self.kb_image)
+                else:
+                    result = self.analyse(guardrail, window)
                 tracing.analysed(span, result)
         return step(guardrail, observe_rollout(observed), result, now)
 

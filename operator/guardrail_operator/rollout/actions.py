@@ -67,6 +67,7 @@ class AnalysisWindow:
     canary_revision: str
     stable_revision: str
     window: str
+    stage: Literal["canary", "shadow", "eval"] = "canary"  # shadow/eval: the gates before step 1 (`gates`)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from guardrail_contract.guardrail import (
 )
 from guardrail_operator.reconcile.revision import scoring_fields
 from guardrail_operator.reconcile.status import ConditionStatus, condition, merge_conditions
+from guardrail_operator.rollout import gates
 from guardrail_operator.rollout.actions import Action, PostEvent, Request, RolloutObserved
 from guardrail_operator.rollout.analysis import AnalysisResult, Failed, Inconclusive
 
 HISTORY_LIMIT = 10  # promotions kept in status.history (any of them is a rollback target)
 ROLLOUT_HEALTHY = "RolloutHealthy"
 INCONCLUSIVE_RETRY = timedelta(seconds=30)
-ACTIVE = ("WaitingForCanary", "Progressing", "Paused", "Inconclusive", "Promoting")
+ACTIVE = ("WaitingForCanary", "EvalGate", "Shadow", "Progressing", "Paused", "Inconclusive", "Promoting")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -97,6 +98,9 @@ def progress(run: Run, canary: CanaryStatus, analysis: AnalysisResult | None, re
     rollout = run.g.spec.rollout
     steps, interval = rollout.steps, parse_duration(rollout.step_interval)
     action = request.action if request is not None else None
+    if canary.state in gates.STATES:  # the eval gate and the shadow stage before step 1
+        gates.progress(run, canary, analysis, request)
+        return
     if request is not None and action in ("abort", "undo"):
         reason = "Aborted" if action == "abort" else "Undone"
         run.ack(request, f"rolled back revision {canary.revision}")
@@ -129,6 +133,8 @@ def progress(run: Run, canary: CanaryStatus, analysis: AnalysisResult | None, re
     if canary.state == "WaitingForCanary":
         if not run.observed.ready(canary.model_revision):
             run.condition("True", "WaitingForCanary", canary.message)
+            return
+        if gates.enter(run, canary):  # spec.rollout.evalGate / shadow: before any user sees its verdicts
             return
         advance(run, canary.model_copy(update={"step": -1}), steps)
         return
@@ -195,6 +201,9 @@ def advance(run: Run, canary: CanaryStatus, steps: list[int]) -> None:
 def promote(run: Run, canary: CanaryStatus) -> None:
     old = run.status.stable_revision
     run.make_stable(canary.revision, canary.model_revision, "Promoted", scoring_fields(run.g.spec))
+    if canary.eval_gate is not None:  # the eval gate it passed is recorded with it
+        *earlier, entry = run.status.history
+        run.update(history=[*earlier, entry.model_copy(update={"eval_gate": canary.eval_gate})])
     message = f"Revision {canary.revision} promoted to stable (was {old})."
     run.event(False, "Promoted", message)
     run.condition("True", "Promoted", message)

@@ -39,6 +39,7 @@ from datetime import datetime
 from guardrail_contract.durations import parse_duration
 from guardrail_contract.guardrail import CanaryStatus, Guardrail, GuardrailStatus, HistoryEntry
 from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
+from guardrail_operator.rollout import gates
 from guardrail_operator.rollout.actions import (
     Action,
     AnalysisWindow,
@@ -64,9 +65,12 @@ __all__ = ["ROLLOUT_HEALTHY", "analysis_due", "step"]
 
 
 def analysis_due(guardrail: Guardrail, now: datetime) -> AnalysisWindow | None:
-    """The window to analyse now: an active canary of the spec's revision whose step interval has ended."""
+    """The window to analyse now: an active canary of the spec's revision whose step interval has ended, or the
+    eval gate / shadow stage of a candidate before its first step (`AnalysisWindow.stage` says which)."""
     spec, status, canary = guardrail.spec, guardrail.status, guardrail.status.canary
     rollout = spec.rollout
+    if canary is not None and canary.state in gates.STATES:  # eval gate / shadow stage (`gates`)
+        return gates.gate_window(guardrail, now) if canary.revision == guardrail_revision(spec) else None
     if canary is None or canary.state not in ("Progressing", "Inconclusive", "Paused") or rollout.paused:
         return None
     if rollout.analysis.prometheus is None or canary.revision != guardrail_revision(spec):

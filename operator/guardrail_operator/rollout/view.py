@@ -51,6 +51,8 @@ def view(obj: Obj) -> RolloutView:
         return RolloutView(
             f'guardrail "{name}" rolled back to revision {status.get("stableRevision")}: {why}', done=True, failed=True
         )
+    if canary.get("state") in ("EvalGate", "Shadow"):
+        return RolloutView(f'Waiting for guardrail "{name}" rollout to finish: {gate_line(canary)}')
     if canary:
         return RolloutView(
             f'Waiting for guardrail "{name}" rollout to finish: canary {canary.get("revision")} at '
@@ -63,6 +65,39 @@ def view(obj: Obj) -> RolloutView:
         )
     ready = _condition(status, "Ready")
     return RolloutView(f'Waiting for guardrail "{name}" to become ready: {ready.get("message") or status.get("phase")}')
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, int | float) else "-"
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
+
+
+def gate_line(canary: Obj) -> str:
+    """A candidate in the eval gate or the shadow stage, with the figures measured so far."""
+    rev, state = canary.get("revision"), canary.get("state")
+    parts = []
+    evaluated: Obj = canary.get("evalGate") or {}
+    if evaluated:
+        parts.append(
+            f"eval gate {'passed' if evaluated.get('passed') else 'measured'}: AUROC "
+            f"{_num(evaluated.get('candidateAUROC'))} (stable {_num(evaluated.get('stableAUROC'))}), "
+            f"P(candidate better) {_num(evaluated.get('leadProbability'), 2)}, "
+            f"false blocks {_pct(evaluated.get('falseBlockRate'))}"
+        )
+    shadow: Obj = canary.get("shadow") or {}
+    if shadow:
+        parts.append(
+            f"shadow: {shadow.get('requests', 0):.0f} answers, disagreement {_pct(shadow.get('disagreement'))}, "
+            f"would block {_pct(shadow.get('candidateWouldBlock'))} (stable {_pct(shadow.get('stableBlock'))}), "
+            f"score shift {_num(shadow.get('scoreShift'))}, added cost {_num(shadow.get('addedCostMs'), 1)} ms, "
+            f"dropped {shadow.get('dropped') or 0:.0f}"
+        )
+    stage = "eval gate" if state == "EvalGate" else "shadow stage (users get only stable's verdicts)"
+    figures = f" [{'; '.join(parts)}]" if parts else ""
+    return f"candidate {rev} in the {stage}: {canary.get('message', '')}{figures}"
 
 
 def predict(action: str, obj: Obj) -> str:
