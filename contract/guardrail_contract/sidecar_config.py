@@ -339,6 +339,13 @@ class Routing(_Model):
     stable: RevisionConfig
     canary: RevisionConfig | None = None
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of requests the canary scores.")
+    shadow_sample_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Shadow stage: share of the answers stable scores that the canary also scores, off the response "
+        "path (its verdict is only counted, never sent). With `watch`, the Guardrail's rollout decides instead.",
+    )
     request_id_header: str = Field(
         default="x-request-id",
         description="Header whose value names a request in logs and audit lines (correlation only: it does not "

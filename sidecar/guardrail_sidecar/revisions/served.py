@@ -19,6 +19,7 @@ from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.revisions.pipelines import PipelineBuilder
 from guardrail_sidecar.revisions.split import use_canary
 from guardrail_sidecar.revisions.table import CanaryShare, Followed, clamp, route
+from guardrail_sidecar.scored_path.shadow import Shadow
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.scorer import ScoringModels
 
@@ -38,6 +39,7 @@ class ServedRevisions:
         self.stable: Pipeline | None = None
         self.canary: Pipeline | None = None
         self.weight = 0
+        self.shadow = Shadow(metrics.registry)  # the shadow stage: the canary scores a sample off the response path
         self._share: CanaryShare | None = None  # from the Guardrail's status, once followed
         self._followed: Followed | None = None
 
@@ -55,6 +57,8 @@ class ServedRevisions:
         routing = config.routing.model_copy(update={"stable": table.stable, "canary": table.canary})
         self.config, self.stable, self.canary = config.model_copy(update={"routing": routing}), stable, canary
         self.set_weight(table.weight)
+        if self._followed is None:  # once the Guardrail is followed, its rollout sets the shadow rate
+            self.shadow.set_rate(config.routing.shadow_sample_rate)
 
     def follow_status(self, revision: str | None, weight: int) -> None:
         """The Guardrail's status.canary (Kubernetes watch): from now on it decides the weight."""
@@ -108,4 +112,5 @@ class ServedRevisions:
         return all((await self.readiness()).values())
 
     async def close(self) -> None:
+        await self.shadow.close()
         await self._builder.close()

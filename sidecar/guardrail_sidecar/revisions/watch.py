@@ -30,6 +30,16 @@ def status_canary(guardrail: dict[str, Any]) -> tuple[str | None, int]:
     return revision, max(0, min(100, weight)) if isinstance(weight, int) else 0
 
 
+def shadow_rate(guardrail: dict[str, Any]) -> float:
+    """The shadow sample rate: spec.rollout.shadow.sampleRate while status.canary.state is Shadow, else 0."""
+    canary = (guardrail.get("status") or {}).get("canary") or {}
+    if canary.get("state") != "Shadow":
+        return 0.0
+    shadow = ((guardrail.get("spec") or {}).get("rollout") or {}).get("shadow") or {}
+    rate = shadow.get("sampleRate", 0.1)
+    return max(0.0, min(1.0, float(rate))) if isinstance(rate, int | float) else 0.0
+
+
 def status_stable(guardrail: dict[str, Any]) -> str | None:
     stable = (guardrail.get("status") or {}).get("stableRevision")
     return stable if isinstance(stable, str) and stable else None
@@ -94,6 +104,7 @@ def _watch_blocking(ref: GuardrailRef, revisions: ServedRevisions, loop: asyncio
             stable = revision_config(status_stable(guardrail))
             canary = revision_config(canary_revision)
             loop.call_soon_threadsafe(revisions.follow_guardrail, stable, canary, canary_revision, weight)
+            loop.call_soon_threadsafe(revisions.shadow.set_rate, shadow_rate(guardrail))
 
 
 async def watch_guardrail(ref: GuardrailRef, revisions: ServedRevisions) -> None:
