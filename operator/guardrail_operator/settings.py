@@ -143,6 +143,8 @@ class WebhookConfig:
     GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY  its pull policy (default IfNotPresent)
     GUARDRAIL_SIDECAR_RESOURCES     JSON {"requests": {...}, "limits": {...}}
     GUARDRAIL_SIDECAR_NATIVE        native sidecar: an init container with restartPolicy Always (default true)
+    GUARDRAIL_SIDECAR_OTEL          JSON {"OTEL_...": "..."}: OpenTelemetry variables the injected sidecar gets
+                                    (tracing is off in the sidecar without them; docs/tracing.md)
     """
 
     enabled: bool = False
@@ -171,6 +173,7 @@ class WebhookConfig:
             if not isinstance(resources, dict) or not set(resources) <= {"requests", "limits"}:
                 raise WebhookConfigError("GUARDRAIL_SIDECAR_RESOURCES must be an object of requests/limits")
             resources = {k: {n: str(q) for n, q in v.items()} for k, v in resources.items()}
+        otel_env = _otel_env(env.get("GUARDRAIL_SIDECAR_OTEL"))
         return cls(
             enabled=_flag(env, "GUARDRAIL_WEBHOOK_ENABLED", defaults.enabled, WebhookConfigError),
             addr=env.get("GUARDRAIL_WEBHOOK_ADDR") or defaults.addr,
@@ -183,5 +186,25 @@ class WebhookConfig:
                 image_pull_policy=env.get("GUARDRAIL_SIDECAR_IMAGE_PULL_POLICY") or sidecar_defaults.image_pull_policy,
                 resources=resources,
                 native=_flag(env, "GUARDRAIL_SIDECAR_NATIVE", sidecar_defaults.native, WebhookConfigError),
+                otel_env=otel_env,
             ),
         )
+
+
+def _otel_env(raw: str | None) -> dict[str, str]:
+    """GUARDRAIL_SIDECAR_OTEL: an object of OTEL_* names to string values (nothing else: the injected sidecar's
+    own variables are not the operator's to override)."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise WebhookConfigError(f"GUARDRAIL_SIDECAR_OTEL is not JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k.startswith("OTEL_") and isinstance(v, str) for k, v in value.items()
+    ):
+        raise WebhookConfigError(
+            "GUARDRAIL_SIDECAR_OTEL must be an object of OTEL_* names to strings, e.g. "
+            '{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}'
+        )
+    return value

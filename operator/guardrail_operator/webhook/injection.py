@@ -89,6 +89,7 @@ class SidecarSettings:
         }
     )
     native: bool = True  # an init container with restartPolicy Always: ready before the app, stops after it
+    otel_env: Mapping[str, str] = field(default_factory=dict)  # OTEL_* variables: tracing (docs/tracing.md)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def sidecar_container(target: Target, settings: SidecarSettings) -> dict[str, An
             {"name": PORT_NAME, "containerPort": target.listen_port, "protocol": "TCP"},
             {"name": ADMIN_PORT_NAME, "containerPort": ADMIN_PORT, "protocol": "TCP"},
         ],
-        "env": sidecar_env(target),
+        "env": sidecar_env(target) + [{"name": k, "value": v} for k, v in sorted(settings.otel_env.items())],
         "resources": {k: dict(v) for k, v in settings.resources.items()},
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": ADMIN_PORT_NAME},
