@@ -60,9 +60,7 @@ class Metrics:
         self._phases: dict[tuple[str, str], Phase] = {}
         self._conditions: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
 
-    def set_phase(
-        self, namespace: str, name: str, phase: Phase | None, conditions: Sequence[Condition] = ()
-    ) -> None:
+    def set_phase(self, namespace: str, name: str, phase: Phase | None, conditions: Sequence[Condition] = ()) -> None:
         """Record a Guardrail's phase and conditions (phase None: it was deleted) and refresh the gauges."""
         self._set_conditions(namespace, name, conditions if phase is not None else ())
         if phase is None:
@@ -71,7 +69,6 @@ class Metrics:
             self._phases[(namespace, name)] = phase
         for p in PHASES:
             self.guardrails.labels(phase=p).set(sum(1 for v in self._phases.values() if v == p))
-
 
     def _set_conditions(self, namespace: str, name: str, conditions: Sequence[Condition]) -> None:
         """One series per condition type with its current status and reason; a changed one replaces the old."""
