@@ -1,16 +1,20 @@
 """The CRD upgrades with the chart (cert-manager's layout: a template behind `crds.enabled`, kept on uninstall by
 `crds.keep`), on the real control plane.
 
-The previous chart version is made here: the current chart at version 0.0.9 whose CRD lacks one property of the
-Guardrail spec. The cluster fixture applied crds/ with kubectl, so the test first hands that CRD to its release
-with the adoption commands docs/charts.md gives, and gives it back (re-applied from crds/) afterwards.
+Two previous versions: one made here (the current chart at version 0.0.9 whose CRD lacks one property of the
+Guardrail spec), and the chart as it was in git before the CRD became a template (the CRD in its `crds/` folder,
+which Helm never upgrades). The cluster fixture applied crds/ with kubectl, so the tests hand that CRD to their
+release with the adoption commands docs/charts.md gives, and give it back (re-applied from crds/) afterwards.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import shutil
+import subprocess
+import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +38,36 @@ HELM_LABELS = (
     "app.kubernetes.io/version",
 )
 HELM_ANNOTATIONS = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace", "helm.sh/resource-policy")
+
+
+def adopt(cluster: LocalCluster, name: str, namespace: str) -> None:
+    """docs/charts.md: hand a CRD Helm did not create to release `name`."""
+    cluster.kubectl("label", "--overwrite", "crd", CRD, "app.kubernetes.io/managed-by=Helm")
+    cluster.kubectl(
+        "annotate", "--overwrite", "crd", CRD, f"meta.helm.sh/release-name={name}",
+        f"meta.helm.sh/release-namespace={namespace}",
+    )  # fmt: skip
+
+
+def chart_before_crd_templates(folder: Path) -> Path:
+    """The chart as committed just before its CRD became a template (from git; skipped in a shallow clone)."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    found = subprocess.run(
+        [*git, "log", "--format=%H", "-1", "--diff-filter=D", "--", "charts/guardrail-operator/crds"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    commit = found.stdout.strip()
+    archive = subprocess.run(
+        [*git, "archive", "--format=tar", f"{commit}^", "charts/guardrail-operator", "crds"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if not commit or archive.returncode != 0:
+        pytest.skip(f"the chart's history is not in this clone: {found.stderr or archive.stderr.decode()[:200]}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    chart = folder / "charts" / "guardrail-operator"
+    assert (chart / "crds" / SOURCE.name).is_file(), "that chart kept the CRD in its crds/ folder"
+    return chart
 
 
 def _spec_properties(crd: dict[str, Any]) -> dict[str, Any]:
@@ -85,12 +119,7 @@ def test_helm_upgrade_from_the_previous_chart_version_updates_the_crd(
     values = ["--set", f"webhook.namespaceLabel.key=e2e.guardrails.dev/crd-{name}", "--set", "replicaCount=1"]
     assert dropped in _spec_properties(_live_crd(cluster)), "the cluster starts with crds/'s CRD"
 
-    # A CRD applied by kubectl (or by the chart's old crds/ folder) is adopted by labelling it for the release.
-    cluster.kubectl("label", "--overwrite", "crd", CRD, "app.kubernetes.io/managed-by=Helm")
-    cluster.kubectl(
-        "annotate", "--overwrite", "crd", CRD, f"meta.helm.sh/release-name={name}",
-        f"meta.helm.sh/release-namespace={namespace}",
-    )  # fmt: skip
+    adopt(cluster, name, namespace)  # a CRD applied by kubectl (or by an old chart's crds/ folder)
     cluster.helm("install", name, str(chart), "-n", namespace, *values, "--wait", "--timeout", "90s", timeout=120)
     old = _live_crd(cluster)
     assert dropped not in _spec_properties(old), "the previous version's CRD is installed"
@@ -109,5 +138,34 @@ def test_helm_upgrade_from_the_previous_chart_version_updates_the_crd(
     explained = cluster.kubectl("explain", f"guardrails.spec.{dropped}", "--api-version=guardrails.dev/v1alpha1")
     assert f"FIELD: {dropped}" in explained.stdout, "the API server serves the new field"
 
+    cluster.helm("uninstall", name, "-n", namespace, "--wait", timeout=120)
+    assert cluster.kubectl("get", "crd", CRD, check=False).returncode == 0, "crds.keep leaves the CRD"
+
+
+def test_upgrade_from_the_chart_that_kept_the_crd_in_its_crds_folder(
+    cluster: LocalCluster, release: tuple[str, str], tmp_path: Path
+) -> None:
+    """The migration docs/charts.md describes: Helm refuses to take over the CRD until it is adopted, then the
+    upgrade manages it (labels, keep policy) without touching the Guardrails' schema. `--reset-then-reuse-values`
+    takes the new chart's defaults for values the old release never had (`crds`, new alert thresholds)."""
+    name, namespace = release
+    old_chart = chart_before_crd_templates(tmp_path)
+    values = ["--set", f"webhook.namespaceLabel.key=e2e.guardrails.dev/crd-{name}", "--set", "replicaCount=1"]
+    cluster.helm("install", name, str(old_chart), "-n", namespace, *values, "--wait", "--timeout", "90s", timeout=120)
+    before = _live_crd(cluster)
+    assert "meta.helm.sh/release-name" not in (before["metadata"].get("annotations") or {}), "crds/ is not managed"
+
+    refused = cluster.helm(
+        "upgrade", name, str(CHART), "-n", namespace, "--reset-then-reuse-values", check=False, timeout=120
+    )
+    assert refused.returncode != 0
+    assert "invalid ownership metadata" in refused.stderr, refused.stderr
+
+    adopt(cluster, name, namespace)
+    cluster.helm("upgrade", name, str(CHART), "-n", namespace, "--reset-then-reuse-values", "--wait", timeout=120)
+    after = _live_crd(cluster)
+    assert after["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert after["metadata"]["labels"]["app.kubernetes.io/instance"] == name
+    assert after["spec"]["versions"] == yaml.safe_load(SOURCE.read_text())["spec"]["versions"]
     cluster.helm("uninstall", name, "-n", namespace, "--wait", timeout=120)
     assert cluster.kubectl("get", "crd", CRD, check=False).returncode == 0, "crds.keep leaves the CRD"
