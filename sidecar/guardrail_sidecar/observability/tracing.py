@@ -74,6 +74,7 @@ def server_span_middleware(route_of: Callable[[web.Request], str | None]) -> Any
             attributes["http.route"] = route
         name = f"{request.method} {route}" if route else request.method
         parent = propagate.extract(request.headers)
+        _call.set(None)  # a keep-alive connection serves its requests in one task: no span of the last one
         with _state.tracer.start_as_current_span(
             name, parent, SpanKind.SERVER, attributes, record_exception=True
         ) as span:
