@@ -21,6 +21,17 @@ from guardrail_contract.durations import DURATION
 from guardrail_contract.names import DNS_LABEL
 from guardrail_contract.paths import canonical_path
 
+# The openai protocol's scored paths by default: every API the sidecar speaks, with and without /v1.
+DEFAULT_SCORED_PATHS = (
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/v1/completions",
+    "/completions",
+    "/v1/responses",
+    "/responses",
+    "/v1/messages",
+    "/messages",
+)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # scored even without a body (any method with one is)
 
 
@@ -117,8 +128,9 @@ class Proxy(_Model):
     json_fields: JsonFields = Field(default_factory=JsonFields)
     scored_paths: list[str] = Field(
         default_factory=list,
-        description="Request paths (exact) whose POST answers are scored; empty: /v1/chat/completions and "
-        "/chat/completions for openai, every POST for json.",
+        description="Request paths (exact) whose POST answers are scored; empty: the chat completions, "
+        "completions, Responses and Messages paths (`DEFAULT_SCORED_PATHS`) for openai, every POST for json. "
+        "Each path speaks the API its last segments name (chat completions when none).",
     )
     max_request_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
     max_response_bytes: int = Field(default=4_194_304, ge=1024, le=67_108_864)
@@ -151,7 +163,7 @@ class Proxy(_Model):
         protocol; the json protocol's every-POST default names none), in canonical form."""
         if self.protocol == "json" and not self.scored_paths:
             return False
-        wanted = self.scored_paths or ["/v1/chat/completions", "/chat/completions"]
+        wanted = self.scored_paths or DEFAULT_SCORED_PATHS
         return canonical_path(path) in {canonical_path(p) for p in wanted}
 
 
@@ -192,6 +204,12 @@ class Policy(_Model):
         default="I can't give an answer I can't back up with our documentation.", max_length=2000
     )
     citations: bool = True
+    tool_arguments: Literal["scan", "ground", "pass"] = Field(
+        default="scan",
+        description="Tool-call and function-call arguments in answers: scan (checked for prompt injection and "
+        "exfiltration, not scored for grounding), ground (scanned and scored as answer text, for tools that "
+        "render the answer), pass (forwarded unchecked). Counted by guardrail_tool_arguments_total.",
+    )
     on_unreadable_answer: Literal["block", "pass"] | None = Field(
         default=None,
         description="An answer whose text cannot be read (broken JSON, unknown encoding, binary): block or pass "

@@ -76,6 +76,13 @@ class Metrics:
             ["revision", "action"],
             registry=r,
         )
+        self.tool_arguments = Counter(
+            "guardrail_tool_arguments",
+            "Answers holding tool or function calls, by policy.toolArguments (scan, ground, pass) and what became "
+            "of them (action: pass, flag, block).",
+            ["revision", "policy", "action"],
+            registry=r,
+        )
         self.canary_weight = Gauge(
             "guardrail_canary_weight",
             "Share of requests (0-1) routed to the canary revision.",

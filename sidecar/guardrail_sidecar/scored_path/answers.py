@@ -16,6 +16,8 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from guardrail_sidecar.apis import tool_arguments
+from guardrail_sidecar.apis.dispatch import CHAT, Api
 from guardrail_sidecar.errors import UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
@@ -30,8 +32,6 @@ from guardrail_sidecar.scored_path.responses import (
     without_dropped,
     without_prose,
 )
-from guardrail_sidecar.scored_path.streaming import refusal_events
-from guardrail_sidecar.scoring import claims as claims_mod
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, aggregate, unreadable
 from guardrail_sidecar.server.http import error_response
@@ -110,29 +110,45 @@ def _unreadable(
     return assessment, error_response(502, "unreadable_answer", message, headers)
 
 
-async def _assess(pipeline: Pipeline, found: Extracted, request: ScoringRequest) -> Assessment:
-    """The worst verdict over every text of the answer (answers with their question, arguments by sentence)."""
+async def _assess(
+    pipeline: Pipeline, found: Extracted, request: ScoringRequest, patterns: tuple[str, ...] = ()
+) -> Assessment:
+    """The worst verdict over every text of the answer (answers with their question) and its tool-call arguments
+    (by `policy.toolArguments`)."""
     claim_lists = [claims_of(a, request) for a in found.answers if a.strip()]
-    claim_lists += [claims_mod.claims(s) for s in found.structured if s.strip()]
-    claim_lists = [c for c in claim_lists if c]
+    # Streamed argument deltas are one JSON text per call once joined; a JSON body's are whole already.
+    raw = ["".join(found.raw_arguments)] if found.kind == "sse" and found.raw_arguments else found.raw_arguments
+    finding, tool_claims = await tool_arguments.check(pipeline, raw, patterns)
+    if finding is not None and (finding.verdict == "block" or finding.backend_error):
+        return finding
+    claim_lists = [c for c in [*claim_lists, tool_claims] if c]
     if not claim_lists:
-        return aggregate([], pipeline.policy.threshold, pipeline.policy.soft_limit)
+        return finding or aggregate([], pipeline.policy.threshold, pipeline.policy.soft_limit)
     assessments = [await pipeline.assess_claims(c, request) for c in claim_lists]
     assessment = max(assessments, key=lambda a: (_WORST[a.verdict], -a.score))
     if len(assessments) > 1 and not any(a.backend_error for a in assessments):
         merged = [c for a in assessments for c in a.claims]
         assessment = aggregate(merged, pipeline.policy.threshold, pipeline.policy.soft_limit)
+    if finding is not None and _WORST[finding.verdict] > _WORST[assessment.verdict]:
+        return finding
     return assessment
 
 
 def _refusal_body(
-    proxy: ReverseProxy, pipeline: Pipeline, found: Extracted, request: ScoringRequest, field: dict[str, Any]
+    proxy: ReverseProxy,
+    pipeline: Pipeline,
+    found: Extracted,
+    request: ScoringRequest,
+    field: dict[str, Any],
+    api: Api = CHAT,
 ) -> Any:
     """A blocked answer, rebuilt (openai): only the refusal, the app's ids and the guardrail field remain."""
     message = pipeline.policy.refusal_message
     if proxy.config.proxy.protocol == "json":  # the refusal at the answer path; ids and labels of the rest kept
         data = without_prose(found.data) if isinstance(found.data, dict) else {}
         return set_path(data, proxy.config.proxy.json_fields.answer_path, message) | {"guardrail": field}
+    if api.blocked is not None:  # the API's own shape, the app's ids kept
+        return api.blocked(message, request.model, field, found.data if found.kind == "json" else None)
     data = found.data if isinstance(found.data, dict) else {}
     out = openai_refusal(message, request.model, field)
     for key in ("id", "created", "model"):
@@ -151,6 +167,7 @@ async def score_response(
     body: tuple[bytes, bytes | Unreadable],
     scoring_request: ScoringRequest,
     request_id: str,
+    api: Api = CHAT,
 ) -> web.Response:
     raw, payload = body
     if not 200 <= response.status < 300:
@@ -165,6 +182,8 @@ async def score_response(
             raise payload
         config = proxy.config.proxy
         found = read_answer(payload, content_type, config.protocol, config.json_fields, config.max_response_bytes)
+        if api.read is not None and found.kind == "json":
+            found = api.read(found.data, scoring_request)
     except Unreadable as exc:
         assessment, refusal = _unreadable(proxy, pipeline, exc, request_id)
         if refusal is not None:
@@ -179,14 +198,15 @@ async def score_response(
         headers["Content-Encoding"] = response.headers.get("Content-Encoding", "")  # passed on as the app sent it
         return web.Response(body=raw, status=response.status, headers=headers)
     tracing.note_answer(found.data)
-    assessment = await _assess(pipeline, found, scoring_request)
+    assessment = await _assess(pipeline, found, scoring_request, tuple(proxy.config.audit.redact_patterns))
     record(proxy, pipeline, assessment, request_id, "answer")
     headers.update(verdict_headers(assessment, pipeline.revision))
     field = guardrail_field(assessment, pipeline.revision, policy.citations)
     if policy.mode == "enforce" and assessment.verdict == "block":
-        refusal = _refusal_body(proxy, pipeline, found, scoring_request, field)
+        refusal = _refusal_body(proxy, pipeline, found, scoring_request, field, api)
         if scoring_request.stream and proxy.config.proxy.protocol == "openai":
-            return web.Response(body=refusal_events(refusal), content_type="text/event-stream", headers=headers)
+            events = api.refusal_events(refusal)
+            return web.Response(body=events, content_type="text/event-stream", headers=headers)
         return web.json_response(refusal, status=200, headers=headers)
     return _passed(found, field, response.status, content_type, headers)
 

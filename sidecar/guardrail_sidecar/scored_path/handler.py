@@ -7,6 +7,8 @@ import time
 
 from aiohttp import web
 
+from guardrail_sidecar.apis.dispatch import CHAT, Api, api_of, reshape_error
+from guardrail_sidecar.apis.dispatch import gate_stream as gate_api_stream
 from guardrail_sidecar.errors import BackendError, RequestError, UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.answers import read_response, score_response
@@ -14,25 +16,23 @@ from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
     guardrail_field,
     load_json,
-    openai_refusal,
     parse_json_request,
-    parse_openai_request,
     set_path,
 )
 from guardrail_sidecar.scored_path.reporting import ANSWER_STARTED, record, verdict_headers
-from guardrail_sidecar.scored_path.streaming import gate_stream, refusal_events
+from guardrail_sidecar.scored_path.streaming import gate_stream
 from guardrail_sidecar.scoring.pipeline import Pipeline
 from guardrail_sidecar.scoring.verdict import Assessment, Verdict
-from guardrail_sidecar.server.http import error_response
+from guardrail_sidecar.server.http import error_response, request_target
 from guardrail_sidecar.server.proxy import ReverseProxy
 
 log = logging.getLogger("guardrail.sidecar")
 
 
-def parse_request(proxy: ReverseProxy, body: bytes) -> ScoringRequest:
+def parse_request(proxy: ReverseProxy, body: bytes, api: Api = CHAT) -> ScoringRequest:
     data = load_json(body)  # strict: a body the app could read differently is refused, not guessed at
     if proxy.config.proxy.protocol == "openai":
-        return parse_openai_request(data)
+        return api.parse(data)
     return parse_json_request(data, proxy.config.proxy.json_fields)
 
 
@@ -59,7 +59,7 @@ async def check_injection(pipeline: Pipeline, request: ScoringRequest) -> Assess
 
 
 def refusal_response(
-    proxy: ReverseProxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment
+    proxy: ReverseProxy, pipeline: Pipeline, request: ScoringRequest, assessment: Assessment, api: Api = CHAT
 ) -> web.Response:
     headers = verdict_headers(assessment, pipeline.revision)
     field = guardrail_field(assessment, pipeline.revision, citations=False)
@@ -67,10 +67,10 @@ def refusal_response(
     if proxy.config.proxy.protocol == "json":
         body = set_path({}, proxy.config.proxy.json_fields.answer_path, message) | {"guardrail": field}
         return web.json_response(body, headers=headers)
-    completion = openai_refusal(message, request.model, field)
+    refusal = api.refusal(message, request.model, field, None)  # in the shape of the API the client speaks
     if not request.stream:
-        return web.json_response(completion, headers=headers)
-    return web.Response(body=refusal_events(completion), content_type="text/event-stream", headers=headers)
+        return web.json_response(refusal, headers=headers)
+    return web.Response(body=api.refusal_events(refusal), content_type="text/event-stream", headers=headers)
 
 
 _PUBLIC_UPSTREAM = {
@@ -97,23 +97,26 @@ async def handle_scored(proxy: ReverseProxy, request: web.Request) -> web.Stream
     ANSWER_STARTED.set(time.perf_counter())  # guardrail_answer_duration_seconds runs from here
     sticky = proxy.config.routing.sticky_header
     pipeline = proxy.revisions.pick(request.headers.get(sticky) if sticky else None)
+    api = api_of(request_target(request)) if proxy.config.proxy.protocol == "openai" else CHAT
     try:
-        return await _handle_scored(proxy, pipeline, request)
+        return reshape_error(api, await _handle_scored(proxy, pipeline, request, api))
     except RequestError as exc:
-        return refused_request(proxy, exc, pipeline.revision, {"x-guardrail-revision": pipeline.revision})
+        refused = refused_request(proxy, exc, pipeline.revision, {"x-guardrail-revision": pipeline.revision})
+        return reshape_error(api, refused)
     except UpstreamError as exc:
         proxy.metrics.upstream_errors.labels(pipeline.revision).inc()
         log.warning("upstream error", extra={"fields": {"status": exc.status, "error": exc.message}})
         message = _PUBLIC_UPSTREAM.get(exc.status, _PUBLIC_UPSTREAM[502])
-        return error_response(exc.status, "upstream_error", message, {"x-guardrail-revision": pipeline.revision})
+        failed = error_response(exc.status, "upstream_error", message, {"x-guardrail-revision": pipeline.revision})
+        return reshape_error(api, failed)
 
 
-async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.Request) -> web.StreamResponse:
+async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.Request, api: Api) -> web.StreamResponse:
     started = time.perf_counter()
     if not proxy.limiter.allow(proxy.client_key(request)):
         raise RequestError(429, "rate_limited", "too many requests from this client; slow down")
     body = await proxy.read_body(request, plain=True)
-    scoring_request = parse_request(proxy, body)
+    scoring_request = parse_request(proxy, body, api)
     _, request_id = proxy.request_id(request)
     gauge = proxy.metrics.in_flight.labels(pipeline.revision)
     gauge.inc()
@@ -124,7 +127,7 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
             if injection.verdict == "block":
                 refused = "backend_unavailable" if injection.backend_error else "prompt_injection"
                 proxy.metrics.refused.labels(pipeline.revision, refused).inc()
-                return refusal_response(proxy, pipeline, scoring_request, injection)
+                return refusal_response(proxy, pipeline, scoring_request, injection, api)
         checked = time.perf_counter()
         call = tracing.UpstreamCall.start(scoring_request.model, proxy.config.proxy)
         with call.sending():
@@ -134,13 +137,15 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
             is_sse = response.content_type == "text/event-stream"
             coded = response.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
             if scoring_request.stream and response.status == 200 and is_sse and not coded:
+                if api.gate is not None:  # Responses, Messages: their own events
+                    return await gate_api_stream(proxy, pipeline, request, response, scoring_request, request_id, api)
                 return await gate_stream(proxy, pipeline, request, response, scoring_request, request_id)
             raw, payload = await read_response(proxy, response)
             upstream_time = time.perf_counter() - checked
         finally:
             response.release()
             call.end(response.status)
-        out = await score_response(proxy, pipeline, response, (raw, payload), scoring_request, request_id)
+        out = await score_response(proxy, pipeline, response, (raw, payload), scoring_request, request_id, api)
         added = time.perf_counter() - started - upstream_time
         proxy.metrics.added_latency.labels(pipeline.revision).observe(added, tracing.exemplar())
         return out

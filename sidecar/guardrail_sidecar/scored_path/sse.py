@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DONE = "[DONE]"
+TEXT_COMPLETION = "text_completion"  # the legacy completions API: chunks carry `choices[].text`
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,16 @@ def encode(data: dict[str, Any] | str) -> bytes:
 
 
 def content_chunk(template: dict[str, Any], text: str) -> dict[str, Any]:
-    """A chat.completion.chunk carrying `text` as choice 0's delta, ids copied from the app's stream."""
+    """A chat.completion.chunk carrying `text` as choice 0's delta, ids copied from the app's stream (a
+    `text_completion` chunk carrying it as choice 0's `text` when the template says so)."""
+    if template.get("object") == TEXT_COMPLETION:
+        return {
+            "id": template.get("id", "cmpl-guardrail"),
+            "object": TEXT_COMPLETION,
+            "created": template.get("created", 0),
+            "model": template.get("model", ""),
+            "choices": [{"index": 0, "text": text, "finish_reason": None, "logprobs": None}],
+        }
     return {
         "id": template.get("id", "chatcmpl-guardrail"),
         "object": "chat.completion.chunk",
@@ -60,7 +70,8 @@ def content_chunk(template: dict[str, Any], text: str) -> dict[str, Any]:
 
 def final_chunk(template: dict[str, Any], finish_reason: str, guardrail: dict[str, Any]) -> dict[str, Any]:
     chunk = content_chunk(template, "")
-    chunk["choices"][0]["delta"] = {}
+    if template.get("object") != TEXT_COMPLETION:
+        chunk["choices"][0]["delta"] = {}
     chunk["choices"][0]["finish_reason"] = finish_reason
     chunk["guardrail"] = guardrail
     return chunk

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from guardrail_sidecar.apis import tool_arguments
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field
@@ -26,11 +27,10 @@ from guardrail_sidecar.scored_path.responses import (
     MAX_DEPTH,
     Extracted,
     Unreadable,
-    arguments_text,
     is_metadata,
     openai_texts,
 )
-from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claims
+from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
 from guardrail_sidecar.server.proxy import ReverseProxy
@@ -39,10 +39,14 @@ _TEMPLATE_KEYS = ("id", "created", "model")
 
 
 def _template(obj: Any) -> dict[str, Any]:
-    """The ids the sidecar's own chunks copy from the app's first chunk (identifiers only, never text)."""
+    """The ids the sidecar's own chunks copy from the app's first chunk (identifiers only, never text), and
+    its `object` when it is a legacy `text_completion` (whose chunks carry `text`, not `delta`)."""
     if not isinstance(obj, dict):
         return {}
-    return {k: obj[k] for k in _TEMPLATE_KEYS if k in obj and is_metadata(obj[k])}
+    out = {k: obj[k] for k in _TEMPLATE_KEYS if k in obj and is_metadata(obj[k])}
+    if obj.get("object") == sse.TEXT_COMPLETION:
+        out["object"] = sse.TEXT_COMPLETION
+    return out
 
 
 def _content(value: Any) -> str:
@@ -84,8 +88,13 @@ def refusal_events(completion: dict[str, Any]) -> bytes:
 
 
 class _Gate:
-    def __init__(self, pipeline: Pipeline, request: ScoringRequest, out: web.StreamResponse) -> None:
+    def __init__(
+        self, pipeline: Pipeline, request: ScoringRequest, out: web.StreamResponse, patterns: tuple[str, ...] = ()
+    ) -> None:
         self.pipeline = pipeline
+        self.patterns = patterns  # audit.redactPatterns: what tool-call arguments must not carry out
+        self.flagged: Assessment | None = None  # a tool-argument finding that did not stop the stream (monitor)
+        self.tool_claims: list[str] = []
         self.request = request
         self.out = out
         self.template: dict[str, Any] = {}
@@ -108,6 +117,9 @@ class _Gate:
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if final:
             texts += self.held_claims()
+            if not await self.check_tools():
+                return False
+            texts += self.tool_claims
         if texts:
             started = time.perf_counter()
             assessment = await self.pipeline.assess_claims(texts, self.request)
@@ -134,10 +146,22 @@ class _Gate:
         return True
 
     def held_claims(self) -> list[str]:
-        out = [c for a in self.held.answers if a.strip() for c in claims_of(a, self.request)]
-        if self.held.raw_arguments:  # deltas of one JSON text per call, read once joined
-            out += claims(arguments_text("".join(self.held.raw_arguments)))
-        return out
+        return [c for a in self.held.answers if a.strip() for c in claims_of(a, self.request)]
+
+    async def check_tools(self) -> bool:
+        """Held tool-call arguments (deltas of one JSON text per call, read once joined), by
+        `policy.toolArguments`; False when they block the answer."""
+        if not self.held.raw_arguments:
+            return True
+        joined = ["".join(self.held.raw_arguments)]
+        finding, self.tool_claims = await tool_arguments.check(self.pipeline, joined, self.patterns)
+        if finding is None:
+            return True
+        if finding.verdict == "block" and self.pipeline.policy.mode == "enforce":
+            self.failed = finding
+            return False
+        self.flagged = finding
+        return True
 
     def overall(self) -> Assessment:
         policy = self.pipeline.policy
@@ -146,6 +170,8 @@ class _Gate:
         result = aggregate(self.scored, policy.threshold, policy.soft_limit)
         if self.backend_error is not None and not self.scored:
             return self.backend_error
+        if self.flagged is not None and result.verdict == "pass":
+            return self.flagged
         return result
 
 
@@ -166,7 +192,7 @@ async def gate_stream(
         },
     )
     await out.prepare(request)
-    gate = _Gate(pipeline, scoring_request, out)
+    gate = _Gate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
     hold_back = pipeline.policy.streaming.hold_back_sentences
     parser = sse.EventParser(proxy.config.proxy.max_response_bytes)
     buffer = SentenceBuffer()

@@ -12,6 +12,7 @@ ReasonCode = Literal[
     "needs_review",
     "ungrounded",
     "prompt_injection",
+    "exfiltration",
     "backend_unavailable",
     "unreadable_answer",
     "upstream_error",

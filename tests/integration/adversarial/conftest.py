@@ -98,6 +98,9 @@ def base_policy(calibration: Calibration) -> dict[str, Any]:
         "threshold": cut,
         "softLimit": cut,
         "streaming": {"holdBackSentences": 1},
+        # The hostile app's tool calls are `reply(say=...)`: a tool that renders the answer, so the suite scores
+        # their arguments as answer text (`ground`); the default `scan` is tested in tests/integration/protocols.
+        "toolArguments": "ground",
     }
 
 

@@ -1,0 +1,157 @@
+"""Which API a scored request speaks, and what the scored path needs of each: its request parser, answer reader,
+refusal (whole and streamed), error shape and stream gate.
+
+The API is told by the request path (its canonical form's last segments): `.../chat/completions` chat
+completions, `.../completions` legacy completions, `.../responses` the Responses API, `.../messages` the
+Messages API; any other scored path of the openai protocol is read as chat completions (as before).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+
+from guardrail_contract.paths import canonical_path
+from guardrail_sidecar.apis import completions, messages, responses
+from guardrail_sidecar.apis.text_gate import TextGate
+from guardrail_sidecar.scored_path.protocols import (
+    ScoringRequest,
+    guardrail_field,
+    openai_refusal,
+    parse_openai_request,
+)
+from guardrail_sidecar.scored_path.reporting import record
+from guardrail_sidecar.scored_path.responses import Extracted
+from guardrail_sidecar.scored_path.streaming import refusal_events as chat_refusal_events
+from guardrail_sidecar.scoring.pipeline import Pipeline
+from guardrail_sidecar.scoring.verdict import Assessment
+from guardrail_sidecar.server.proxy import ReverseProxy
+
+ApiName = Literal["chat", "completions", "responses", "messages"]
+Decided = Callable[[Assessment, bool], dict[str, Any]]
+Gate = Callable[[TextGate, aiohttp.ClientResponse, int, Decided], Awaitable[None]]
+Refusal = Callable[[str, str, dict[str, Any], Any], dict[str, Any]]
+
+
+def _openai_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "guardrail_error", "code": code}}
+
+
+def _chat_refusal(message: str, model: str, guardrail: dict[str, Any], app: Any = None) -> dict[str, Any]:
+    return openai_refusal(message, model, guardrail)
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API's shapes. `read` and `gate` are None for the chat-shaped APIs, which the sidecar's original
+    reader (`responses.read_answer`) and gate (`streaming.gate_stream`) serve."""
+
+    name: ApiName
+    parse: Callable[[Any], ScoringRequest]
+    refusal: Refusal
+    refusal_events: Callable[[dict[str, Any]], bytes]
+    error: Callable[[int, str, str], dict[str, Any]]
+    read: Callable[[Any, ScoringRequest], Extracted] | None = None
+    gate: Gate | None = None
+    blocked: Refusal | None = None  # a blocked answer rebuilt from the app's (None: the caller's own rebuild)
+
+
+CHAT = Api("chat", parse_openai_request, _chat_refusal, chat_refusal_events, _openai_error)
+COMPLETIONS = Api(
+    "completions",
+    completions.parse_request,
+    completions.refusal,
+    completions.refusal_events,
+    _openai_error,
+    blocked=completions.refusal,
+)
+RESPONSES = Api(
+    "responses",
+    responses.parse_request,
+    responses.refusal,
+    responses.refusal_events,
+    _openai_error,
+    read=responses.read,
+    gate=responses.gate_stream,
+    blocked=responses.blocked_body,
+)
+MESSAGES = Api(
+    "messages",
+    messages.parse_request,
+    messages.refusal,
+    messages.refusal_events,
+    lambda status, code, message: messages.error_body(status, code, message),
+    read=messages.read,
+    gate=messages.gate_stream,
+    blocked=messages.blocked_body,
+)
+
+
+def api_of(path: str) -> Api:
+    """The API a scored path speaks (by its canonical form's last segments; chat completions otherwise)."""
+    canonical = canonical_path(path.split("?", 1)[0])
+    if canonical.endswith("/chat/completions"):
+        return CHAT
+    if canonical.endswith("/completions"):
+        return COMPLETIONS
+    if canonical.endswith("/responses"):
+        return RESPONSES
+    if canonical.endswith("/messages"):
+        return MESSAGES
+    return CHAT
+
+
+def reshape_error(api: Api, response: web.StreamResponse) -> web.StreamResponse:
+    """The sidecar's own JSON error (status >= 400) in `api`'s error shape; anything else unchanged."""
+    if api.name != "messages" or not isinstance(response, web.Response) or response.status < 400:
+        return response
+    try:
+        body = json.loads(response.body) if isinstance(response.body, bytes) else None
+    except ValueError:
+        return response
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return response
+    response.body = json.dumps(api.error(response.status, str(error.get("code", "")), error["message"])).encode()
+    return response
+
+
+async def gate_stream(
+    proxy: ReverseProxy,
+    pipeline: Pipeline,
+    request: web.Request,
+    response: aiohttp.ClientResponse,
+    scoring_request: ScoringRequest,
+    request_id: str,
+    api: Api,
+) -> web.StreamResponse:
+    """A streamed answer of an API with its own gate (Responses, Messages): checked, rebuilt, recorded."""
+    if api.gate is None:
+        raise ValueError(f"the {api.name} API has no gate of its own")
+    out = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "x-guardrail-revision": pipeline.revision,
+        },
+    )
+    await out.prepare(request)
+    gate = TextGate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
+
+    def decided(verdict: Assessment, stopped: bool) -> dict[str, Any]:
+        record(proxy, pipeline, verdict, request_id, "stream")
+        return guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
+
+    try:
+        await api.gate(gate, response, proxy.config.proxy.max_response_bytes, decided)
+        await out.write_eof()
+    except ConnectionResetError:  # the client went away: nothing more to send
+        return out
+    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time)
+    return out
