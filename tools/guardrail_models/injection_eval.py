@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from guardrail_contract import tensors
-from guardrail_models.deobfuscate import views
 from guardrail_models.injection_data import Labelled
 from guardrail_models.metrics import auroc, recall_at_fpr
 from guardrail_models.runtime import InjectionModel
 from guardrail_sidecar.scoring import claims
+from guardrail_sidecar.scoring.decoding import views
 from guardrail_sidecar.scoring.encoder import Encoder
 
 WINDOW_TOKENS, WINDOW_OVERLAP, WINDOW_MIN_WORDS = 64, 16, 3  # the sidecar's `scorer` constants

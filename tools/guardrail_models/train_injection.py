@@ -37,7 +37,6 @@ from guardrail_contract import tensors
 from guardrail_contract.sidecar_config import PromptInjection
 from guardrail_models import injection_data as data
 from guardrail_models import injection_widen as widen
-from guardrail_models.deobfuscate import views
 from guardrail_models.injection_eval import (
     WindowedDetector,
     category_subsets,
@@ -51,6 +50,7 @@ from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding, load_injection
 from guardrail_models.specs import EMBEDDING_DIM, injection_info
+from guardrail_sidecar.scoring.decoding import views
 
 CANDIDATES: dict[str, Any] = {
     "logreg_c1": lambda seed: LogisticRegression(C=1.0, max_iter=2000),

@@ -20,6 +20,7 @@ from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.scoring import claims
 from guardrail_sidecar.scoring.backends import InferenceBackend
 from guardrail_sidecar.scoring.cache import TTLCache
+from guardrail_sidecar.scoring.decoding import views
 from guardrail_sidecar.scoring.encoder import Encoder
 
 INJECTION_RECHECK = 30.0  # seconds between checks whether the injection model is deployed
@@ -153,13 +154,15 @@ class Scorer:
 
         The detector was trained on short messages: an injected sentence inside 256 tokens of benign text
         scored below the threshold in 34 of 36 documents, on its own in none; fragments of fewer than
-        WINDOW_MIN_WORDS words join their neighbour (docs/sidecar.md)."""
+        WINDOW_MIN_WORDS words join their neighbour (docs/sidecar.md). An encoded instruction (base64, hex, rot13,
+        percent-encoding, leetspeak, spaced letters: `decoding.views`) is read a second time, decoded."""
         encoder = self._encoder(self._models.embedding.name)
         out: list[str] = []
-        for sentence in claims.sentences(text, WINDOW_MIN_WORDS):
-            out.extend(encoder.windows(sentence, WINDOW_TOKENS, WINDOW_OVERLAP))
-            if len(out) > limit:
-                break
+        for view in views(text):
+            for sentence in claims.sentences(view, WINDOW_MIN_WORDS):
+                out.extend(encoder.windows(sentence, WINDOW_TOKENS, WINDOW_OVERLAP))
+                if len(out) > limit:
+                    return out
         return out
 
     async def injection(self, texts: list[str]) -> list[float]:

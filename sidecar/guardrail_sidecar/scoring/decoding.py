@@ -1,6 +1,6 @@
 """Undo the encodings an attacker hides an instruction in, before the injection detector reads it. Pure.
 
-`guardrail_sidecar.textnorm.for_detection` already takes off the disguises a tokenizer trips over (Unicode tag
+`textnorm.for_detection` already takes off the disguises a tokenizer trips over (Unicode tag
 characters, full-width forms, invisible characters, look-alike letters from the TR39 confusables of
 `confusable-homoglyphs`). An LLM also reads through encodings a classifier does not; this module decodes them,
 each with the standard library's codec:
