@@ -1,6 +1,6 @@
 """The chart's alerts and dashboard as Prometheus sees them: every PromQL expression parses (`promtool check
 rules`), and every alert fires when it should and only then (`promtool test rules`, the `*_alerts.test.yaml`
-cases beside this file: sidecar, Triton and operator alerts)."""
+cases beside this file: sidecar, Triton, knowledge-base and operator alerts)."""
 
 from __future__ import annotations
 
