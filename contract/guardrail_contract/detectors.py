@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 PiiEntity = Literal["email", "phone", "payment_card", "iban", "national_id", "ip_address", "secret"]
@@ -128,3 +128,6 @@ def check_unique_names(detectors: list[Detector]) -> list[Detector]:
     if len(set(names)) != len(names):
         raise ValueError(f"detector names must be unique: {names}")
     return detectors
+
+
+Detectors = Annotated[list[Detector], AfterValidator(check_unique_names)]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
+from guardrail_contract.detectors import MAX_DETECTORS, UNIQUE_NAMES, Detectors
 from guardrail_contract.durations import DURATION
 from guardrail_contract.gates import EvalFigures, EvalGate, Shadow, ShadowFigures
 from guardrail_contract.names import DNS_LABEL, MAX_INGESTED_COLLECTION
@@ -645,6 +646,14 @@ class GuardrailSpec(_Model):
         max_length=253,
         description="Service account of the selected pods: it may read this Guardrail and its revision "
         "ConfigMaps, nothing more.",
+    )
+    detectors: Detectors = Field(
+        default_factory=list,
+        max_length=MAX_DETECTORS,
+        description="Detectors run on requests and answers besides grounding and prompt injection: the built-in "
+        "PII detector (kind pii) or your own text classifier (kind classifier). Part of the revision: adding or "
+        "changing one rolls out like any other change (docs/detectors.md).",
+        json_schema_extra={"x-kubernetes-validations": [UNIQUE_NAMES]},
     )
 
 

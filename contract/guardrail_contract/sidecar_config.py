@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from guardrail_contract.detectors import MAX_DETECTORS, Detectors
 from guardrail_contract.durations import DURATION
 from guardrail_contract.names import DNS_LABEL
 from guardrail_contract.paths import canonical_path
@@ -348,6 +349,8 @@ class RevisionConfig(_Model):
     models: Models
     knowledge_base: KnowledgeBase | None = None
     cache: Cache = Field(default_factory=Cache)
+    # spec.detectors as is; unset when there are none (the rendered config of a Guardrail without them is unchanged)
+    detectors: Detectors | None = Field(default=None, max_length=MAX_DETECTORS)
 
 
 # --- process-wide

@@ -67,6 +67,7 @@ def revision_config(guardrail: Guardrail, revision: str, model_rev: str) -> side
             tokenizer_repository=TOKENIZER_REPOSITORY,
         ),
         knowledge_base=knowledge_base,
+        detectors=spec.detectors or None,
     )
 
 

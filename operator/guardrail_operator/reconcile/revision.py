@@ -6,7 +6,8 @@ knowledge goes through the canary like a new model; without sources the hash is 
 revision covers `models` alone and names the Triton Deployment serving them, so a policy-only change reuses
 the running Triton. Rollout settings, Triton replicas/resources and the Qdrant server's location are not
 part of either: changing them is not a new revision. Defaults are included in the canonical form because
-they change scoring just as much as explicit values.
+they change scoring just as much as explicit values. `detectors` count too, when there are any (an empty
+list is left out, so a Guardrail without detectors keeps its revision).
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ def scoring_fields(spec: GuardrailSpec) -> dict[str, Any]:
         knowledge_base = {"collection": kb.collection, "topK": kb.top_k, "scoreThreshold": kb.score_threshold}
         if kb.version is not None:
             knowledge_base["version"] = kb.version
-    return {
+    fields: dict[str, Any] = {
         "models": spec.models.model_dump(mode="json", by_alias=True),
         # Unset optional policy fields are left out, so adding one keeps every existing spec's revision.
         "policy": spec.policy.model_dump(mode="json", by_alias=True, exclude_none=True),
         "knowledgeBase": knowledge_base,
     }
+    if spec.detectors:  # left out when there are none, so a Guardrail without detectors keeps its revision
+        fields["detectors"] = [d.model_dump(mode="json", by_alias=True, exclude_none=True) for d in spec.detectors]
+    return fields
 
 
 def guardrail_revision(spec: GuardrailSpec) -> str:

@@ -63,11 +63,11 @@ class SidePolicy:
             for d in detectors
             if d.kind == "pii" and d.applies(side)
         ]
-        # monitor mode never refuses: a block detector only reports (as a flag)
-        blocking = "block" if mode == "enforce" else "flag"
-        self.block = [r for r in rules if r.spec.action == "block" and blocking == "block"]
-        self.redact = [r for r in rules if r.spec.action == "redact"]
-        self.flag = [r for r in rules if r.spec.action == "flag" or (r.spec.action == "block" and blocking == "flag")]
+        # monitor mode changes no traffic: block and redact detectors only report (as flags)
+        enforce = mode == "enforce"
+        self.block = [r for r in rules if r.spec.action == "block" and enforce]
+        self.redact = [r for r in rules if r.spec.action == "redact" and enforce]
+        self.flag = [r for r in rules if r.spec.action == "flag" or not enforce]
         self.side = side
 
     def __bool__(self) -> bool:
@@ -153,3 +153,11 @@ def _strings(value: Any, skip_keys: Collection[str]) -> list[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return out
+
+
+class RevisionDetectors:
+    """A revision's detectors, compiled once: `request` and `answer` sides."""
+
+    def __init__(self, detectors: Sequence[Detector], mode: str = "enforce") -> None:
+        self.request = SidePolicy(detectors, "request", mode=mode)
+        self.answer = SidePolicy(detectors, "answer", mode=mode)

@@ -83,6 +83,13 @@ class Metrics:
             ["revision", "policy", "action"],
             registry=r,
         )
+        self.detector_findings = Counter(
+            "guardrail_detector_findings",
+            "Findings of spec.detectors, by detector, entity type (pii), side (request, answer) and what was done "
+            "(action: block, redact, flag).",
+            ["revision", "detector", "entity", "side", "action"],
+            registry=r,
+        )
         self.canary_weight = Gauge(
             "guardrail_canary_weight",
             "Share of requests (0-1) routed to the canary revision.",

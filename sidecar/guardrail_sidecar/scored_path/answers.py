@@ -21,6 +21,7 @@ from guardrail_sidecar.apis.dispatch import CHAT, Api
 from guardrail_sidecar.errors import UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
+from guardrail_sidecar.scored_path.detection import check_answer, redact_citations
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field, openai_refusal, set_path
 from guardrail_sidecar.scored_path.reporting import record, verdict_headers
 from guardrail_sidecar.scored_path.responses import (
@@ -198,10 +199,12 @@ async def score_response(
         headers["Content-Encoding"] = response.headers.get("Content-Encoding", "")  # passed on as the app sent it
         return web.Response(body=raw, status=response.status, headers=headers)
     tracing.note_answer(found.data)
-    assessment = await _assess(pipeline, found, scoring_request, tuple(proxy.config.audit.redact_patterns))
+    found, detected, detector_headers = check_answer(pipeline, found)  # spec.detectors: redacted or blocked
+    headers.update(detector_headers)
+    assessment = detected or await _assess(pipeline, found, scoring_request, tuple(proxy.config.audit.redact_patterns))
     record(proxy, pipeline, assessment, request_id, "answer")
     headers.update(verdict_headers(assessment, pipeline.revision))
-    field = guardrail_field(assessment, pipeline.revision, policy.citations)
+    field = redact_citations(pipeline, guardrail_field(assessment, pipeline.revision, policy.citations))
     if policy.mode == "enforce" and assessment.verdict == "block":
         refusal = _refusal_body(proxy, pipeline, found, scoring_request, field, api)
         if scoring_request.stream and proxy.config.proxy.protocol == "openai":

@@ -12,6 +12,7 @@ from guardrail_sidecar.apis.dispatch import gate_stream as gate_api_stream
 from guardrail_sidecar.errors import BackendError, RequestError, UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.answers import read_response, score_response
+from guardrail_sidecar.scored_path.detection import check_request
 from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
     guardrail_field,
@@ -121,6 +122,10 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
     gauge = proxy.metrics.in_flight.labels(pipeline.revision)
     gauge.inc()
     try:
+        body, scoring_request, detected = check_request(pipeline, body, scoring_request)
+        if detected is not None:  # spec.detectors: a block detector found sensitive data in the request
+            record(proxy, pipeline, detected, request_id, "request")
+            return refusal_response(proxy, pipeline, scoring_request, detected, api)
         injection = await check_injection(pipeline, scoring_request)
         if injection is not None:
             record(proxy, pipeline, injection, request_id, "prompt_injection")

@@ -21,6 +21,7 @@ from aiohttp import web
 from guardrail_sidecar.apis import tool_arguments
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
+from guardrail_sidecar.scored_path.detection import StreamCheck, redact_citations
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field
 from guardrail_sidecar.scored_path.reporting import record
 from guardrail_sidecar.scored_path.responses import (
@@ -105,6 +106,7 @@ class _Gate:
         self.scoring_time = 0.0
         self.held_events: list[bytes] = []  # chunks with text outside delta.content: sent only once it passes
         self.held = Extracted("sse")
+        self.detectors = StreamCheck(pipeline)  # spec.detectors on the answer: redact or stop what is released
 
     def claims_pending(self) -> int:
         return sum(p.claim is not None for p in self.pending)
@@ -130,7 +132,11 @@ class _Gate:
             if assessment.verdict == "block" and self.pipeline.policy.mode == "enforce":
                 self.failed = assessment
                 return False
-        text = "".join(p.text for p in pieces)
+        text = self.detectors.release("".join(p.text for p in pieces), final)
+        held = [*self.held.answers, "".join(self.held.raw_arguments)] if final else []
+        if text is None or not self.detectors.held_ok(held):
+            self.failed = self.detectors.failed
+            return False
         if text:
             await self.out.write(sse.encode(sse.content_chunk(self.template, text)))
         return True
@@ -255,7 +261,7 @@ async def gate_stream(
         stopped = True
     verdict = gate.failed if stopped and gate.failed is not None else gate.overall()
     record(proxy, pipeline, verdict, request_id, "stream", stopped=stopped)
-    field = guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
+    field = redact_citations(pipeline, guardrail_field(verdict, pipeline.revision, pipeline.policy.citations))
     reason = "content_filter" if stopped else finish_reason
     await out.write(sse.encode(sse.final_chunk(gate.template, reason, field)))
     if not stopped:

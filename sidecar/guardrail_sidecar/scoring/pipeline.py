@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from guardrail_contract.sidecar_config import RevisionConfig
+from guardrail_sidecar.detectors.policy import RevisionDetectors
 from guardrail_sidecar.errors import BackendError, RequestError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.observability.metrics import Metrics
@@ -48,6 +49,7 @@ class Pipeline:
         self.scorer = scorer
         self.knowledge = knowledge
         self.metrics = metrics
+        self.detectors = RevisionDetectors(config.detectors or [], config.policy.mode)  # spec.detectors (pii)
         self._warned_no_injection = False
 
     async def ready(self) -> bool:

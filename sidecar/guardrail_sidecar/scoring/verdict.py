@@ -14,6 +14,7 @@ ReasonCode = Literal[
     "prompt_injection",
     "exfiltration",
     "backend_unavailable",
+    "pii_detected",
     "unreadable_answer",
     "upstream_error",
 ]

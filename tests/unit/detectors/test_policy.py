@@ -52,10 +52,10 @@ def test_flag_reports_and_changes_nothing() -> None:
     assert report.entities == ["email"]
 
 
-def test_monitor_mode_turns_block_into_flag() -> None:
-    policy = SidePolicy([detector("cards", "block")], "answer", mode="monitor")
+def test_monitor_mode_turns_block_and_redact_into_flag() -> None:
+    policy = SidePolicy([detector("cards", "block"), detector("pii", "redact")], "answer", mode="monitor")
     text, report = policy.apply_text(TEXT)
-    assert (text, report.blocked_by, report.flagged) == (TEXT, None, ["cards"])
+    assert (text, report.blocked_by, report.flagged) == (TEXT, None, ["cards", "pii"])
 
 
 def test_sides_are_kept_apart() -> None:
