@@ -33,6 +33,7 @@ from guardrail_sidecar.scored_path.responses import (
     without_dropped,
     without_prose,
 )
+from guardrail_sidecar.scored_path.shadow import ShadowJob
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, aggregate, unreadable
 from guardrail_sidecar.server.http import error_response
@@ -199,10 +200,13 @@ async def score_response(
         headers["Content-Encoding"] = response.headers.get("Content-Encoding", "")  # passed on as the app sent it
         return web.Response(body=raw, status=response.status, headers=headers)
     tracing.note_answer(found.data)
+    read, patterns = found, tuple(proxy.config.audit.redact_patterns)
     found, detected, detector_headers = check_answer(pipeline, found)  # spec.detectors: redacted or blocked
     headers.update(detector_headers)
-    assessment = detected or await _assess(pipeline, found, scoring_request, tuple(proxy.config.audit.redact_patterns))
+    assessment = detected or await _assess(pipeline, found, scoring_request, patterns)
     record(proxy, pipeline, assessment, request_id, "answer")
+    served = proxy.revisions  # shadow stage: a sample is scored by the candidate too, after this reply, unseen
+    served.shadow.offer(pipeline, served.canary, shadow_job(read, scoring_request, patterns), assessment)
     headers.update(verdict_headers(assessment, pipeline.revision))
     field = redact_citations(pipeline, guardrail_field(assessment, pipeline.revision, policy.citations))
     if policy.mode == "enforce" and assessment.verdict == "block":
@@ -212,6 +216,16 @@ async def score_response(
             return web.Response(body=events, content_type="text/event-stream", headers=headers)
         return web.json_response(refusal, status=200, headers=headers)
     return _passed(found, field, response.status, content_type, headers)
+
+
+def shadow_job(found: Extracted, request: ScoringRequest, patterns: tuple[str, ...]) -> ShadowJob:
+    """The candidate's scoring of an answer as read (its own detectors, then grounding), for the shadow queue."""
+
+    async def job(candidate: Pipeline) -> Assessment:
+        checked, detected, _ = check_answer(candidate, found)
+        return detected or await _assess(candidate, checked, request, patterns)
+
+    return job
 
 
 def _passed(
