@@ -1,7 +1,7 @@
 """Durations and timestamps as the resources write them: `250ms`, `30s`, `1h30m`; RFC 3339 in UTC.
 
 The CRD and the sidecar config validate durations with `DURATION`; code reads them with `parse_duration`
-(a timedelta) or `duration_seconds` (a float), and writes times with `rfc3339`.
+(a timedelta) or `duration_seconds` (a float), and writes and reads times with `rfc3339` / `parse_rfc3339`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=duration_seconds(text))
 
 
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def rfc3339(now: datetime) -> str:
     """`now` in UTC, to the second: the form of every timestamp in a Guardrail's status."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime(RFC3339)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """A time `rfc3339` wrote (timezone-aware, UTC); ValueError for anything else."""
+    return datetime.strptime(text, RFC3339).replace(tzinfo=UTC)

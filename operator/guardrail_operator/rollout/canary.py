@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from guardrail_contract.durations import parse_duration, rfc3339
+from guardrail_contract.durations import parse_duration, parse_rfc3339, rfc3339
 from guardrail_contract.guardrail import (
     CanaryStatus,
     Guardrail,
@@ -31,7 +31,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def parse_time(text: str) -> datetime:
     """A time written by `rfc3339`; a missing or garbled one counts as long ago (so a step is due, not stuck)."""
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_rfc3339(text)
     except ValueError:
         return EPOCH
 

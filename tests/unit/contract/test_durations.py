@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from guardrail_contract.durations import duration_seconds, parse_duration, rfc3339
+from guardrail_contract.durations import duration_seconds, parse_duration, parse_rfc3339, rfc3339
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,6 @@ def test_rfc3339_is_utc_to_the_second() -> None:
     at = datetime(2026, 1, 2, 4, 5, 6, 789000, tzinfo=timezone(timedelta(hours=1)))
     assert rfc3339(at) == "2026-01-02T03:05:06Z"
     assert rfc3339(datetime(2026, 1, 2, tzinfo=UTC)) == "2026-01-02T00:00:00Z"
+    assert parse_rfc3339(rfc3339(at)) == at.replace(microsecond=0)
+    with pytest.raises(ValueError, match="does not match"):
+        parse_rfc3339("yesterday")
