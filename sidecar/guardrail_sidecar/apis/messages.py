@@ -26,6 +26,7 @@ import aiohttp
 
 from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, metadata_only, prose, read_events
 from guardrail_sidecar.errors import RequestError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, _strings
 from guardrail_sidecar.scored_path.responses import Extracted, is_metadata
 from guardrail_sidecar.scoring.verdict import Assessment
@@ -441,6 +442,7 @@ async def gate_stream(
     stopped = False
     try:
         async for obj in read_events(gate, response, limit):
+            tracing.note_answer(obj)  # model, id, usage, stop reason on the app request's span (no text)
             if obj is None or not await writer.handle(obj):
                 stopped = True
                 break

@@ -93,22 +93,33 @@ def inject(headers: MutableMapping[str, str]) -> None:
         propagate.inject(headers)
 
 
+# The API a scored path speaks -> (gen_ai.operation.name, gen_ai.provider.name) of the app's request.
+API_OPERATIONS = {
+    "chat": ("chat", "openai"),
+    "responses": ("chat", "openai"),
+    "completions": ("text_completion", "openai"),
+    "messages": ("chat", "anthropic"),
+}
+
+
 class UpstreamCall:
-    """The request to the app, as a GenAI `chat` CLIENT span: started before it is sent, current while it is
-    sent (so `inject` gives the app this span as its parent), ended once the answer was read or relayed."""
+    """The request to the app, as a GenAI CLIENT span (`chat {model}`): started before it is sent, current
+    while it is sent (so `inject` gives the app this span as its parent), ended once the answer was read or
+    relayed."""
 
     def __init__(self, span: Span) -> None:
         self.span = span
 
     @classmethod
-    def start(cls, model: str, config: ProxyConfig, provider: str | None = None) -> UpstreamCall:
-        """`provider`: the API the app speaks (`gen_ai.provider.name`); default `openai` for the openai
-        protocol, none for the json one."""
+    def start(cls, model: str, config: ProxyConfig, api: str = "chat") -> UpstreamCall:
+        """`api`: which API the request speaks (`API_OPERATIONS`); the json protocol names no provider."""
         if not _state.enabled:
             return cls(trace.INVALID_SPAN)
-        provider = provider or ("openai" if config.protocol == "openai" else None)
+        operation, provider = API_OPERATIONS.get(api, ("chat", "openai"))
+        if config.protocol != "openai":
+            provider = ""
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
+            "gen_ai.operation.name": operation,
             "server.address": config.upstream_host,
             "server.port": config.upstream_port,
         }
@@ -117,7 +128,7 @@ class UpstreamCall:
             attributes["gen_ai.system"] = provider  # the name before semantic conventions 1.37
         if model:
             attributes["gen_ai.request.model"] = model
-        span = _state.tracer.start_span(f"chat {model}".strip(), kind=SpanKind.CLIENT, attributes=attributes)
+        span = _state.tracer.start_span(f"{operation} {model}".strip(), kind=SpanKind.CLIENT, attributes=attributes)
         _call.set(span)
         return cls(span)
 

@@ -134,7 +134,7 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
                 proxy.metrics.refused.labels(pipeline.revision, refused).inc()
                 return refusal_response(proxy, pipeline, scoring_request, injection, api)
         checked = time.perf_counter()
-        call = tracing.UpstreamCall.start(scoring_request.model, proxy.config.proxy)
+        call = tracing.UpstreamCall.start(scoring_request.model, proxy.config.proxy, api.name)
         with call.sending():
             response = await proxy.upstream.send(request, body, identity=True)
         upstream_time = 0.0

@@ -110,7 +110,7 @@ async def test_tracing_off_leaves_the_clients_traceparent_alone() -> None:
                 {"id": "c1", "model": "gpt-x", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
                 {"id": "c1", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}},
             ],
-            {"id": "c1", "model": "gpt-x", "finish": ("stop",), "in": 5, "out": 7},
+            {"api": "chat", "provider": "openai", "id": "c1", "model": "gpt-x", "finish": ("stop",), "in": 5, "out": 7},
         ),
         (  # OpenAI Responses: response.completed carries the response
             [
@@ -120,21 +120,29 @@ async def test_tracing_off_leaves_the_clients_traceparent_alone() -> None:
                     "response": {"id": "r1", "model": "gpt-y", "usage": {"input_tokens": 3, "output_tokens": 4}},
                 },
             ],
-            {"id": "r1", "model": "gpt-y", "in": 3, "out": 4},
+            {"api": "responses", "provider": "openai", "id": "r1", "model": "gpt-y", "in": 3, "out": 4},
         ),
         (  # Anthropic Messages: message_start, then message_delta with the stop reason and output tokens
             [
                 {"type": "message_start", "message": {"id": "m1", "model": "claude-z", "usage": {"input_tokens": 9}}},
                 {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
             ],
-            {"id": "m1", "model": "claude-z", "finish": ("end_turn",), "in": 9, "out": 2},
+            {
+                "api": "messages",
+                "provider": "anthropic",
+                "id": "m1",
+                "model": "claude-z",
+                "finish": ("end_turn",),
+                "in": 9,
+                "out": 2,
+            },
         ),
     ],
 )
 def test_answer_metadata_goes_on_the_upstream_call_but_never_its_text(
     exported: InMemorySpanExporter, events: list[dict[str, Any]], expected: dict[str, Any]
 ) -> None:
-    call = tracing.UpstreamCall.start("asked-model", Proxy(upstream_port=8080))
+    call = tracing.UpstreamCall.start("asked-model", Proxy(upstream_port=8080), expected["api"])
     with call.sending():
         pass
     for event in events:
@@ -144,7 +152,8 @@ def test_answer_metadata_goes_on_the_upstream_call_but_never_its_text(
     found = attributes(span)
     assert span.name == "chat asked-model"
     assert span.kind.name == "CLIENT"
-    assert found["gen_ai.provider.name"] == "openai"
+    assert found["gen_ai.provider.name"] == expected["provider"]
+    assert found["gen_ai.operation.name"] == "chat"
     assert found["gen_ai.request.model"] == "asked-model"
     assert found["gen_ai.response.id"] == expected["id"]
     assert found["gen_ai.response.model"] == expected["model"]
@@ -183,3 +192,14 @@ def test_user_text_only_with_the_explicit_setting(exported_with_text: InMemorySp
     by_name = {s.name: attributes(s) for s in exported_with_text.get_finished_spans()}
     assert by_name["guardrail.scoring"]["guardrail.claims.text"] == ("The moon is for sale.",)
     assert by_name["guardrail.verdict"]["gen_ai.evaluation.explanation"] == "claim failed: moon"
+
+
+def test_legacy_completions_and_the_json_protocol_name_their_operation_and_provider(
+    exported: InMemorySpanExporter,
+) -> None:
+    tracing.UpstreamCall.start("davinci", Proxy(upstream_port=8080), "completions").end(200)
+    tracing.UpstreamCall.start("m", Proxy(upstream_port=8080, protocol="json")).end(200)
+    completions, json_app = (attributes(s) | {"name": s.name} for s in exported.get_finished_spans())
+    assert completions["name"] == "text_completion davinci"
+    assert completions["gen_ai.operation.name"] == "text_completion"
+    assert "gen_ai.provider.name" not in json_app  # an app with its own JSON shape: no provider claimed
