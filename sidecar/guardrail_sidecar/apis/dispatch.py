@@ -17,8 +17,12 @@ import aiohttp
 from aiohttp import web
 
 from guardrail_contract.paths import canonical_path
+from guardrail_contract.sidecar_config import DEFAULT_SCORED_PATHS
+from guardrail_contract.sidecar_config import Proxy as ProxyConfig
 from guardrail_sidecar.apis import completions, messages, responses
 from guardrail_sidecar.apis.text_gate import TextGate
+from guardrail_sidecar.errors import RequestError
+from guardrail_sidecar.scored_path.detection import redact_citations
 from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
     guardrail_field,
@@ -146,7 +150,8 @@ async def gate_stream(
 
     def decided(verdict: Assessment, stopped: bool) -> dict[str, Any]:
         record(proxy, pipeline, verdict, request_id, "stream")
-        return guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
+        field = guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
+        return redact_citations(pipeline, field)  # spec.detectors: the citations go to the client too
 
     try:
         await api.gate(gate, response, proxy.config.proxy.max_response_bytes, decided)
@@ -155,3 +160,32 @@ async def gate_stream(
         return out
     proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time)
     return out
+
+
+# Token counting under an API path returns numbers, not generated text.
+_COUNTING = frozenset({"count_tokens", "input_tokens"})
+_API_ENDINGS = ("/chat/completions", "/completions", "/responses", "/messages")
+
+
+def unchecked_retrieval(proxy: ProxyConfig, method: str, target: str) -> tuple[RequestError, Api] | None:
+    """A 403 for a request under one of the APIs' scored paths (`GET /v1/responses/{id}`, `POST
+    /v1/responses/{id}/cancel`, `GET /v1/chat/completions/{id}/messages`, `/v1/messages/batches/...`): those hand
+    out answers generated earlier or elsewhere (stored, cancelled, batched), which the sidecar would not check
+    (an answer it blocked is still stored in full by the app). DELETE, OPTIONS and token counting pass; so does
+    everything under a scored path that names none of the APIs. With the refusal: the API whose error shape it
+    takes."""
+    if proxy.protocol != "openai" or method.upper() in ("DELETE", "OPTIONS"):
+        return None
+    path = canonical_path(target)
+    for base in proxy.scored_paths or DEFAULT_SCORED_PATHS:
+        root = canonical_path(base)
+        if not root.endswith(_API_ENDINGS) or not path.startswith(root + "/"):
+            continue
+        if path.rsplit("/", 1)[-1] in _COUNTING:
+            return None
+        message = (
+            f"{method.upper()} under {root} would return an answer the guardrail cannot check (stored, cancelled "
+            "or batched); take the answer from the create call or its stream instead"
+        )
+        return RequestError(403, "unchecked_retrieval", message), api_of(root)
+    return None

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
-from guardrail_sidecar.apis.dispatch import api_of, reshape_error
+from guardrail_sidecar.apis.dispatch import api_of, reshape_error, unchecked_retrieval
 from guardrail_sidecar.errors import RequestError, UpstreamError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.handler import handle_scored, refused_request
@@ -32,6 +32,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             refused = RequestError(405, "method_not_allowed", f"{request.method} is not served on a scored path")
             answer = refused_request(proxy, refused, revision, {"Allow": "POST, OPTIONS"})
             return reshape_error(api_of(target), answer) if proxy.config.proxy.protocol == "openai" else answer
+        if (unchecked := unchecked_retrieval(proxy.config.proxy, request.method, target)) is not None:
+            return reshape_error(unchecked[1], refused_request(proxy, unchecked[0], revision))  # stored answers
         return await proxy.passthrough(request, revision)
     except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)
         return refused_request(proxy, exc, revision)

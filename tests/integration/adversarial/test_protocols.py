@@ -168,3 +168,40 @@ def test_with_the_models_down_nothing_unchecked_is_sent(
     assert not leaks(response, "14 days")  # even a grounded answer is unchecked: withheld
     assert not leaks(response, "collect.example")
     assert ("exfiltration" if tool else "backend_unavailable") in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/responses/resp_scripted"),
+        ("POST", "/v1/responses/resp_scripted/cancel"),
+        ("GET", "/V1/Responses/resp_scripted/"),
+        ("GET", "/v1/chat/completions/chatcmpl-scripted/messages"),
+        ("POST", "/v1/messages/batches"),
+        ("GET", "/v1/messages/batches/msgbatch_1/results"),
+    ],
+)
+def test_stored_and_batched_answers_are_not_served_unchecked(
+    guarded: Sidecar, scripted: ScriptedApp, method: str, path: str
+) -> None:
+    """The app keeps every answer it generated, the ones the sidecar blocked included: reading one back by id
+    (or a batch's results) would skip the check, so it is refused without asking the app."""
+    rid = f"stored-{uuid.uuid4().hex[:8]}"
+    headers = {"x-request-id": rid, "x-scripted-answer": "marker", "content-type": "application/json"}
+    response = httpx.request(method, guarded.url + path, headers=headers, content=b"{}", timeout=30)
+    assert response.status_code == 403, response.text[:300]
+    assert not leaks(response)
+    assert "unchecked_retrieval" in response.text
+    if "/messages" in path and "/chat/" not in path:
+        assert response.json()["error"]["type"] == "permission_error"
+    assert rid not in scripted.seen()
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/messages/count_tokens"), ("DELETE", "/v1/responses/r1")])
+def test_token_counting_and_deletes_pass_through(
+    guarded: Sidecar, scripted: ScriptedApp, method: str, path: str
+) -> None:
+    rid = f"passes-{uuid.uuid4().hex[:8]}"
+    response = httpx.request(method, guarded.url + path, headers={"x-request-id": rid}, content=b"{}", timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    assert rid in scripted.seen()

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from guardrail_contract.sidecar_config import Proxy
 from guardrail_sidecar.apis import completions, messages, responses
+from guardrail_sidecar.apis.dispatch import unchecked_retrieval
 from guardrail_sidecar.errors import RequestError
 
 TOOL_OUTPUT = "Order A-1 was refunded on 3 May to the original card."
@@ -129,3 +131,32 @@ def test_completions_reads_the_prompt_and_refuses_token_ids() -> None:
         completions.parse_request({"prompt": [101, 2023]})
     with pytest.raises(RequestError, match="n = 1"):
         completions.parse_request({"prompt": "x", "stream": True, "n": 2})
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "refused"),
+    [
+        ("GET", "/v1/responses/resp_1", True),
+        ("POST", "/v1/responses/resp_1/cancel", True),
+        ("GET", "/v1//Responses/%72esp_1", True),
+        ("GET", "/v1/chat/completions/chatcmpl-1/messages", True),
+        ("GET", "/v1/messages/batches/b1/results", True),
+        ("DELETE", "/v1/responses/resp_1", False),
+        ("POST", "/v1/messages/count_tokens", False),
+        ("POST", "/v1/responses/input_tokens", False),
+        ("GET", "/v1/models", False),
+        ("GET", "/v1/responses", False),  # the scored path itself: its own rules (405 without a body)
+    ],
+)
+def test_stored_answers_under_the_api_paths_are_refused(method: str, target: str, refused: bool) -> None:
+    found = unchecked_retrieval(Proxy(), method, target)
+    assert (found is not None) == refused
+    if found is not None:
+        assert found[0].status == 403
+
+
+def test_sub_paths_of_custom_scored_paths_pass() -> None:
+    custom = Proxy(scoredPaths=["/api/ask"])
+    assert unchecked_retrieval(custom, "GET", "/api/ask/history") is None
+    assert unchecked_retrieval(custom, "GET", "/v1/responses/r1") is None  # not a scored path here
+    assert unchecked_retrieval(Proxy(protocol="json"), "GET", "/v1/responses/r1") is None
