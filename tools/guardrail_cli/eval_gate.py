@@ -1,7 +1,12 @@
 """The eval-gate Job's entry point: run `guardrail eval ... --json` and reduce its ranking to the gate's figures.
 
-    python -m guardrail_cli.eval_gate --result-file /dev/termination-log -- guardrail eval SET \
-        --compare stable=sidecar:STABLE.yaml --compare candidate=sidecar:CANDIDATE.yaml --json
+    python -m guardrail_cli.eval_gate --result-file /dev/termination-log \
+        --compose stable=/eval/stable --compose candidate=/eval/candidate --workdir /tmp/eval-gate -- \
+        guardrail eval SET --compare stable=sidecar:/tmp/eval-gate/stable.yaml \
+                           --compare candidate=sidecar:/tmp/eval-gate/candidate.yaml --json
+
+`--compose NAME=DIR` writes WORKDIR/NAME.yaml: DIR/sidecar.yaml (proxy and local settings) routing only to the
+revision in DIR/revision.yaml (a canary's sidecar.yaml routes to stable and canary both).
 
 The result (a few hundred bytes, well under the 4 KiB a termination message holds) is
 `{"candidateAUROC", "stableAUROC", "leadProbability", "falseBlockRate", "pairs"}`: `leadProbability` is the
@@ -20,6 +25,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 STABLE, CANDIDATE = "stable", "candidate"
 MAX_ERROR = 1000
@@ -62,16 +69,34 @@ def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def compose(directory: Path) -> dict[str, Any]:
+    """DIR/sidecar.yaml routing only to the revision of DIR/revision.yaml."""
+    config = yaml.safe_load((directory / "sidecar.yaml").read_text())
+    revision = yaml.safe_load((directory / "revision.yaml").read_text())
+    if not isinstance(config, dict) or not isinstance(revision, dict):
+        raise GateError(f"{directory}: sidecar.yaml and revision.yaml must be YAML mappings")
+    routing = {k: v for k, v in (config.get("routing") or {}).items() if k in ("requestIdHeader", "stickyHeader")}
+    return {**config, "routing": {**routing, "stable": revision}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m guardrail_cli.eval_gate", description=__doc__.split("\n")[0])
     parser.add_argument("--result-file", type=Path, required=True, help="where the JSON result goes")
+    parser.add_argument("--compose", action="append", default=[], metavar="NAME=DIR", help="write WORKDIR/NAME.yaml")
+    parser.add_argument("--workdir", type=Path, default=Path("."), help="where --compose writes")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- guardrail eval ... --json")
     args = parser.parse_args(argv)
     command = [c for c in args.command if c != "--"] if args.command[:1] == ["--"] else list(args.command)
     if not command:
         parser.error("give the guardrail eval command after --")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
     try:
+        for item in args.compose:
+            name, _, directory = item.partition("=")
+            if not name or not directory:
+                raise GateError(f"--compose {item!r}: write NAME=DIR")
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            (args.workdir / f"{name}.yaml").write_text(yaml.safe_dump(compose(Path(directory))))
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise GateError(f"{' '.join(command[:2])} exited {done.returncode}: {done.stderr.strip()[-MAX_ERROR:]}")
         try:
@@ -79,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             raise GateError(f"the eval output is not JSON: {exc}") from exc
         result = summarise(report)
-    except (GateError, KeyError, TypeError, ValueError) as exc:
+    except (GateError, KeyError, TypeError, ValueError, OSError, yaml.YAMLError) as exc:
         args.result_file.write_text(json.dumps({"error": str(exc)[:MAX_ERROR]}))
         print(f"eval gate: {exc}", file=sys.stderr)
         return 1

@@ -3,17 +3,19 @@ set, scored end to end through each revision's own sidecar config, so against th
 (its Triton, its knowledge base, its policy threshold). Pure: the reconciler supplies the revisions.
 
 How the result reaches the operator (the same route as the knowledge-base Job's, `kb/job.py`):
-- the container runs `python -m guardrail_cli.eval_gate --result-file /dev/termination-log -- guardrail eval
-  /eval/dataset/<key> --compare stable=sidecar:/eval/stable/sidecar.yaml --compare
-  candidate=sidecar:/eval/candidate/sidecar.yaml --json`; `eval_gate` runs that command, reduces its ranking
+- the container runs `python -m guardrail_cli.eval_gate --result-file /dev/termination-log --compose
+  stable=/eval/stable --compose candidate=/eval/candidate --workdir /tmp/eval-gate -- guardrail eval
+  /eval/dataset/<key> --compare stable=sidecar:/tmp/eval-gate/stable.yaml --compare
+  candidate=sidecar:/tmp/eval-gate/candidate.yaml --json`; `eval_gate` writes each side's sidecar config (the
+  mounted `sidecar.yaml` routing only to that revision's `revision.yaml`), runs the command, reduces its ranking
   to a small JSON (`{"candidateAUROC", "stableAUROC", "leadProbability", "falseBlockRate", "pairs"}`) and
   writes it to the termination message;
 - the operator reads it from the succeeded Pod's `status.containerStatuses[].state.terminated.message`
   (Pods selected by `batch.kubernetes.io/job-name=<job>`), judges it against the gate's limits
   (`rollout.gates.judge_eval`) and advances or rolls back. The pod gets no API token.
 
-The stable and candidate sidecar configs are the `sidecar.yaml` of their revision ConfigMaps
-(`<guardrail>-config-<revision>`), mounted read-only; the dataset is a ConfigMap key or a file in a PVC.
+The stable and candidate configs come from their revision ConfigMaps (`<guardrail>-config-<revision>`:
+their `revision.yaml` and `sidecar.yaml`), mounted read-only; the dataset is a ConfigMap key or a file in a PVC.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 from guardrail_contract.durations import parse_duration
 from guardrail_contract.gates import EvalGate
 from guardrail_contract.guardrail import Guardrail
-from guardrail_contract.names import SIDECAR_KEY
 from guardrail_operator.builders.common import Manifest, child_name, labels, metadata
 from guardrail_operator.builders.config import QDRANT_API_KEY_ENV, config_name
 from guardrail_operator.builders.qdrant import qdrant_api_key_ref
@@ -31,6 +32,7 @@ EVAL_CONTAINER = "eval"
 EVAL_COMPONENT = "eval-gate"
 TERMINATION_LOG = "/dev/termination-log"
 DATASET_DIR = "/eval/dataset"
+WORKDIR = "/tmp/eval-gate"  # noqa: S108  # the pod's own emptyDir
 REVISION_ANNOTATION = "guardrails.dev/eval-candidate"
 
 
@@ -54,16 +56,32 @@ def eval_command(guardrail: Guardrail) -> list[str]:
         "eval",
         f"{DATASET_DIR}/{key}",
         "--compare",
-        f"stable=sidecar:/eval/stable/{SIDECAR_KEY}",
+        f"stable=sidecar:{WORKDIR}/stable.yaml",
         "--compare",
-        f"candidate=sidecar:/eval/candidate/{SIDECAR_KEY}",
+        f"candidate=sidecar:{WORKDIR}/candidate.yaml",
         "--json",
     ]
 
 
 def eval_args(guardrail: Guardrail) -> list[str]:
-    """The container's args: `eval_gate` running `eval_command` and writing the result to the termination log."""
-    return ["python", "-m", "guardrail_cli.eval_gate", "--result-file", TERMINATION_LOG, "--", *eval_command(guardrail)]
+    """The container's args: `eval_gate` composing each side's single-revision sidecar config (the mounted
+    `sidecar.yaml` with that revision's `revision.yaml` as its only route: a canary's ConfigMap carries the
+    stable + canary split), then running `eval_command` and writing the result to the termination log."""
+    return [
+        "python",
+        "-m",
+        "guardrail_cli.eval_gate",
+        "--result-file",
+        TERMINATION_LOG,
+        "--compose",
+        "stable=/eval/stable",
+        "--compose",
+        "candidate=/eval/candidate",
+        "--workdir",
+        WORKDIR,
+        "--",
+        *eval_command(guardrail),
+    ]
 
 
 def build_eval_job(guardrail: Guardrail, *, image: str, stable: str, candidate: str) -> Manifest:

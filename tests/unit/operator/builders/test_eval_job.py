@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from guardrail_cases import example
-from guardrail_cli.eval_gate import main, summarise
+from guardrail_cli.eval_gate import compose, main, summarise
 from guardrail_contract.guardrail import Guardrail
 from guardrail_operator.builders.eval_job import build_eval_job, eval_args, eval_command
 from guardrail_operator.controller.gate_sync import eval_result
@@ -32,14 +33,22 @@ def test_the_job_scores_both_revisions_through_their_own_sidecar_configs() -> No
     assert pod["automountServiceAccountToken"] is False
     container = pod["containers"][0]
     assert container["args"][:5] == ["python", "-m", "guardrail_cli.eval_gate", "--result-file", "/dev/termination-log"]
-    assert container["args"][6:] == [
+    assert container["args"][5:11] == [
+        "--compose",
+        "stable=/eval/stable",
+        "--compose",
+        "candidate=/eval/candidate",
+        "--workdir",
+        "/tmp/eval-gate",
+    ]
+    assert container["args"][12:] == [
         "guardrail",
         "eval",
         "/eval/dataset/eval.jsonl",
         "--compare",
-        "stable=sidecar:/eval/stable/sidecar.yaml",
+        "stable=sidecar:/tmp/eval-gate/stable.yaml",
         "--compare",
-        "candidate=sidecar:/eval/candidate/sidecar.yaml",
+        "candidate=sidecar:/tmp/eval-gate/candidate.yaml",
         "--json",
     ]
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -106,4 +115,19 @@ def test_entry_point_writes_the_result_the_operator_reads(tmp_path: Path) -> Non
     assert main(["--result-file", str(result), "--", *failing]) == 1
     assert "the v2 server is not usable" in json.loads(result.read_text())["error"]
     assert len(result.read_text()) < 4096
-    assert eval_args(guardrail({"configMap": "x"}))[5] == "--"
+    assert eval_args(guardrail({"configMap": "x"}))[11] == "--"
+
+
+def test_compose_routes_a_canary_configmaps_sidecar_yaml_to_one_revision(tmp_path: Path) -> None:
+    mounted = tmp_path / "candidate"
+    mounted.mkdir()
+    split = {
+        "proxy": {"listenPort": 8000, "upstreamPort": 8080},
+        "watch": {"namespace": "shop", "name": "bot"},
+        "routing": {"stable": {"revision": "s1"}, "canary": {"revision": "c1"}, "canaryWeight": 0},
+    }
+    (mounted / "sidecar.yaml").write_text(yaml.safe_dump(split))
+    (mounted / "revision.yaml").write_text(yaml.safe_dump({"revision": "c1", "policy": {"threshold": 0.6}}))
+    composed = compose(mounted)
+    assert composed["routing"] == {"stable": {"revision": "c1", "policy": {"threshold": 0.6}}}
+    assert composed["proxy"] == split["proxy"]
