@@ -17,6 +17,7 @@ from aiohttp import web
 
 from guardrail_sidecar.apis import tool_arguments
 from guardrail_sidecar.scored_path import sse
+from guardrail_sidecar.scored_path.detection import StreamCheck
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
 from guardrail_sidecar.scored_path.responses import MAX_DEPTH, is_metadata
 from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer
@@ -80,6 +81,7 @@ class TextGate:
         self.findings: list[Assessment] = []  # flags (monitor) and backend errors met along the way
         self.failed: Assessment | None = None
         self.scoring_time = 0.0
+        self.detectors = StreamCheck(pipeline)  # spec.detectors on the answer: redact or stop what is released
 
     @property
     def enforcing(self) -> bool:
@@ -101,7 +103,10 @@ class TextGate:
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if not await self.check_claims(texts):
             return None
-        return "".join(p.text for p in pieces)
+        text = self.detectors.release("".join(p.text for p in pieces), final)
+        if text is None:
+            self.failed = self.detectors.failed
+        return text
 
     async def check_claims(self, texts: list[str]) -> bool:
         """Score claims; False (and `failed` set) when they block the answer."""
@@ -120,10 +125,16 @@ class TextGate:
 
     async def check_text(self, texts: list[str]) -> bool:
         """Whole texts held back (reasoning, refusals, text outside the answer), checked as answer text."""
+        if not self.detectors.held_ok(texts):  # sent unchanged: a block or redact detector's finding stops them
+            self.failed = self.detectors.failed
+            return False
         return await self.check_claims([c for t in texts if t.strip() for c in claims_of(t, self.request)])
 
     async def check_tools(self, raw_arguments: list[str]) -> bool:
         """Tool-call arguments, by `policy.toolArguments`; False when they block the answer."""
+        if not self.detectors.held_ok(["".join(raw_arguments)]):
+            self.failed = self.detectors.failed
+            return False
         finding, claims = await tool_arguments.check(self.pipeline, raw_arguments, self.patterns)
         if finding is not None:
             if finding.verdict == "block" and self.enforcing:
