@@ -274,6 +274,12 @@ class Policy(_Model):
         description="Text returned in place of a blocked answer (enforce mode).",
     )
     citations: bool = Field(default=True, description="Attach the evidence used for scoring to the response.")
+    tool_arguments: Literal["scan", "ground", "pass"] | None = Field(
+        default=None,
+        description="Tool-call and function-call arguments in answers: scan (unset means scan: checked for prompt "
+        "injection and exfiltration, not scored for grounding), ground (scanned and scored as answer text, for "
+        "tools that render the answer), pass (forwarded unchecked). Counted in guardrail_tool_arguments_total.",
+    )
     on_unreadable_answer: Literal["block", "pass"] | None = Field(
         default=None,
         description="An answer whose text the sidecar cannot read (invalid JSON, an unknown content coding, "
