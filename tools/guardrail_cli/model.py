@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from guardrail_models.classifier import classifier_info
 from guardrail_models.errors import ModelError
 from guardrail_models.inspect_onnx import check_contract
 from guardrail_models.manifest import verify, write_manifest
@@ -17,7 +18,7 @@ from guardrail_models.python_backend import write_python_repository
 from guardrail_models.repository import default_repository, model_dir, read_info
 from guardrail_models.specs import info_for
 
-_KINDS = ("embedding", "injection", "nli")
+_KINDS = ("embedding", "injection", "nli", "classifier")  # classifier: a spec.detectors model
 
 
 @click.group("model")
@@ -73,7 +74,11 @@ def package(
     """Write a Triton-ready repository: copy one, or add your own ONNX + tokenizer with a rendered config.pbtxt."""
     try:
         if onnx_file is not None:
-            info = info_for(kind, name, max_length)
+            info = (
+                classifier_info(name or "classifier", max_length)
+                if kind == "classifier"
+                else info_for(kind, name, max_length)
+            )
             problems = check_contract(onnx_file, info)
             if problems:
                 raise ModelError(f"{onnx_file} does not match the {kind} contract: " + "; ".join(problems))

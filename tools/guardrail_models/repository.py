@@ -18,7 +18,7 @@ from typing import Literal
 
 from guardrail_models.errors import RepositoryError
 
-ModelKind = Literal["embedding", "nli", "injection"]
+ModelKind = Literal["embedding", "nli", "injection", "classifier"]
 INFO_FILE = "model.json"
 CONFIG_FILE = "config.pbtxt"
 REPOSITORY_ENV = "GUARDRAIL_MODEL_REPOSITORY"

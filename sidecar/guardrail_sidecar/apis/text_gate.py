@@ -103,7 +103,7 @@ class TextGate:
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if not await self.check_claims(texts):
             return None
-        text = self.detectors.release("".join(p.text for p in pieces), final)
+        text = await self.detectors.release("".join(p.text for p in pieces), final)
         if text is None:
             self.failed = self.detectors.failed
         return text
@@ -125,14 +125,14 @@ class TextGate:
 
     async def check_text(self, texts: list[str]) -> bool:
         """Whole texts held back (reasoning, refusals, text outside the answer), checked as answer text."""
-        if not self.detectors.held_ok(texts):  # sent unchanged: a block or redact detector's finding stops them
+        if not await self.detectors.held_ok(texts):  # sent unchanged: a block or redact detector's finding stops them
             self.failed = self.detectors.failed
             return False
         return await self.check_claims([c for t in texts if t.strip() for c in claims_of(t, self.request)])
 
     async def check_tools(self, raw_arguments: list[str]) -> bool:
         """Tool-call arguments, by `policy.toolArguments`; False when they block the answer."""
-        if not self.detectors.held_ok(["".join(raw_arguments)]):
+        if not await self.detectors.held_ok(["".join(raw_arguments)]):
             self.failed = self.detectors.failed
             return False
         finding, claims = await tool_arguments.check(self.pipeline, raw_arguments, self.patterns)

@@ -25,10 +25,11 @@ class Report:
     """What the detectors of one side found: counts per (detector, entity, action); `blocked_by` names the first
     block detector that found something."""
 
-    counts: Counter[tuple[str, Entity, Action]] = field(default_factory=Counter)
+    counts: Counter[tuple[str, str, Action]] = field(default_factory=Counter)  # entity: a pii type or "classifier"
     blocked_by: str | None = None
+    failed: Any = None  # the sidecar's Assessment when a classifier's backend failed under fail-closed
 
-    def add(self, detector: Detector, found: Counter[Entity], action: Action) -> None:
+    def add(self, detector: Detector, found: Counter[Entity] | Counter[str], action: Action) -> None:
         for entity, n in found.items():
             self.counts[(detector.name, entity, action)] += n
 
@@ -161,3 +162,7 @@ class RevisionDetectors:
     def __init__(self, detectors: Sequence[Detector], mode: str = "enforce") -> None:
         self.request = SidePolicy(detectors, "request", mode=mode)
         self.answer = SidePolicy(detectors, "answer", mode=mode)
+        self._classifiers = [d for d in detectors if d.kind == "classifier"]
+
+    def classifiers(self, side: Side) -> list[Detector]:
+        return [d for d in self._classifiers if d.applies(side)]

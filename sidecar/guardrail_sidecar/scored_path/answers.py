@@ -201,7 +201,7 @@ async def score_response(
         return web.Response(body=raw, status=response.status, headers=headers)
     tracing.note_answer(found.data)
     read, patterns = found, tuple(proxy.config.audit.redact_patterns)
-    found, detected, detector_headers = check_answer(pipeline, found)  # spec.detectors: redacted or blocked
+    found, detected, detector_headers = await check_answer(pipeline, found)  # spec.detectors: redacted or blocked
     headers.update(detector_headers)
     assessment = detected or await _assess(pipeline, found, scoring_request, patterns)
     record(proxy, pipeline, assessment, request_id, "answer")
@@ -222,7 +222,7 @@ def shadow_job(found: Extracted, request: ScoringRequest, patterns: tuple[str, .
     """The candidate's scoring of an answer as read (its own detectors, then grounding), for the shadow queue."""
 
     async def job(candidate: Pipeline) -> Assessment:
-        checked, detected, _ = check_answer(candidate, found)
+        checked, detected, _ = await check_answer(candidate, found)
         return detected or await _assess(candidate, checked, request, patterns)
 
     return job

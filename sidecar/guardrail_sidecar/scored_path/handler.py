@@ -122,7 +122,7 @@ async def _handle_scored(proxy: ReverseProxy, pipeline: Pipeline, request: web.R
     gauge = proxy.metrics.in_flight.labels(pipeline.revision)
     gauge.inc()
     try:
-        body, scoring_request, detected = check_request(pipeline, body, scoring_request)
+        body, scoring_request, detected = await check_request(pipeline, body, scoring_request)
         if detected is not None:  # spec.detectors: a block detector found sensitive data in the request
             record(proxy, pipeline, detected, request_id, "request")
             return refusal_response(proxy, pipeline, scoring_request, detected, api)

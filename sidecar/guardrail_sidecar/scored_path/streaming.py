@@ -132,9 +132,9 @@ class _Gate:
             if assessment.verdict == "block" and self.pipeline.policy.mode == "enforce":
                 self.failed = assessment
                 return False
-        text = self.detectors.release("".join(p.text for p in pieces), final)
+        text = await self.detectors.release("".join(p.text for p in pieces), final)
         held = [*self.held.answers, "".join(self.held.raw_arguments)] if final else []
-        if text is None or not self.detectors.held_ok(held):
+        if text is None or not await self.detectors.held_ok(held):
             self.failed = self.detectors.failed
             return False
         if text:

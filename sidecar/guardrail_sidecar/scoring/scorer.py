@@ -53,6 +53,8 @@ class ScoringModels(Protocol):
 
     async def injection(self, texts: list[str]) -> list[float]: ...
 
+    async def classify(self, name: str, version: str, texts: list[str]) -> list[float]: ...
+
     def windows(self, text: str, limit: int) -> list[str]:
         """`text` whole, cut into the pieces the injection model reads one at a time; more than `limit` of them
         may stop early (the caller only needs to know the budget was exceeded)."""
@@ -75,6 +77,7 @@ class Scorer:
         self._models = models
         root = Path(models.tokenizers)
         self._encoders: dict[str, Encoder] = {}
+        self._classifiers: dict[tuple[str, str], Encoder] = {}  # spec.detectors' own models, loaded when first used
         for ref in (models.embedding, models.nli):  # the injection model is a head on the embedding
             path = root / ref.name / ref.version / tensors.TOKENIZER_FILE
             if path.is_file():
@@ -170,4 +173,19 @@ class Scorer:
         ref = self._models.injection
         vectors = (await self.embed(texts)).astype(np.float32)
         out = await self.backend.infer(ref.name, ref.version, {tensors.INJECTION_INPUT: vectors}, tensors.SCORE_OUTPUT)
+        return [float(s) for s in out.reshape(-1)]
+
+    async def classify(self, name: str, version: str, texts: list[str]) -> list[float]:
+        """P(positive) for each text by a user's classifier (`spec.detectors`, kind classifier): its own
+        tokenizer from the tokenizer repository, its `score` output from the backend."""
+        key = (name, version)
+        if key not in self._classifiers:
+            path = Path(self._models.tokenizers) / name / version / tensors.TOKENIZER_FILE
+            try:
+                self._classifiers[key] = Encoder(path, self._models.max_length, evidence_first=True)
+            except Exception as exc:  # a missing or unreadable tokenizer.json: the tokenizers library's own errors
+                raise BackendError(self.backend.name, f"classifier {name}: cannot read {path}: {exc}") from exc
+        inputs = self._classifiers[key].encode(texts)
+        inputs.pop(tensors.TOKEN_TYPE_IDS, None)  # a classifier reads single texts: ids and mask
+        out = await self.backend.infer(name, version, inputs, tensors.SCORE_OUTPUT)
         return [float(s) for s in out.reshape(-1)]

@@ -15,6 +15,7 @@ ReasonCode = Literal[
     "exfiltration",
     "backend_unavailable",
     "pii_detected",
+    "detector_blocked",
     "unreadable_answer",
     "upstream_error",
 ]
