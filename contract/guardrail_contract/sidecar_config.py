@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from guardrail_contract import guardrail as crd
 from guardrail_contract.detectors import MAX_DETECTORS, Detectors
 from guardrail_contract.durations import DURATION
 from guardrail_contract.names import DNS_LABEL
@@ -171,9 +172,10 @@ class Proxy(_Model):
 # --- policy (per revision)
 
 
-class PromptInjection(_Model):
-    enabled: bool = True
-    threshold: float = Field(default=0.9, ge=0, le=1)  # the shipped detector's operating point (see the CRD)
+class PromptInjection(crd.PromptInjection):
+    """The CRD's prompt-injection settings (`guardrail.PromptInjection`) with every value concrete: unset in the
+    spec (kept out of the revision hash) means these defaults here."""
+
     max_windows: int = Field(
         default=256,
         ge=1,
@@ -190,38 +192,17 @@ class PromptInjection(_Model):
     )
 
 
-class Streaming(_Model):
-    hold_back_sentences: int = Field(default=1, ge=1, le=16)
+class Policy(crd.Policy):
+    """The policy as the sidecar runs it: the CRD's fields, defaults and softLimit rule (`guardrail.Policy`,
+    written once there), with the values the spec may leave unset made concrete."""
 
-
-class Policy(_Model):
-    mode: Literal["enforce", "monitor"] = "enforce"
-    threshold: float = Field(default=0.5, ge=0, le=1)
-    soft_limit: float = Field(default=0.65, ge=0, le=1)
-    on_backend_error: Literal["fail-closed", "fail-open"] = "fail-closed"
     prompt_injection: PromptInjection = Field(default_factory=PromptInjection)
-    streaming: Streaming = Field(default_factory=Streaming)
-    refusal_message: str = Field(
-        default="I can't give an answer I can't back up with our documentation.", max_length=2000
-    )
-    citations: bool = True
     tool_arguments: Literal["scan", "ground", "pass"] = Field(
         default="scan",
         description="Tool-call and function-call arguments in answers: scan (checked for prompt injection and "
         "exfiltration, not scored for grounding), ground (scanned and scored as answer text, for tools that "
         "render the answer), pass (forwarded unchecked). Counted by guardrail_tool_arguments_total.",
     )
-    on_unreadable_answer: Literal["block", "pass"] | None = Field(
-        default=None,
-        description="An answer whose text cannot be read (broken JSON, unknown encoding, binary): block or pass "
-        "it unchecked (flagged); unset: block under fail-closed, pass under fail-open. Counted either way.",
-    )
-
-    @model_validator(mode="after")
-    def _soft_limit_above_threshold(self) -> Policy:
-        if self.threshold > self.soft_limit:
-            raise ValueError("policy.softLimit must be greater than or equal to policy.threshold")
-        return self
 
     @property
     def unreadable_action(self) -> Literal["block", "pass"]:
