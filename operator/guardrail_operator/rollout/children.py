@@ -3,8 +3,8 @@
 What the reconciler applies: shared children once (RBAC naming every
 served revision's ConfigMap, the managed Qdrant), one revision ConfigMap per served revision, and one Triton
 (model ConfigMap, Service, Deployment) per distinct model revision, each rendered from that revision's spec.
-During a canary, the canary's ConfigMap carries the split `sidecar.yaml` (stable + canary, weight 0 on disk:
-sidecars follow `status.canary.weight` live), so the webhook can mount it for every selected pod.
+Every revision's ConfigMap is rendered alike (`revision.yaml`, and a `sidecar.yaml` serving that revision alone):
+the webhook mounts the stable's, and sidecars reach a canary through the status watch (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from guardrail_contract import sidecar_config as sidecar
 from guardrail_contract.guardrail import Guardrail
-from guardrail_contract.names import MODEL_REVISION_LABEL, SIDECAR_KEY
+from guardrail_contract.names import MODEL_REVISION_LABEL
 from guardrail_operator.builders import Manifest
 from guardrail_operator.builders.config import (
     build_revision_configmap,
     config_name,
-    revision_config,
-    sidecar_config,
 )
 from guardrail_operator.builders.networkpolicy import build_network_policy
 from guardrail_operator.builders.qdrant import build_qdrant_service, build_qdrant_statefulset, managed_qdrant
@@ -45,31 +42,15 @@ def served(actions: Sequence[Action]) -> list[EnsureRevision]:
     return [a for a in actions if isinstance(a, EnsureRevision)]
 
 
-def split_sidecar_config(guardrail: Guardrail, stable: EnsureRevision, canary: EnsureRevision) -> sidecar.SidecarConfig:
-    """The sidecar config of a canary: both revisions, the canary at weight 0 until status says otherwise."""
-    stable_g, canary_g = _at(guardrail, stable), _at(guardrail, canary)
-    base = sidecar_config(canary_g, canary.revision, canary.model_revision)
-    routing = sidecar.Routing(
-        stable=revision_config(stable_g, stable.revision, stable.model_revision),
-        canary=revision_config(canary_g, canary.revision, canary.model_revision),
-        canary_weight=0,
-    )
-    return base.model_copy(update={"routing": routing})
-
-
 def rollout_children(guardrail: Guardrail, actions: Sequence[Action], fetcher_image: str) -> list[Manifest]:
     """Every child the Guardrail needs for the revisions in service, in apply order."""
     revisions = served(actions)
-    stable = next((e for e in revisions if e.role == "stable"), None)
     children = [
         build_role(guardrail, [config_name(guardrail, e.revision) for e in revisions]),
         build_role_binding(guardrail),
     ]
     for e in revisions:
-        configmap = build_revision_configmap(_at(guardrail, e), e.revision, e.model_revision)
-        if e.role == "canary" and stable is not None:
-            configmap["data"][SIDECAR_KEY] = split_sidecar_config(guardrail, stable, e).to_yaml()
-        children.append(configmap)
+        children.append(build_revision_configmap(_at(guardrail, e), e.revision, e.model_revision))
     if guardrail.spec.network_policy.enabled:
         children.append(build_network_policy(guardrail))
     managed = managed_qdrant(guardrail)
