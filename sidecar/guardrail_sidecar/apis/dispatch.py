@@ -22,6 +22,7 @@ from guardrail_contract.sidecar_config import Proxy as ProxyConfig
 from guardrail_sidecar.apis import completions, messages, responses
 from guardrail_sidecar.apis.text_gate import TextGate
 from guardrail_sidecar.errors import RequestError
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.detection import redact_citations
 from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
@@ -149,7 +150,7 @@ async def gate_stream(
     gate = TextGate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
 
     def decided(verdict: Assessment, stopped: bool) -> dict[str, Any]:
-        record(proxy, pipeline, verdict, request_id, "stream")
+        record(proxy, pipeline, verdict, request_id, "stream", stopped=stopped)
         field = guardrail_field(verdict, pipeline.revision, pipeline.policy.citations)
         return redact_citations(pipeline, field)  # spec.detectors: the citations go to the client too
 
@@ -158,7 +159,7 @@ async def gate_stream(
         await out.write_eof()
     except ConnectionResetError:  # the client went away: nothing more to send
         return out
-    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time)
+    proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time, tracing.exemplar())
     return out
 
 
