@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import kopf
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     import guardrail_operator.controller.handlers  # noqa: F401 - importing registers the handlers with kopf
 
+    # kopf names this process for its peering through POD_ID or, without it, getpass.getuser(), which raises
+    # for a UID with no passwd entry (the image runs as 65532 and has none): give it our identity (POD_NAME).
+    os.environ.setdefault("POD_ID", settings.identity)
     kopf.run(
         standalone=True,
         clusterwide=not settings.watch_namespaces,

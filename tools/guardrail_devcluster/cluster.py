@@ -154,7 +154,8 @@ class LocalCluster:
             # the start rather than after its next discovery resync.
             if CRD_DIR.is_dir():
                 self.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
-                self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+                # `kubectl wait` errors on a CRD whose status has no conditions yet: poll instead.
+                self._wait("CRDs Established", deadline, self._crds_established)
             self._spawn(state, "kube-controller-manager", self._kcm_args(state))
             self._spawn(state, "kube-scheduler", self._scheduler_args(state))
             self._spawn(state, "kwok", self._kwok_args(state))
@@ -266,6 +267,18 @@ class LocalCluster:
             and not any(t["key"] == "node.kubernetes.io/not-ready" for t in n["spec"].get("taints", []))
         ]
         return len(items) > 0 and len(ready) == len(items)
+
+    def _crds_established(self) -> bool:
+        out = self.kubectl("get", "crd", "-o", "json", check=False)
+        if out.returncode != 0:
+            return False
+        return all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in (crd.get("status") or {}).get("conditions") or []
+            )
+            for crd in json.loads(out.stdout)["items"]
+        )
 
     def _default_sa_exists(self) -> bool:
         return self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0

@@ -289,6 +289,7 @@ class RealNode:
                     "ipam": {
                         "type": "host-local",
                         "ranges": [[{"subnet": POD_SUBNET, "gateway": NODE_IP}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],  # Service IPs are off the bridge: via the node
                         "dataDir": str(d / "cni/ipam"),
                     },
                 },
@@ -319,6 +320,7 @@ class RealNode:
             "clusterDNS": [NODE_IP],
             "clusterDomain": "cluster.local",
             "resolvConf": str(d / "resolv.conf"),
+            "podLogsDir": str(d / "pod-logs"),  # not /var/log/pods
             "authentication": {
                 "anonymous": {"enabled": False},
                 "webhook": {"enabled": True},
@@ -412,7 +414,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             f"--cert-dir={self.dir / 'kubelet' / 'pki'}",
             f"--hostname-override={NODE_NAME}",
             f"--node-ip={NODE_IP}",
-            f"--node-labels={REAL_NODE_LABEL}=true,node-role.kubernetes.io/worker=",
+            f"--node-labels={REAL_NODE_LABEL}=true",
             "--v=1",
         ]
 
