@@ -199,3 +199,42 @@ def test_without_otel_variables_nothing_is_traced_and_traceparent_passes_unchang
     assert [s for s in collector.spans() if s.trace_id == trace_id] == []
     metrics = httpx.get(sidecar.admin + "/metrics", headers={"Accept": OPENMETRICS}, timeout=10).text
     assert "trace_id=" not in metrics
+
+
+def test_a_blocked_messages_stream_is_traced_as_an_anthropic_call(
+    collector: Collector, app: TracedApp, start_traced_sidecar: StartSidecar
+) -> None:
+    sidecar = start_traced_sidecar(collector.otel_env("guardrail-sidecar"))
+    app.reset()
+    trace_id = "5bf92f3577b34da6a3ce929d0e0e4737"
+    body = {
+        "model": "claude-test",
+        "max_tokens": 64,
+        "stream": True,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01", "anthropic-version": "2023-06-01"}
+
+    response = httpx.post(sidecar.url + "/v1/messages", json=body, headers=headers, timeout=60)
+
+    assert response.status_code == 200
+    assert GROUNDED.split()[0] in response.text
+    assert MARKER_TOKEN not in response.text
+    spans = collector.wait_for_spans(lambda found: any(s.trace_id == trace_id and s.kind == "SERVER" for s in found))
+    trace = [s for s in spans if s.trace_id == trace_id]
+    (server,) = [s for s in trace if s.kind == "SERVER"]
+    assert server.name == "POST /v1/messages"
+    assert server.parent_span_id == CLIENT_SPAN
+    direct = {s.name: s for s in children(trace, server)}
+    chat = direct["chat claude-test"]
+    assert chat.attributes["gen_ai.provider.name"] == "anthropic"
+    assert chat.attributes["gen_ai.response.model"] == "scripted-claude"
+    assert chat.attributes["gen_ai.response.id"] == "msg_traced"
+    assert chat.attributes["gen_ai.usage.input_tokens"] == traced_app.USAGE["prompt_tokens"]
+    # The stream was cut at the marker sentence: the app's message_delta (final usage, stop reason) was never read.
+    assert "gen_ai.response.finish_reasons" not in chat.attributes
+    verdict = direct["guardrail.verdict"]
+    assert verdict.attributes["guardrail.verdict"] == "block"
+    assert verdict.attributes["guardrail.kind"] == "stream"
+    assert verdict.attributes["guardrail.stream.stopped"] is True
+    assert app.seen() == [{"traceparent": f"00-{trace_id}-{chat.span_id}-01", "tracestate": None, "baggage": None}]

@@ -1,6 +1,6 @@
 """A scripted LLM app for the tracing tests: it records the trace headers of every request it gets and
-answers a chat completion with a grounded sentence followed by the adversarial harness's MARKER sentence
-(as JSON, or streamed word by word with a final usage chunk).
+answers with a grounded sentence followed by the adversarial harness's MARKER sentence: a chat completion
+(as JSON, or streamed word by word with a final usage chunk) or an Anthropic Messages stream.
 
     python traced_app.py --port N      # GET /_seen: the trace headers received; POST /_reset forgets them
 """
@@ -47,6 +47,33 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return out
 
 
+def _event(obj: dict[str, Any]) -> bytes:
+    return f"event: {obj['type']}\ndata: {json.dumps(obj)}\n\n".encode()
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """An Anthropic Messages stream: message_start, one text block word by word, message_delta, message_stop."""
+    request.app[SEEN].append({k: request.headers.get(k) for k in ("traceparent", "tracestate", "baggage")})
+    await request.json()
+    out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await out.prepare(request)
+    start: dict[str, Any] = {"id": "msg_traced", "type": "message", "role": "assistant", "model": "scripted-claude"}
+    start |= {"content": []}
+    start |= {"stop_reason": None, "usage": {"input_tokens": USAGE["prompt_tokens"], "output_tokens": 1}}
+    await out.write(_event({"type": "message_start", "message": start}))
+    await out.write(_event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+    for word in re.findall(r"\S+\s*", ANSWER):
+        await out.write(
+            _event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}})
+        )
+    await out.write(_event({"type": "content_block_stop", "index": 0}))
+    usage = {"output_tokens": USAGE["completion_tokens"]}
+    await out.write(_event({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": usage}))
+    await out.write(_event({"type": "message_stop"}))
+    await out.write_eof()
+    return out
+
+
 async def seen(request: web.Request) -> web.Response:
     return web.json_response(request.app[SEEN])
 
@@ -60,6 +87,7 @@ def build() -> web.Application:
     app = web.Application()
     app[SEEN] = []
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/messages", messages)
     app.router.add_get("/_seen", seen)
     app.router.add_post("/_reset", reset)
     return app
