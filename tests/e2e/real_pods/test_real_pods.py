@@ -93,7 +93,9 @@ def guardrail_spec(mode: str = "enforce") -> dict[str, Any]:
             "proxy": {"listenPort": 8000, "upstreamPort": 8080, "protocol": "openai"},
             "policy": {
                 "mode": mode,
+                # Explicit, so the verdicts below do not move with the shipped defaults.
                 "threshold": 0.5,
+                "softLimit": 0.65,
                 "onBackendError": "fail-closed",
                 "promptInjection": {"enabled": True},
             },
