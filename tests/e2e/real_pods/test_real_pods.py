@@ -29,7 +29,7 @@ from guardrail_devcluster.realnode import NODE_NAME
 from guardrail_images.build import OPERATOR_IMAGE, SIDECAR_IMAGE, TRITON_IMAGE
 from tests.e2e.real_pods.conftest import RealCluster, say, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.real_pods, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.e2e, pytest.mark.real_pods, pytest.mark.timeout(2700)]
 
 CHART = str(REPO_ROOT / "charts" / "guardrail-operator")
 RELEASE, SYSTEM_NS, APP_NS = "guardrail", "guardrail-system", "llm-apps"
