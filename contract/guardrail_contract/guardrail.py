@@ -244,11 +244,18 @@ class Policy(_Model):
         default="enforce",
         description="enforce: replace blocked answers with a refusal; monitor: only annotate (headers, metrics).",
     )
+    # Defaults chosen on development data (docs/models.md, "What the sidecar decides"): with the shipped, calibrated
+    # model they block at most 5% of grounded answers on every HaluEval dev task (tests/integration/models/
+    # test_operating_point.py holds them to it); the flag band holds at most 15% more of them.
     threshold: float = Field(
-        default=0.5, ge=0, le=1, description="Grounding score below which an answer is blocked (0..1)."
+        default=0.16,
+        ge=0,
+        le=1,
+        description="Grounding score below which an answer is blocked (0..1; the shipped model's score reads as the "
+        "chance that the answer is grounded).",
     )
     soft_limit: float = Field(
-        default=0.65,
+        default=0.29,
         ge=0,
         le=1,
         description="Grounding score below which a passing answer is flagged for human review (>= threshold).",

