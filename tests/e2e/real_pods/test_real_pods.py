@@ -358,6 +358,17 @@ def test_canary_weight_is_followed_by_the_in_pod_sidecars(real: RealCluster) -> 
     assert passed_through == revisions.count(canary_rev)
 
 
+def test_operator_log_shows_no_forbidden_request(real: RealCluster) -> None:
+    """The ClusterRole covers what kopf does at start-up (list/watch CRDs): no 403 retried for a minute."""
+    log = real.kubectl("logs", "-n", SYSTEM_NS, "-l", "app.kubernetes.io/component=operator", "--tail=-1")
+    noisy = [line for line in log.splitlines() if " WARNING " in line or " ERROR " in line]
+    say(f"operator log: {len(log.splitlines())} lines, {len(noisy)} warnings/errors")
+    for line in noisy[:10]:
+        say(f"  {line[:200]}")
+    forbidden = [line for line in log.splitlines() if "forbidden" in line.lower() or " 403" in line]
+    assert forbidden == [], forbidden
+
+
 # -- 6 ------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("namespace", "selector"),
