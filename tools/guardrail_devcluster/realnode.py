@@ -90,7 +90,10 @@ def preflight() -> None:
         raise RealNodeUnavailable("cannot create a network bridge (no CAP_NET_ADMIN)")
     _run("ip", "link", "delete", link, check=False)
     if _run("ip", "-4", "route", "show", "to", "match", NODE_IP, check=False).stdout.strip().startswith("10.88."):
-        raise RealNodeUnavailable(f"{POD_SUBNET} is already routed on this host")
+        raise RealNodeUnavailable(
+            f"{POD_SUBNET} is already routed on this host (another real node is up: `make cluster-down`, or "
+            f"`ip link delete {BRIDGE}` after a crash)"
+        )
     with tempfile.TemporaryDirectory(prefix="guardrail-overlay-") as tmp:
         dirs = [Path(tmp) / d for d in ("lower", "upper", "work", "merged")]
         for d in dirs:
