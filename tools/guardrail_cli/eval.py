@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from guardrail_contract.sidecar_config import Policy
 from guardrail_models.configs import Spec, load_configuration, parse_spec
 from guardrail_models.errors import ModelError
 from guardrail_models.evalset import read_jsonl
@@ -135,7 +136,12 @@ def plot_curves(results: list[Run], ranked: list[dict[str, Any]], labels: np.nda
     "another v2 server (grpc://HOST:PORT, http://HOST:PORT), triton:[REPOSITORY] (a local Triton started for the "
     "run) or sidecar:CONFIG.yaml (the sidecar end to end); optional @THRESHOLD.",
 )
-@click.option("--threshold", default=0.5, show_default=True, help="block below this score (default for each config)")
+@click.option(
+    "--threshold",
+    default=Policy().threshold,
+    show_default=True,
+    help="block below this score (default for each config; the policy's default threshold)",
+)
 @click.option("--limit", type=int, default=None, help="only the first N rows of the dataset")
 @click.option("--batch-size", default=1, show_default=True, help="pairs per scorer call (latency is per pair)")
 @click.option("--bootstrap", "samples", default=500, show_default=True, help="bootstrap resamples for the CIs")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from guardrail_cli.main import cli
 from guardrail_contract import tensors
+from guardrail_contract.sidecar_config import Policy
 from guardrail_models.repository import default_repository
 
 pytestmark = pytest.mark.integration
@@ -40,11 +41,30 @@ def test_eval_compare_ranks_two_configurations_with_intervals(tmp_path: Path) ->
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_eval_reports_the_threshold_for_a_false_block_rate_and_a_reliability_curve() -> None:
+    args = ["eval", str(DEV_SET), "--limit", "200", "--bootstrap", "20", "--json", "--target-false-block", "0.1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    by_name = {row["name"]: row for row in json.loads(result.output)["ranking"]}
+    model, length = by_name["default"], by_name["length-only"]
+    at = model["at_target_false_block"]
+    assert at["target"] == 0.1
+    assert at["false_block"] <= 0.1
+    assert 0 < at["caught"] <= 1
+    assert model["threshold"] == Policy().threshold  # the default is the policy's
+    bins = model["reliability"]["bins"]
+    assert sum(b["n"] for b in bins) == 200
+    assert 0 <= model["reliability"]["ece"] <= 1
+    assert "reliability" not in length  # word counts are no probabilities
+    assert "at_target_false_block" in length
+
+
 def test_eval_table_output_names_the_baseline() -> None:
     result = CliRunner().invoke(cli, ["eval", str(DEV_SET), "--limit", "40", "--bootstrap", "20"])
     assert result.exit_code == 0, result.output
     assert "length-only" in result.output
     assert "AUROC" in result.output
+    assert "thr @ 5% FB" in result.output
 
 
 def test_eval_rejects_a_bad_spec() -> None:
