@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from guardrail_contract.detectors import Detector
 from guardrail_contract.guardrail import GuardrailSpec, GuardrailStatus, HistoryEntry, KnowledgeBase, RolloutRequest
 from guardrail_contract.names import ACTION_ANNOTATION, REQUEST_ID_ANNOTATION
 
@@ -111,6 +112,8 @@ def spec_at(spec: GuardrailSpec, entry: HistoryEntry) -> GuardrailSpec:
     update: dict[str, Any] = {
         "models": type(spec.models).model_validate(snap["models"]),
         "policy": type(spec.policy).model_validate(snap["policy"]),
+        # left out of the snapshot when there were none: the earlier revision had no detectors, whatever spec says
+        "detectors": [Detector.model_validate(d) for d in snap.get("detectors", [])],
     }
     kb, old_kb = spec.knowledge_base, snap.get("knowledgeBase")
     if old_kb is None:

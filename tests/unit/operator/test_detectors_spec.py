@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 import yaml
 
-from guardrail_contract.guardrail import Guardrail, GuardrailSpec
+from guardrail_contract.guardrail import Guardrail, GuardrailSpec, HistoryEntry
 from guardrail_contract.sidecar_config import RevisionConfig
 from guardrail_operator.api.crd import build_crd
 from guardrail_operator.builders.config import REVISION_KEY, build_revision_configmap
-from guardrail_operator.reconcile.revision import guardrail_revision, model_revision
+from guardrail_operator.reconcile.revision import guardrail_revision, model_revision, scoring_fields
+from guardrail_operator.rollout.actions import spec_at
 
 PII = {"name": "pii", "kind": "pii", "action": "redact", "appliesTo": "both", "entities": ["email", "payment_card"]}
 
@@ -78,3 +79,16 @@ def test_the_crd_documents_detectors_and_enforces_their_rules() -> None:
     ]  # fmt: skip
     rules = " ".join(r["rule"] for r in item["x-kubernetes-validations"])
     assert "self.kind != 'pii' || !has(self.model)" in rules
+
+
+def test_an_earlier_revision_is_rendered_with_its_own_detectors_not_the_specs(make_body: Any) -> None:
+    """During a canary the stable revision's ConfigMap is rendered from its history snapshot laid over the current
+    spec: a stable revision without detectors must not get the candidate's."""
+    without, with_pii = spec(make_body), spec(make_body, PII)
+    entry = HistoryEntry(revision=guardrail_revision(without), promoted_at="2026-01-01T00:00:00Z")
+    entry = entry.model_copy(update={"scoring": scoring_fields(without)})
+    stable = spec_at(with_pii, entry)
+    assert stable.detectors == []
+    assert guardrail_revision(stable) == guardrail_revision(without)
+    back = HistoryEntry(revision="x", promoted_at="2026-01-01T00:00:00Z", scoring=scoring_fields(with_pii))
+    assert spec_at(without, back).detectors == with_pii.detectors
