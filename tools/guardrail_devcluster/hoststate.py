@@ -93,10 +93,10 @@ class HostState:
 
     @classmethod
     def capture(cls) -> HostState:
-        links = json.loads(_out("ip", "-j", "link", "show") or "[]")
         netns_dir = Path("/run/netns")
+        net = Path("/sys/class/net")
         return cls(
-            interfaces=sorted(link["ifname"] for link in links),
+            interfaces=sorted(p.name for p in net.iterdir()) if net.is_dir() else [],
             firewall={family: _iptables_tables(_out(save)) for family, (save, _) in IPTABLES.items()},
             nftables=_out("nft", "list", "ruleset"),
             mounts=_mounts(),
