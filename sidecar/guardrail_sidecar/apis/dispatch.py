@@ -182,7 +182,7 @@ def unchecked_retrieval(proxy: ProxyConfig, method: str, target: str) -> tuple[R
         root = canonical_path(base)
         if not root.endswith(_API_ENDINGS) or not path.startswith(root + "/"):
             continue
-        if path.rsplit("/", 1)[-1] in _COUNTING:
+        if path in {f"{root}/{word}" for word in _COUNTING}:  # only right under the API: not `.../{id}/count_tokens`
             return None
         message = (
             f"{method.upper()} under {root} would return an answer the guardrail cannot check (stored, cancelled "

@@ -17,6 +17,7 @@ with `message_delta` (`stop_reason: refusal`) and `message_stop`. Errors are Ant
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,14 +25,15 @@ from typing import Any
 
 import aiohttp
 
-from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, metadata_only, prose, read_events
+from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, opaque, prose, read_events, strings
 from guardrail_sidecar.errors import RequestError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, _strings
-from guardrail_sidecar.scored_path.responses import Extracted, is_metadata
+from guardrail_sidecar.scored_path.responses import Extracted, is_metadata, openai_texts
 from guardrail_sidecar.scoring.verdict import Assessment
 
 ROLES = frozenset({"user", "assistant"})
+_CODE = re.compile(r"[a-z_]{1,64}")  # a stop reason as the API spells them (end_turn, tool_use, ...)
 _NOT_PROMPT = frozenset({"messages", "model", "system", "type", "id", "tool_use_id"})
 # Error types by status, as the API names them (clients map them to exception classes).
 ERROR_TYPES = {
@@ -138,29 +140,34 @@ def parse_request(body: Any) -> ScoringRequest:
 
 def read(data: Any, request: ScoringRequest) -> Extracted:
     """The texts of a Messages answer (see the module's doc); `data` as parsed."""
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        return openai_texts(data)  # not a message (another API's shape?): every text is read, not only prose
     out = Extracted("json", data)
-    if not isinstance(data, dict):
-        out.answers.extend(prose(data))
-        return out
-    content = data.get("content")
+    content = data["content"]
     texts: list[str] = []
-    for block in content if isinstance(content, list) else [content]:
+    for block in content:
         if isinstance(block, str):
             texts.append(block)
             continue
-        if not isinstance(block, dict):
+        if not isinstance(block, dict):  # not a block: every string of it is read
+            out.answers.append("\n".join(strings(block)))
             continue
         kind = block.get("type")
+        # Opaque fields (a thinking block's signature, redacted thinking's encrypted data) are skipped only while
+        # they are opaque (base64): prose there is read like any other text.
+        sealed = {"thinking": "signature", "redacted_thinking": "data"}.get(str(kind), "")
+        if sealed and not opaque(block.get(sealed)):
+            out.answers.append("\n".join(strings(block.get(sealed))))
         if kind in ("text", "thinking"):
-            value = block.get(str(kind))
-            if isinstance(value, str):  # text blocks are parts of one answer; thinking is read on its own
-                (texts if kind == "text" else out.answers).append(value)
-            out.answers.extend(prose({k: v for k, v in block.items() if k not in (kind, "signature")}))
+            # text blocks are parts of one answer; thinking is read on its own; a text given as a list or an
+            # object is read whole
+            (texts if kind == "text" else out.answers).append("".join(strings(block.get(str(kind)))))
+            out.answers.extend(prose({k: v for k, v in block.items() if k not in (kind, sealed)}))
         elif kind in ("tool_use", "server_tool_use"):
             out.raw_arguments.append(json.dumps(block.get("input")))
             out.answers.extend(prose({k: v for k, v in block.items() if k != "input"}))
-        elif kind != "redacted_thinking":  # redacted thinking: encrypted, no text a client can read
-            out.answers.extend(prose(block))
+        else:
+            out.answers.extend(prose({k: v for k, v in block.items() if k != sealed}))
     out.answers.insert(0, "".join(texts))
     rest = {k: v for k, v in data.items() if k not in ("content", "guardrail")}
     out.answers.extend(prose(rest, frozenset((request.question, *request.context, *request.untrusted))))
@@ -168,10 +175,21 @@ def read(data: Any, request: ScoringRequest) -> Extracted:
     return out
 
 
+def _numbers(value: dict[str, Any]) -> dict[str, Any]:
+    """`value`'s numbers (and objects of numbers): no string, however short, is forwarded unchecked."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            out[key] = item
+        elif isinstance(item, dict):
+            out[key] = _numbers(item)
+    return out
+
+
 def _usage(app: Any) -> dict[str, Any]:
     """The app's token counts (numbers only), or zeros."""
     usage = app.get("usage") if isinstance(app, dict) else None
-    kept = metadata_only(usage) if isinstance(usage, dict) else {}
+    kept = _numbers(usage) if isinstance(usage, dict) else {}
     return {"input_tokens": 0, "output_tokens": 0} | kept
 
 
@@ -239,8 +257,10 @@ class MessagesGate:
     re-sent by the gate), other blocks (tool_use, thinking) whole once checked, a final `message_delta` with the
     verdict, then `message_stop`."""
 
-    def __init__(self, gate: TextGate) -> None:
+    def __init__(self, gate: TextGate, limit: int = 4_194_304) -> None:
         self.gate = gate
+        self.limit = limit  # maxResponseBytes: what held blocks may hold together (their deltas are kept whole)
+        self.held_bytes = 0
         self.started = False
         self.message: dict[str, Any] = {}
         self.blocks: dict[int, _Block] = {}  # by the app's index
@@ -285,8 +305,12 @@ class MessagesGate:
             given = event.get("delta")
             delta: dict[str, Any] = given if isinstance(given, dict) else {}
             reason, sequence = delta.get("stop_reason"), delta.get("stop_sequence")
-            self.stop_reason = reason if isinstance(reason, str) and is_metadata(reason) else self.stop_reason
-            self.stop_sequence = sequence if isinstance(sequence, str) and is_metadata(sequence) else None
+            # forwarded as they are: a reason code only, a stop sequence of two words at most that detectors passed
+            self.stop_reason = reason if isinstance(reason, str) and _CODE.fullmatch(reason) else self.stop_reason
+            given = sequence if isinstance(sequence, str) and is_metadata(sequence) else None
+            if given is not None and not await self.gate.check_sent(given):  # spec.detectors read it too
+                return False
+            self.stop_sequence = given
             tokens = (event.get("usage") or {}).get("output_tokens") if isinstance(event.get("usage"), dict) else None
             self.output_tokens = tokens if isinstance(tokens, int) else self.output_tokens
             return True
@@ -333,8 +357,12 @@ class MessagesGate:
         value = {"input_json_delta": "partial_json", "thinking_delta": "thinking"}.get(str(kind))
         if value is not None and isinstance(delta.get(value), str):
             block.parts.append(delta[value])
+            self.held_bytes += len(delta[value])
         elif kind == "signature_delta" and isinstance(delta.get("signature"), str):
             block.signature = delta["signature"]
+        if self.held_bytes > self.limit:  # an endless tool_use or thinking block must not fill the memory
+            self.gate.broken(f"held content blocks exceed maxResponseBytes ({self.limit} bytes)")
+            return False
         return True
 
     async def _flush(self, final: bool) -> bool:
@@ -383,7 +411,7 @@ class MessagesGate:
         found = read({"content": [final]}, self.gate.request)
         if found.raw_arguments and not await self.gate.check_tools(found.raw_arguments):
             return False
-        if not await self.gate.check_text(found.answers):
+        if not await self.gate.check_text(found.answers) or not await self.gate.check_sent(final):
             return False
         block.index = self._take_index()
         start, deltas = dict(final), []
@@ -438,7 +466,7 @@ async def gate_stream(
 ) -> None:
     """Run the app's Messages stream through `gate`, writing the checked stream; `decided(verdict, stopped)`
     records the verdict and returns the `guardrail` field of the last event."""
-    writer = MessagesGate(gate)
+    writer = MessagesGate(gate, limit)
     stopped = False
     try:
         async for obj in read_events(gate, response, limit):

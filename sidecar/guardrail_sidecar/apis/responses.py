@@ -24,7 +24,16 @@ from typing import Any
 
 import aiohttp
 
-from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, metadata_only, prose, read_events, request_texts
+from guardrail_sidecar.apis.text_gate import (
+    TextGate,
+    event_bytes,
+    metadata_only,
+    opaque,
+    prose,
+    read_events,
+    request_texts,
+    strings,
+)
 from guardrail_sidecar.errors import RequestError
 from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.protocols import (
@@ -34,7 +43,7 @@ from guardrail_sidecar.scored_path.protocols import (
     _strings,
     _text_of,
 )
-from guardrail_sidecar.scored_path.responses import Extracted, is_metadata
+from guardrail_sidecar.scored_path.responses import Extracted, is_metadata, openai_texts
 from guardrail_sidecar.scoring.verdict import Assessment
 
 TOOL_OUTPUTS = frozenset(
@@ -120,23 +129,23 @@ def parse_request(body: Any) -> ScoringRequest:
 
 
 def _part_text(part: Any) -> str:
+    """A content part's text (and refusal); one given as a list or an object is read whole, not skipped."""
     if not isinstance(part, dict):
-        return part if isinstance(part, str) else ""
-    return "".join(t for t in (part.get("text"), part.get("refusal")) if isinstance(t, str))
+        return "".join(strings(part))
+    return "".join(t for key in _PART_TEXTS for t in strings(part.get(key)))
 
 
 def read(data: Any, request: ScoringRequest) -> Extracted:
     """The texts of a Responses answer (see the module's doc); `data` as parsed."""
+    if not isinstance(data, dict) or not isinstance(data.get("output"), list):
+        return openai_texts(data)  # not a response (another API's shape?): every text is read, not only prose
     out = Extracted("json", data)
-    if not isinstance(data, dict):
-        out.answers.extend(prose(data))
-        return out
     echoes = request_texts(request)
     output = data.get("output")
     for item in output if isinstance(output, list) else []:
         kind = item.get("type") if isinstance(item, dict) else None
         if not isinstance(item, dict):
-            out.answers.extend(prose(item))
+            out.answers.append("\n".join(strings(item)))
         elif kind == "message" and isinstance(item.get("content"), (list, str)):
             content = item["content"]
             parts = content if isinstance(content, list) else [content]
@@ -149,8 +158,13 @@ def read(data: Any, request: ScoringRequest) -> Extracted:
                 out.raw_arguments.append(raw)
             out.answers.extend(prose({k: v for k, v in item.items() if k != _TOOL_CALLS[kind]}))
         elif kind == "reasoning":
-            texts = [_part_text(p) for key in ("summary", "content") for p in item.get(key) or [] if p]
-            out.answers.append("\n".join(t for t in texts if t))
+            parts = [p for key in ("summary", "content") for p in _listed(item.get(key))]
+            out.answers.append("\n".join(t for p in parts if (t := _part_text(p))))
+            beside = [{k: v for k, v in p.items() if k not in _PART_TEXTS} for p in parts if isinstance(p, dict)]
+            rest = {k: v for k, v in item.items() if k not in ("summary", "content", "encrypted_content")}
+            out.answers.extend(prose([beside, rest]))
+            if not opaque(item.get("encrypted_content")):  # a real one is base64; prose there is read
+                out.answers.extend(strings(item.get("encrypted_content")))
         else:
             out.answers.extend(prose(item))
     rest = {k: v for k, v in data.items() if k not in ("output", "guardrail")}
@@ -158,6 +172,10 @@ def read(data: Any, request: ScoringRequest) -> Extracted:
         out.answers.append("\n".join(outside))
     out.answers = [a for a in out.answers if a.strip()]
     return out
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def _response_id(app: Any) -> str:
@@ -420,7 +438,7 @@ class ResponsesGate:
         found = read({"output": [item]}, self.gate.request)
         if found.raw_arguments and not await self.gate.check_tools(found.raw_arguments):
             return False
-        if not await self.gate.check_text(found.answers):
+        if not await self.gate.check_text(found.answers) or not await self.gate.check_sent(item):
             return False
         ours = self.next_index
         self.next_index += 1
@@ -451,6 +469,8 @@ class ResponsesGate:
             rest = {k: v for k, v in final.items() if k not in ("output", "guardrail")}
             outside = prose(rest, request_texts(self.gate.request))
             if not await self.gate.check_text(["\n".join(outside)] if outside else []):
+                return False
+            if not await self.gate.check_sent(rest):  # forwarded in the final event: detectors read it all
                 return False
         return True
 

@@ -8,6 +8,7 @@ client sees a prefix of the checked text, never more), every other item only onc
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from guardrail_sidecar.apis import tool_arguments
+from guardrail_sidecar.detectors.jsonwalk import METADATA_KEYS as DETECTOR_METADATA_KEYS
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.detection import StreamCheck
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
@@ -48,6 +50,47 @@ def prose(value: Any, skip: frozenset[str] = frozenset()) -> list[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return out
+
+
+def strings(value: Any) -> list[str]:
+    """Every string anywhere in `value`, however short: what a field meant to hold answer text holds, when the
+    app gives it a shape other than a string (a list, an object)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    out.reverse()
+    return out
+
+
+def _detector_strings(value: Any) -> list[str]:
+    """Every string of `value` but those under the detectors' metadata keys (what `SidePolicy.apply_json` reads)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            stack.extend(v for k, v in node.items() if k not in DETECTOR_METADATA_KEYS)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+_OPAQUE = re.compile(r"[A-Za-z0-9+/=_\-]*")
+
+
+def opaque(value: Any) -> bool:
+    """A value of a field that holds an opaque token (a signature, an encrypted blob): base64 characters only,
+    nothing a person reads. Anything else in such a field is read as answer text, so it cannot carry one."""
+    return value is None or (isinstance(value, str) and _OPAQUE.fullmatch(value) is not None)
 
 
 def request_texts(request: ScoringRequest) -> frozenset[str]:
@@ -142,6 +185,15 @@ class TextGate:
                 return False
             self.findings.append(finding)
         return await self.check_claims(claims)
+
+    async def check_sent(self, value: Any) -> bool:
+        """App JSON the gate forwards as it came (a held item, the final response's other fields): spec.detectors
+        read every string of it, short ones too, as they read a JSON answer (metadata keys such as `id` aside);
+        False (and `failed` set) when a finding withholds it."""
+        if not await self.detectors.held_ok(_detector_strings(value)):
+            self.failed = self.detectors.failed
+            return False
+        return True
 
     def unreadable(self, detail: str) -> bool:
         """An event the gate cannot read: True to drop it and go on (`onUnreadableAnswer: pass`, counted)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -92,9 +93,13 @@ class Extracted:
 def is_metadata(value: Any) -> bool:
     """A value that reads as an identifier (an id, a model name, a number), not as text: fewer than three
     whitespace-separated words. Longer strings under metadata keys are read as text, so they cannot carry an
-    answer past the check."""
+    answer past the check. Invisible characters (zero-width spaces, joiners, bidi marks) count as spaces: a
+    sentence whose words they separate renders as a sentence, not as an id."""
     if isinstance(value, str):
-        return len(value) <= MAX_METADATA_CHARS and len(_WORDS.findall(value)) < 3
+        if len(value) > MAX_METADATA_CHARS:
+            return False
+        spaced = "".join(" " if unicodedata.category(c) == "Cf" else c for c in value)
+        return len(_WORDS.findall(spaced)) < 3
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
