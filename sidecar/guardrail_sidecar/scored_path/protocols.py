@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,12 @@ _NOT_PROMPT = _NOT_TEXT | {"messages", "model"}  # top-level fields read elsewhe
 PROSE_WORDS = 3  # outside message content, shorter strings are identifiers, not instructions
 
 
+def word_count(text: str) -> int:
+    """Whitespace-separated words, invisible characters (zero-width spaces, joiners, bidi marks) counting as
+    spaces: words they separate render as words, so a sentence spelled with them is no identifier."""
+    return len("".join(" " if unicodedata.category(c) == "Cf" else c for c in text).split())
+
+
 def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
     """The prose under `fields` of `obj`: every string value of at least PROSE_WORDS whitespace-separated words
     (tool-call arguments that are JSON read as their values). Shorter values are names, ids and options
@@ -178,7 +185,7 @@ def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
     while stack:
         node = stack.pop()
         if isinstance(node, str):
-            if len(node.split()) >= PROSE_WORDS:
+            if word_count(node) >= PROSE_WORDS:
                 out.append(node)
         elif isinstance(node, dict):
             stack.extend(v for k, v in reversed(node.items()) if k not in _NOT_TEXT and k != "arguments")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from multidict import CIMultiDict
 
 from guardrail_contract.sidecar_config import JsonFields
 from guardrail_sidecar.scored_path import sse
-from guardrail_sidecar.scored_path.protocols import get_path, set_path
+from guardrail_sidecar.scored_path.protocols import get_path, set_path, word_count
 from guardrail_sidecar.server.http import end_to_end
 
 MAX_DEPTH = 64
@@ -96,10 +95,7 @@ def is_metadata(value: Any) -> bool:
     answer past the check. Invisible characters (zero-width spaces, joiners, bidi marks) count as spaces: a
     sentence whose words they separate renders as a sentence, not as an id."""
     if isinstance(value, str):
-        if len(value) > MAX_METADATA_CHARS:
-            return False
-        spaced = "".join(" " if unicodedata.category(c) == "Cf" else c for c in value)
-        return len(_WORDS.findall(spaced)) < 3
+        return len(value) <= MAX_METADATA_CHARS and word_count(value) < 3
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
