@@ -46,8 +46,9 @@ def view(obj: Obj) -> RolloutView:
     canary: Obj = status.get("canary") or {}
     if int(status.get("observedGeneration", 0)) < generation:
         return RolloutView(f'Waiting for guardrail "{name}" spec update to be observed...')
-    if status.get("phase") == "RolledBack":
-        why = canary.get("message") or _condition(status, "RolloutHealthy").get("message", "")
+    rollout = _condition(status, "RolloutHealthy")
+    if rollout.get("status") == "False":  # conditions decide, per API conventions; the phase is for humans
+        why = canary.get("message") or rollout.get("message", "")
         return RolloutView(
             f'guardrail "{name}" rolled back to revision {status.get("stableRevision")}: {why}', done=True, failed=True
         )
@@ -58,12 +59,12 @@ def view(obj: Obj) -> RolloutView:
             f'Waiting for guardrail "{name}" rollout to finish: canary {canary.get("revision")} at '
             f"{canary.get('weight', 0)}% ({canary.get('state', '')}): {canary.get('message', '')}"
         )
-    if status.get("phase") == "Healthy":
+    ready = _condition(status, "Ready")
+    if ready.get("status") == "True" or (rollout.get("status") == "True" and rollout.get("reason") == "Promoted"):
         return RolloutView(
             f'guardrail "{name}" successfully rolled out: revision {status.get("stableRevision")} is stable',
             done=True,
         )
-    ready = _condition(status, "Ready")
     return RolloutView(f'Waiting for guardrail "{name}" to become ready: {ready.get("message") or status.get("phase")}')
 
 

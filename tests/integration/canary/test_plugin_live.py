@@ -48,6 +48,16 @@ def set_status(cluster: LocalCluster, namespace: str, status: dict[str, Any]) ->
     cluster.kubectl("patch", "guardrail", NAME, "-n", namespace, "--subresource=status", "--type=merge", "-p", body)
 
 
+T0 = "2026-01-01T00:00:00Z"
+PROMOTED = {
+    "type": "RolloutHealthy",
+    "status": "True",
+    "reason": "Promoted",
+    "message": "promoted",
+    "lastTransitionTime": T0,
+}
+
+
 def progressing(generation: int, weight: int) -> dict[str, Any]:
     return {
         "phase": "Progressing",
@@ -101,7 +111,10 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(
 def test_rollout_status_exits_non_zero_on_rollback(cluster: LocalCluster, namespace: str, guardrail: str) -> None:
     message = "analysis failed: blockRateIncrease is 0.42, above the limit 0.05 (2/2 consecutive failures)"
     canary = {"revision": "bbbbbbbbbb", "weight": 0, "state": "RolledBack", "message": message}
-    set_status(cluster, namespace, {"phase": "RolledBack", "observedGeneration": 1, "canary": canary})
+    failed = {**PROMOTED, "status": "False", "reason": "AnalysisFailed", "message": message}
+    set_status(
+        cluster, namespace, {"phase": "RolledBack", "observedGeneration": 1, "canary": canary, "conditions": [failed]}
+    )
     result = plugin(cluster, namespace, "rollout", "status", guardrail, "--timeout", "20s")
     assert result.returncode == 1
     assert "rolled back" in result.stdout
@@ -124,7 +137,11 @@ def test_rollout_status_follows_the_rollout_live(cluster: LocalCluster, namespac
             assert "at 10%" in proc.stdout.readline()
             set_status(cluster, namespace, progressing(1, 50))
             assert "at 50%" in proc.stdout.readline()
-            set_status(cluster, namespace, {"phase": "Healthy", "stableRevision": "bbbbbbbbbb", "canary": None})
+            set_status(
+                cluster,
+                namespace,
+                {"phase": "Healthy", "stableRevision": "bbbbbbbbbb", "canary": None, "conditions": [PROMOTED]},
+            )
             assert "successfully rolled out: revision bbbbbbbbbb is stable" in proc.stdout.readline()
             assert proc.wait(timeout=20) == 0
         finally:

@@ -15,6 +15,8 @@ def obj(status: dict[str, Any], generation: int = 2) -> dict[str, Any]:
 
 CANARY = {"revision": "c1", "weight": 10, "state": "Progressing", "message": "step 1/3"}
 ROLLED_BACK = {"revision": "c1", "weight": 0, "state": "RolledBack", "message": "errorRate is 0.2, above 0.01"}
+READY = {"type": "Ready", "status": "True", "reason": "AllReady", "message": ""}
+FAILED = {"type": "RolloutHealthy", "status": "False", "reason": "AnalysisFailed", "message": "errorRate is 0.2"}
 
 
 def test_patches_are_plain_merge_patches() -> None:
@@ -30,9 +32,33 @@ def test_patches_are_plain_merge_patches() -> None:
     ("o", "done", "failed", "text"),
     [
         (obj({"phase": "Progressing", "canary": CANARY}), False, False, "canary c1 at 10% (Progressing): step 1/3"),
-        (obj({"phase": "RolledBack", "stableRevision": "s1", "canary": ROLLED_BACK}), True, True, "errorRate is 0.2"),
-        (obj({"phase": "Healthy", "stableRevision": "s1"}), True, False, "revision s1 is stable"),
-        (obj({"phase": "Healthy", "stableRevision": "s1"}, generation=3), False, False, "spec update to be observed"),
+        (
+            obj({"phase": "RolledBack", "stableRevision": "s1", "canary": ROLLED_BACK, "conditions": [FAILED]}),
+            True,
+            True,
+            "errorRate is 0.2",
+        ),
+        (
+            obj({"phase": "Healthy", "stableRevision": "s1", "conditions": [READY]}),
+            True,
+            False,
+            "revision s1 is stable",
+        ),
+        (
+            obj({"phase": "Healthy", "stableRevision": "s1", "conditions": [READY]}, generation=3),
+            False,
+            False,
+            "spec update to be observed",
+        ),
+        # conditions decide, not the phase: a phase alone says nothing, and Ready=False is not done
+        (obj({"phase": "RolledBack", "stableRevision": "s1", "canary": ROLLED_BACK}), False, False, "errorRate is 0.2"),
+        (obj({"phase": "Healthy", "stableRevision": "s1"}), False, False, "to become ready"),
+        (
+            obj({"stableRevision": "s1", "conditions": [READY, FAILED], "canary": ROLLED_BACK}),
+            True,
+            True,
+            "rolled back",
+        ),
         (
             obj({"phase": "Pending", "conditions": [{"type": "Ready", "status": "False", "message": "Triton 0/1"}]}),
             False,
