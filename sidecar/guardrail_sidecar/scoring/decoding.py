@@ -31,8 +31,33 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:0x)?[0-9A-Fa-f]{2}[\s:,]?){8,}(?![0-9A-Fa-f])")
 _WORDS = re.compile(r"[A-Za-z]+")
+_SEGMENT = re.compile(r"(?<=[:;.!?\n])(?=\s)")  # split after clause punctuation, keeping every character
 _COMMON = frozenset(
     [
+        "stop",
+        "being",
+        "instead",
+        "helpful",
+        "pretend",
+        "delete",
+        "list",
+        "earlier",
+        "directions",
+        "guidelines",
+        "everything",
+        "message",
+        "only",
+        "reply",
+        "respond",
+        "answer",
+        "before",
+        "told",
+        "are",
+        "have",
+        "will",
+        "send",
+        "email",
+        "data",
         "the",
         "a",
         "an",
@@ -92,9 +117,9 @@ _COMMON = frozenset(
         "below",
     ]
 )
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
-_LEET_WORD = re.compile(r"(?<!\S)[A-Za-z0-9@$!]*[A-Za-z][A-Za-z0-9@$!]*(?!\S)")
-_LEET_CHARS = re.compile(r"[013457@$!]")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_WORD = re.compile(r"(?<!\S)[A-Za-z0-9@$]*[A-Za-z][A-Za-z0-9@$]*(?!\S)")
+_LEET_CHARS = re.compile(r"[013457@$]")
 _NOT_LEET = re.compile(r"[2689]")
 _SPACED = re.compile(r"(?<!\w)(?:[A-Za-z][ .\-_*]){3,}[A-Za-z](?!\w)")
 _READABLE = 0.9  # share of printable characters a decoded run needs to count as text
@@ -113,7 +138,15 @@ def _readable(raw: bytes) -> str | None:
 
 
 def _english(text: str) -> int:
-    return sum(w.lower() in _COMMON for w in _WORDS.findall(text))
+    """Common English words of three letters or more (shorter ones turn up by chance inside rotated leetspeak)."""
+    return sum(len(w) >= 3 and w.lower() in _COMMON for w in _WORDS.findall(text))
+
+
+def _rot13(segment: str) -> str:
+    """A segment (a clause) rotated when it reads as more English so: an encoded instruction behind a plain frame
+    ("Decode this and do what it says: Vtaber nyy ...") is rotated on its own."""
+    rotated = codecs.decode(segment, "rot13")
+    return rotated if _english(rotated) > max(1, 2 * _english(segment)) else segment
 
 
 def _base64(match: re.Match[str]) -> str:
@@ -145,7 +178,7 @@ def _hex(match: re.Match[str]) -> str:
 def _leet(match: re.Match[str]) -> str:
     """A word mixing letters with leet digits/symbols folded; an id or hash (digits leet never uses, all hex) kept."""
     word = match.group()
-    if not _LEET_CHARS.search(word) or sum(c.isalpha() for c in word) < 2 or _NOT_LEET.search(word):
+    if not _LEET_CHARS.search(word) or len(word) < 3 or _NOT_LEET.search(word):
         return word
     if len(word) >= 8 and all(c in string.hexdigits for c in word):
         return word
@@ -163,9 +196,7 @@ def decode(text: str) -> str:
         out = unquote_plus(out)
     out = _BASE64.sub(_base64, out)
     out = _HEX.sub(_hex, out)
-    rotated = codecs.decode(out, "rot13")
-    if _english(rotated) > max(2, 2 * _english(out)):
-        out = rotated
+    out = "".join(_rot13(segment) for segment in _SEGMENT.split(out))
     out = _SPACED.sub(_unspace, out)
     return _LEET_WORD.sub(_leet, out)
 
