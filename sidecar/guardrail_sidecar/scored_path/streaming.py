@@ -105,6 +105,8 @@ class _Gate:
         self.backend_error: Assessment | None = None
         self.scoring_time = 0.0
         self.held_events: list[bytes] = []  # chunks with text outside delta.content: sent only once it passes
+        self.held_limit = 4_194_304  # maxResponseBytes: what held chunks may hold together
+        self.held_bytes = 0
         self.held = Extracted("sse")
         self.detectors = StreamCheck(pipeline)  # spec.detectors on the answer: redact or stop what is released
 
@@ -149,6 +151,9 @@ class _Gate:
         self.held.answers += found.answers
         self.held.raw_arguments += found.raw_arguments
         self.held_events.append(sse.encode(rest))
+        self.held_bytes += len(self.held_events[-1])
+        if self.held_bytes > self.held_limit:  # endless tool-call deltas must not fill the memory: a broken stream
+            raise ValueError(f"held chunks exceed maxResponseBytes ({self.held_limit} bytes)")
         return True
 
     def held_claims(self) -> list[str]:
@@ -199,6 +204,7 @@ async def gate_stream(
     )
     await out.prepare(request)
     gate = _Gate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
+    gate.held_limit = proxy.config.proxy.max_response_bytes
     hold_back = pipeline.policy.streaming.hold_back_sentences
     parser = sse.EventParser(proxy.config.proxy.max_response_bytes)
     buffer = SentenceBuffer()

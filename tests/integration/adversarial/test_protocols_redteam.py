@@ -793,3 +793,25 @@ def test_an_injection_spaced_with_zero_width_spaces_is_refused(guarded: Sidecar,
     assert response.status_code == 200, response.text[:300]
     assert response.headers.get("x-guardrail-reason") == "prompt_injection", response.headers
     assert rid not in app.seen
+
+
+def test_endless_chat_tool_call_deltas_are_cut_at_max_response_bytes(guarded: Sidecar, app: ScriptApp) -> None:
+    """The chat stream gate holds tool-call deltas until the answer ends; an app that sends more of them than
+    maxResponseBytes (here 5 MiB) gets its stream cut, not the sidecar's memory filled and minutes of scoring."""
+    piece = ("The moon is made of cheese and we sell tickets. " * 200)[:8000]
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "reply", "arguments": ""}}
+    chunks = [head | {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [first]}}]}]
+    more = {"index": 0, "function": {"arguments": piece}}
+    chunks += [head | {"choices": [{"index": 0, "delta": {"tool_calls": [more]}}]} for _ in range(660)]
+    chunks.append(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    script = Script(
+        [sse_events(chunks[i : i + 20], named=False) for i in range(0, len(chunks), 20)], "text/event-stream"
+    )
+    headers = {"x-script": app.add(script), "content-type": "application/json"}
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    response = httpx.post(guarded.url + "/v1/chat/completions", content=json.dumps(body), headers=headers, timeout=60)
+    last = events(response)[-1]
+    assert last["choices"][0]["finish_reason"] == "content_filter", last
+    assert last["guardrail"]["reason"] == "upstream_error"
+    assert "cheese" not in response.text
