@@ -168,18 +168,33 @@ _COUNTING = frozenset({"count_tokens", "input_tokens"})
 _API_ENDINGS = ("/chat/completions", "/completions", "/responses", "/messages")
 
 
+def _conversation_items(responses_root: str, path: str) -> bool:
+    """Whether `path` lists or reads items of a conversation of the Responses API beside `responses_root`
+    (`/v1/conversations/{id}/items[/{item}]`)."""
+    base = responses_root.removesuffix("/responses") + "/conversations/"
+    rest = path.removeprefix(base).split("/") if path.startswith(base) else []
+    return len(rest) >= 2 and rest[1] == "items"
+
+
 def unchecked_retrieval(proxy: ProxyConfig, method: str, target: str) -> tuple[RequestError, Api] | None:
     """A 403 for a request under one of the APIs' scored paths (`GET /v1/responses/{id}`, `POST
     /v1/responses/{id}/cancel`, `GET /v1/chat/completions/{id}/messages`, `/v1/messages/batches/...`): those hand
     out answers generated earlier or elsewhere (stored, cancelled, batched), which the sidecar would not check
-    (an answer it blocked is still stored in full by the app). DELETE, OPTIONS and token counting pass; so does
-    everything under a scored path that names none of the APIs. With the refusal: the API whose error shape it
-    takes."""
+    (an answer it blocked is still stored in full by the app); so does `GET /v1/conversations/{id}/items` beside
+    a scored Responses path (a conversation stores every answer, blocked ones included). DELETE, OPTIONS and
+    token counting pass; so does everything under a scored path that names none of the APIs. With the refusal:
+    the API whose error shape it takes."""
     if proxy.protocol != "openai" or method.upper() in ("DELETE", "OPTIONS"):
         return None
     path = canonical_path(target)
     for base in proxy.scored_paths or DEFAULT_SCORED_PATHS:
         root = canonical_path(base)
+        if root.endswith("/responses") and _conversation_items(root, path) and method.upper() == "GET":
+            message = (
+                "GET of a conversation's items would return answers the guardrail cannot check (an answer it "
+                "blocked is stored in the conversation in full); take each answer from its create call"
+            )
+            return RequestError(403, "unchecked_retrieval", message), RESPONSES
         if not root.endswith(_API_ENDINGS) or not path.startswith(root + "/"):
             continue
         if path in {f"{root}/{word}" for word in _COUNTING}:  # only right under the API: not `.../{id}/count_tokens`

@@ -815,3 +815,32 @@ def test_endless_chat_tool_call_deltas_are_cut_at_max_response_bytes(guarded: Si
     assert last["choices"][0]["finish_reason"] == "content_filter", last
     assert last["guardrail"]["reason"] == "upstream_error"
     assert "cheese" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/conversations/conv_1/items", "/v1/conversations/conv_1/items/msg_1", "/V1//Conversations/conv_1/items/"],
+)
+def test_a_conversations_stored_items_are_not_served_unchecked(guarded: Sidecar, app: ScriptApp, path: str) -> None:
+    """A conversation stores every answer of the Responses API in it, the ones the sidecar blocked included: listing
+    its items would hand them out unchecked, so it is refused without asking the app."""
+    rid = f"conv-{uuid.uuid4().hex[:8]}"
+    items = {"object": "list", "data": [message_item(MARKER)]}
+    headers = {"x-script": app.add(as_json(items)), "x-request-id": rid}
+    response = httpx.get(guarded.url + path, headers=headers, timeout=30)
+    assert response.status_code == 403, response.text[:300]
+    assert "unchecked_retrieval" in response.text
+    assert not leaks(response)
+    assert rid not in app.seen
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/conversations/conv_1"), ("POST", "/v1/conversations"), ("DELETE", "/v1/conversations/conv_1")],
+)
+def test_other_conversation_calls_pass_through(guarded: Sidecar, app: ScriptApp, method: str, path: str) -> None:
+    rid = f"conv-pass-{uuid.uuid4().hex[:8]}"
+    headers = {"x-script": app.add(as_json({"id": "conv_1", "object": "conversation"})), "x-request-id": rid}
+    response = httpx.request(method, guarded.url + path, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    assert rid in app.seen
