@@ -249,7 +249,8 @@ class _Block:
     index: int | None = None  # ours, once sent (text blocks at once, others when done)
     parts: list[str] = field(default_factory=list)  # joined deltas of a held block
     signature: str = ""
-    done: bool = False
+    done: bool = False  # the app ended it: later deltas are not sent
+    stopped: bool = False  # its content_block_stop is sent
 
 
 class MessagesGate:
@@ -266,6 +267,9 @@ class MessagesGate:
         self.blocks: dict[int, _Block] = {}  # by the app's index
         self.next_index = 0
         self.current: int | None = None  # the app index of the text block being fed
+        # a text block the app ended whose tail the detectors still hold: a next text block continues it (clients
+        # join them: `jane.roe@exa` + `mple.com`), so its content_block_stop waits for the next event
+        self.deferred: int | None = None
         self.stop_reason: str = "end_turn"
         self.stop_sequence: str | None = None
         self.output_tokens = 0
@@ -365,21 +369,45 @@ class MessagesGate:
             return False
         return True
 
-    async def _flush(self, final: bool) -> bool:
+    async def _flush(self, final: bool, carry: bool = False) -> bool:
         if self.current is None:
             return True
         block = self.blocks[self.current]
-        text = await self.gate.release(final=final)
+        text = await self.gate.release(final=final, carry=carry)
         if text is None:
             return False
         if final:
             self.current = None
+        await self._send(block, text)
+        return True
+
+    async def _send(self, block: _Block, text: str) -> None:
         if text and block.index is not None:
             delta = {"type": "content_block_delta", "index": block.index, "delta": {"type": "text_delta", "text": text}}
             await self.gate.write(delta, "content_block_delta")
+
+    async def _settle(self, joined: bool = False) -> bool:
+        """End the deferred text block: its held tail continues in the next text block (`joined`), or else is
+        checked as the end of the text and sent in it; then its content_block_stop."""
+        if self.deferred is None:
+            return True
+        block = self.blocks[self.deferred]
+        self.deferred = None
+        if not joined:
+            text = await self.gate.settle()
+            if text is None:
+                return False
+            await self._send(block, text)
+        await self._stop(block)
         return True
 
+    async def _stop(self, block: _Block) -> None:
+        block.stopped = True
+        await self.gate.write({"type": "content_block_stop", "index": block.index}, "content_block_stop")
+
     async def _text(self, index: int, text: str) -> bool:
+        if not await self._settle(joined=True):
+            return False
         if self.current != index and not await self._flush(final=True):
             return False
         self.current = index
@@ -387,12 +415,17 @@ class MessagesGate:
 
     async def _close(self, index: int, block: _Block) -> bool:
         if block.kind == "text":
-            if self.current == index and not await self._flush(final=True):
-                return False
             block.done = True
-            await self.gate.write({"type": "content_block_stop", "index": block.index}, "content_block_stop")
+            if self.current == index:
+                if not await self._settle() or not await self._flush(final=True, carry=True):
+                    return False
+                self.deferred = index  # stopped once the next event shows whether text continues it
+                return True
+            if not await self._settle():
+                return False
+            await self._stop(block)
             return True
-        return await self._whole(block)
+        return await self._settle() and await self._whole(block)
 
     async def _whole(self, block: _Block) -> bool:
         """A finished tool_use, thinking or other block: checked whole, then sent whole."""
@@ -437,7 +470,7 @@ class MessagesGate:
     async def finish(self) -> bool:
         """The app's stream ended: the rest of the text and any block left open."""
         await self.start()
-        if not await self._flush(final=True):
+        if not await self._flush(final=True) or not await self._settle():
             return False
         for index, block in list(self.blocks.items()):
             if not block.done and not await self._close(index, block):
@@ -447,9 +480,8 @@ class MessagesGate:
     async def end(self, stopped: bool, verdict: dict[str, Any]) -> None:
         """Close the open text block, then `message_delta` (stop reason, verdict) and `message_stop`."""
         for block in self.blocks.values():
-            if block.kind == "text" and block.index is not None and not block.done:
-                block.done = True
-                await self.gate.write({"type": "content_block_stop", "index": block.index}, "content_block_stop")
+            if block.kind == "text" and block.index is not None and not block.stopped:
+                await self._stop(block)
         reason = "refusal" if stopped else self.stop_reason
         delta = {
             "type": "message_delta",

@@ -247,7 +247,8 @@ class _Part:
     kind: str
     index: int  # ours
     sent: str = ""
-    done: bool = False
+    done: bool = False  # the app ended it: later text is not sent
+    closed: bool = False  # its done events are sent
 
 
 @dataclass
@@ -276,6 +277,9 @@ class ResponsesGate:
         self.messages: dict[int, _Message] = {}  # by the app's output index
         self.output: dict[int, dict[str, Any]] = {}  # finished items as sent, by our index
         self.current: tuple[int, int] | None = None  # (app output index, app content index) fed to the buffer
+        # a part the app ended whose tail the detectors still hold: the next part of the same message and kind
+        # continues it (SDKs join them: `jane.roe@exa` + `mple.com`), so its done events wait for that part
+        self.deferred: tuple[int, int] | None = None
         self.ending: dict[str, Any] | None = None
 
     async def emit(self, event: dict[str, Any]) -> None:
@@ -371,16 +375,19 @@ class ResponsesGate:
         text = part.get(_TEXT_EVENTS[entry.kind][2])
         return await self._text(index, content, text) if isinstance(text, str) and text else True
 
-    async def _flush(self, final: bool) -> bool:
+    async def _flush(self, final: bool, carry: bool = False) -> bool:
         """Release the buffered text of the part being fed."""
         if self.current is None:
             return True
         index, content = self.current
-        text = await self.gate.release(final=final)
+        text = await self.gate.release(final=final, carry=carry)
         if text is None:
             return False
         if final:
             self.current = None
+        return await self._send(index, content, text)
+
+    async def _send(self, index: int, content: int, text: str) -> bool:
         if text:
             message = self.messages[index]
             part = message.parts[content]
@@ -392,9 +399,27 @@ class ResponsesGate:
             await self.emit(event)
         return True
 
+    async def _settle(self, joined: tuple[int, int] | None = None) -> bool:
+        """End the deferred part: its held tail continues in `joined` (the next part of its message, same kind),
+        or else is checked as the end of the text and sent in it; then its done events."""
+        if self.deferred is None:
+            return True
+        index, content = self.deferred
+        self.deferred = None
+        message = self.messages[index]
+        part = message.parts[content]
+        if joined is None or joined[0] != index or message.parts[joined[1]].kind != part.kind:
+            text = await self.gate.settle()
+            if text is None or not await self._send(index, content, text):
+                return False
+        await self._part_done(message, part)
+        return True
+
     async def _text(self, index: int, content: int, delta: str) -> bool:
         if self.messages[index].parts[content].done:
             return True  # text after the part ended: never sent
+        if not await self._settle((index, content)):
+            return False
         if self.current != (index, content) and not await self._flush(final=True):
             return False
         self.current = (index, content)
@@ -404,9 +429,16 @@ class ResponsesGate:
         part = message.parts[content]
         if part.done:
             return True
-        if self.current == (index, content) and not await self._flush(final=True):
-            return False
         part.done = True
+        if self.current == (index, content):
+            if not await self._settle() or not await self._flush(final=True, carry=True):
+                return False
+            self.deferred = (index, content)  # done events once the next event shows whether text continues it
+            return True
+        return await self._settle() and await self._part_done(message, part)
+
+    async def _part_done(self, message: _Message, part: _Part) -> bool:
+        part.closed = True
         ids = {"item_id": message.item_id, "output_index": message.index, "content_index": part.index}
         done_event, field_name = _TEXT_EVENTS[part.kind][1], _TEXT_EVENTS[part.kind][2]
         done: dict[str, Any] = {"type": done_event, **ids, field_name: part.sent}
@@ -422,6 +454,8 @@ class ResponsesGate:
             for content in list(message.parts):
                 if not await self._close_part(index, message, content):
                     return False
+            if not await self._settle():
+                return False
             status = item.get("status") if isinstance(item, dict) else None
             status = status if status in ("completed", "incomplete") else "completed"
             done = message.item(str(status))
@@ -459,7 +493,7 @@ class ResponsesGate:
     async def finish(self) -> bool:
         """The app's stream ended: the rest of the text, open items, the text outside the output."""
         await self.start()
-        if not await self._flush(final=True):
+        if not await self._flush(final=True) or not await self._settle():
             return False
         for index in list(self.messages):
             if not await self._item_done(index, None):
@@ -478,7 +512,7 @@ class ResponsesGate:
         """The closing events: every open item closed with what was sent, then completed (or incomplete)."""
         for index, message in list(self.messages.items()):
             for part in message.parts.values():
-                if part.done:
+                if part.closed:
                     continue
                 ids = {"item_id": message.item_id, "output_index": message.index, "content_index": part.index}
                 done_event, field_name = _TEXT_EVENTS[part.kind][1], _TEXT_EVENTS[part.kind][2]

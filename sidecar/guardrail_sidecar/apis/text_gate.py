@@ -135,9 +135,10 @@ class TextGate:
         self.pending.extend(self.buffer.feed(text))
         return sum(p.claim is not None for p in self.pending) >= self.hold_back
 
-    async def release(self, final: bool = False) -> str | None:
+    async def release(self, final: bool = False, carry: bool = False) -> str | None:
         """Score what waits (with `final`, the rest of the buffer too): the text that may be sent, or None when
-        the answer is blocked here."""
+        the answer is blocked here. With `carry`, the detectors keep what they hold back (the tail of a content
+        part, which the next part of the same item may continue: clients join them) until `settle`."""
         pieces, self.pending = self.pending, []
         if final:
             pieces += self.buffer.finish()
@@ -146,7 +147,15 @@ class TextGate:
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if not await self.check_claims(texts):
             return None
-        text = await self.detectors.release("".join(p.text for p in pieces), final)
+        text = await self.detectors.release("".join(p.text for p in pieces), final and not carry)
+        if text is None:
+            self.failed = self.detectors.failed
+        return text
+
+    async def settle(self) -> str | None:
+        """What the detectors held back after a `release(carry=True)`, checked as the end of the text (redacted),
+        or None when a block detector's finding stops the answer."""
+        text = await self.detectors.release("", True)
         if text is None:
             self.failed = self.detectors.failed
         return text
