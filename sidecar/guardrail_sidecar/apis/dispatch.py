@@ -176,6 +176,26 @@ def _conversation_items(responses_root: str, path: str) -> bool:
     return len(rest) >= 2 and rest[1] == "items"
 
 
+def conversation_items(proxy: ProxyConfig, method: str, target: str) -> bool | None:
+    """Whether `target` adds client items to a conversation beside a scored Responses path: True for `POST
+    /v1/conversations/{id}/items` (items required), False for `POST /v1/conversations` (items optional), None for
+    anything else."""
+    if proxy.protocol != "openai" or method.upper() != "POST":
+        return None
+    path = canonical_path(target)
+    for base in proxy.scored_paths or DEFAULT_SCORED_PATHS:
+        root = canonical_path(base)
+        if not root.endswith("/responses"):
+            continue
+        conversations = root.removesuffix("/responses") + "/conversations"
+        if path == conversations:
+            return False
+        rest = path.removeprefix(conversations + "/").split("/") if path.startswith(conversations + "/") else []
+        if len(rest) == 2 and rest[1] == "items":
+            return True
+    return None
+
+
 def unchecked_retrieval(proxy: ProxyConfig, method: str, target: str) -> tuple[RequestError, Api] | None:
     """A 403 for a request under one of the APIs' scored paths (`GET /v1/responses/{id}`, `POST
     /v1/responses/{id}/cancel`, `GET /v1/chat/completions/{id}/messages`, `/v1/messages/batches/...`): those hand

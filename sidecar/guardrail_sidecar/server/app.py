@@ -8,9 +8,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
-from guardrail_sidecar.apis.dispatch import api_of, reshape_error, unchecked_retrieval
+from guardrail_sidecar.apis.dispatch import api_of, conversation_items, reshape_error, unchecked_retrieval
 from guardrail_sidecar.errors import RequestError, UpstreamError
 from guardrail_sidecar.observability import tracing
+from guardrail_sidecar.scored_path.conversations import handle_items
 from guardrail_sidecar.scored_path.handler import handle_scored, refused_request
 from guardrail_sidecar.server.http import error_response, request_target
 from guardrail_sidecar.server.proxy import ReverseProxy
@@ -34,6 +35,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             return reshape_error(api_of(target), answer) if proxy.config.proxy.protocol == "openai" else answer
         if (unchecked := unchecked_retrieval(proxy.config.proxy, request.method, target)) is not None:
             return reshape_error(unchecked[1], refused_request(proxy, unchecked[0], revision))  # stored answers
+        if (required := conversation_items(proxy.config.proxy, request.method, target)) is not None:
+            return await handle_items(proxy, request, required)  # client text a later response reads: checked
         return await proxy.passthrough(request, revision)
     except RequestError as exc:  # pass-through traffic (scored paths count their own, per revision)
         return refused_request(proxy, exc, revision)

@@ -98,10 +98,11 @@ class ReverseProxy:
             request, proxy.max_request_bytes, duration_seconds(proxy.timeouts.body_read), plain=plain
         )
 
-    async def passthrough(self, request: web.Request, revision: str) -> web.StreamResponse:
-        """Forward untouched: method, path, query, headers (less hop-by-hop), body, status, bytes."""
+    async def passthrough(self, request: web.Request, revision: str, body: bytes | None = None) -> web.StreamResponse:
+        """Forward untouched: method, path, query, headers (less hop-by-hop), body (`body`: already read), status,
+        bytes."""
         started = time.perf_counter()
-        body = await self.read_body(request)
+        body = await self.read_body(request) if body is None else body
         before = time.perf_counter() - started
         response = await self.upstream.send(request, body)
         try:
