@@ -74,51 +74,13 @@ class JsonFields(_Model):
     answer_path: str = Field(default="answer", description="Dotted path of the answer in the response.")
 
 
-class RateLimit(_Model):
-    requests_per_second: float = Field(default=0, ge=0, description="Per-client rate; 0 disables the limit.")
-    burst: int = Field(default=20, ge=1, description="Requests a client may send at once above the rate.")
-    identity: Literal["peer", "forwarded", "header"] = Field(
-        default="peer",
-        description="Who a client is: peer (the TCP peer address; right when nothing sits in front of the pod), "
-        "forwarded (X-Forwarded-For, `trustedHops` entries from the right: the address your own proxies saw), "
-        "header (the value of `identityHeader`, set by a gateway that authenticates clients). Never the "
-        "leftmost X-Forwarded-For entry, which the client writes.",
-    )
-    trusted_hops: int = Field(
-        default=1,
-        ge=1,
-        le=16,
-        description="identity forwarded: how many proxies you run in front of the sidecar; the client is the "
-        "X-Forwarded-For entry that many hops from the right (the peer address when the list is shorter).",
-    )
-    identity_header: str | None = Field(
-        default=None,
-        min_length=1,
-        description="identity header: the request header naming the client (the peer address when absent).",
-    )
-
-    @model_validator(mode="after")
-    def _header_named(self) -> RateLimit:
-        if self.identity == "header" and self.identity_header is None:
-            raise ValueError("proxy.rateLimit.identity is header: set proxy.rateLimit.identityHeader")
-        return self
+class RateLimit(crd.RateLimit):
+    """`spec.proxy.rateLimit` as rendered: the CRD's fields, defaults and identityHeader rule, written once there."""
 
 
-class Timeouts(_Model):
-    """Server-side limits on a client connection (slow or idle clients are closed, never waited on)."""
-
-    header: str = Field(
-        default="10s",
-        pattern=DURATION,
-        description="Time to send a request's headers, from the connection's start or the request's first byte.",
-    )
-    body_read: str = Field(default="30s", pattern=DURATION, description="Time to send the whole request body.")
-    idle: str = Field(default="30s", pattern=DURATION, description="Idle keep-alive time between requests.")
-    request: str = Field(
-        default="120s",
-        pattern=DURATION,
-        description="Time for a whole request, from its headers to the last byte of the answer.",
-    )
+class Timeouts(crd.Timeouts):
+    """Server-side limits on a client connection (slow or idle clients are closed, never waited on): the CRD's
+    `spec.proxy.timeouts`, written once there."""
 
 
 class Proxy(_Model):
