@@ -25,9 +25,8 @@ from typing import Any
 
 import aiohttp
 
-from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, opaque, prose, read_events, strings
+from guardrail_sidecar.apis.text_gate import TextGate, event_bytes, opaque, prose, run_stream, strings
 from guardrail_sidecar.errors import RequestError
-from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, _strings
 from guardrail_sidecar.scored_path.responses import Extracted, is_metadata, openai_texts
 from guardrail_sidecar.scoring.verdict import Assessment
@@ -498,17 +497,4 @@ async def gate_stream(
 ) -> None:
     """Run the app's Messages stream through `gate`, writing the checked stream; `decided(verdict, stopped)`
     records the verdict and returns the `guardrail` field of the last event."""
-    writer = MessagesGate(gate, limit)
-    stopped = False
-    try:
-        async for obj in read_events(gate, response, limit):
-            tracing.note_answer(obj)  # model, id, usage, stop reason on the app request's span (no text)
-            if obj is None or not await writer.handle(obj):
-                stopped = True
-                break
-        if not stopped:
-            stopped = not await writer.finish()
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        gate.broken(str(exc)[:200])
-        stopped = True
-    await writer.end(stopped, decided(gate.overall(), stopped))
+    await run_stream(gate, MessagesGate(gate, limit), response, limit, decided)

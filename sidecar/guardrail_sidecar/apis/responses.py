@@ -30,12 +30,11 @@ from guardrail_sidecar.apis.text_gate import (
     metadata_only,
     opaque,
     prose,
-    read_events,
     request_texts,
+    run_stream,
     strings,
 )
 from guardrail_sidecar.errors import RequestError
-from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path.protocols import (
     _NOT_TEXT,
     CONTEXT_ROLES,
@@ -548,20 +547,7 @@ async def gate_stream(
 ) -> None:
     """Run the app's Responses stream through `gate`, writing the checked stream; `decided(verdict, stopped)`
     records the verdict and returns the `guardrail` field of the last event."""
-    writer = ResponsesGate(gate)
-    stopped = False
-    try:
-        async for obj in read_events(gate, response, limit):
-            tracing.note_answer(obj)  # model, id, usage, stop reason on the app request's span (no text)
-            if obj is None or not await writer.handle(obj):
-                stopped = True
-                break
-        if not stopped:
-            stopped = not await writer.finish()
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        gate.broken(str(exc)[:200])
-        stopped = True
-    await writer.end(stopped, decided(gate.overall(), stopped))
+    await run_stream(gate, ResponsesGate(gate), response, limit, decided)
 
 
 def blocked_body(message: str, model: str, guardrail: dict[str, Any], app: Any) -> dict[str, Any]:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
 from guardrail_sidecar.apis import tool_arguments
-from guardrail_sidecar.detectors.jsonwalk import METADATA_KEYS as DETECTOR_METADATA_KEYS
+from guardrail_sidecar.detectors.jsonwalk import json_strings
+from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.detection import StreamCheck
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
@@ -66,21 +67,6 @@ def strings(value: Any) -> list[str]:
         elif isinstance(node, list):
             stack.extend(node)
     out.reverse()
-    return out
-
-
-def _detector_strings(value: Any) -> list[str]:
-    """Every string of `value` but those under the detectors' metadata keys (what `SidePolicy.apply_json` reads)."""
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            out.append(node)
-        elif isinstance(node, dict):
-            stack.extend(v for k, v in node.items() if k not in DETECTOR_METADATA_KEYS)
-        elif isinstance(node, list):
-            stack.extend(node)
     return out
 
 
@@ -199,7 +185,7 @@ class TextGate:
         """App JSON the gate forwards as it came (a held item, the final response's other fields): spec.detectors
         read every string of it, short ones too, as they read a JSON answer (metadata keys such as `id` aside);
         False (and `failed` set) when a finding withholds it."""
-        if not await self.detectors.held_ok(_detector_strings(value)):
+        if not await self.detectors.held_ok(json_strings(value)):
             self.failed = self.detectors.failed
             return False
         return True
@@ -272,3 +258,37 @@ def _check_depth(value: Any) -> None:
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
+
+
+class StreamWriter(Protocol):
+    """What an API's stream gate does with the app's events: pass each on checked, close, and end the stream."""
+
+    async def handle(self, event: dict[str, Any]) -> bool: ...
+
+    async def finish(self) -> bool: ...
+
+    async def end(self, stopped: bool, verdict: dict[str, Any]) -> None: ...
+
+
+async def run_stream(
+    gate: TextGate,
+    writer: StreamWriter,
+    response: aiohttp.ClientResponse,
+    limit: int,
+    decided: Callable[[Assessment, bool], dict[str, Any]],
+) -> None:
+    """Run the app's event stream through `writer`; `decided(verdict, stopped)` records the verdict and returns the
+    `guardrail` field of the last event. A broken or unreadable stream ends as stopped."""
+    stopped = False
+    try:
+        async for obj in read_events(gate, response, limit):
+            tracing.note_answer(obj)  # model, id, usage, stop reason on the app request's span (no text)
+            if obj is None or not await writer.handle(obj):
+                stopped = True
+                break
+        if not stopped:
+            stopped = not await writer.finish()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        gate.broken(str(exc)[:200])
+        stopped = True
+    await writer.end(stopped, decided(gate.overall(), stopped))

@@ -33,3 +33,18 @@ def redact_json(
         return node
 
     return walk(value), counts
+
+
+def json_strings(value: Any, skip_keys: Collection[str] = METADATA_KEYS) -> list[str]:
+    """Every string of `value` but the values of `skip_keys`: what `redact_json` would read."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            stack.extend(v for k, v in node.items() if k not in skip_keys)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 from guardrail_contract.detectors import Detector, Side
 from guardrail_sidecar.detectors.engine import PiiDetector
 from guardrail_sidecar.detectors.entities import ENTITIES, Entity
-from guardrail_sidecar.detectors.jsonwalk import METADATA_KEYS, redact_json
+from guardrail_sidecar.detectors.jsonwalk import METADATA_KEYS, json_strings, redact_json
 from guardrail_sidecar.detectors.stream import StreamRedactor
 
 Action = str  # "block" | "redact" | "flag"
@@ -88,7 +88,7 @@ class SidePolicy:
 
     def apply_json(self, value: Any, skip_keys: Collection[str] = METADATA_KEYS) -> tuple[Any, Report]:
         """Block/flag findings in every string of `value`, and `value` with the redact detectors applied."""
-        texts = list(_strings(value, skip_keys))
+        texts = json_strings(value, skip_keys)
         report = self.check_texts(texts)
         if report.blocked_by is not None:
             return value, report
@@ -140,20 +140,6 @@ class StreamFilter:
             text = redactor.feed(text) + (redactor.finish() if final else "")
             self.report.add(rule.spec, redactor.counts - before, "redact")
         return text
-
-
-def _strings(value: Any, skip_keys: Collection[str]) -> list[str]:
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            out.append(node)
-        elif isinstance(node, dict):
-            stack.extend(v for k, v in node.items() if k not in skip_keys)
-        elif isinstance(node, list):
-            stack.extend(node)
-    return out
 
 
 class RevisionDetectors:
