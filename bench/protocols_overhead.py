@@ -29,12 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from guardrail_contract.sidecar_config import SidecarConfig  # noqa: E402
 from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
-from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.revisions.served import ServedRevisions  # noqa: E402
-from guardrail_sidecar.scoring.knowledge import upsert_passages  # noqa: E402
-from tests.support.facts import FACTS  # noqa: E402
+from tests.support.facts import load_facts  # noqa: E402
 from tests.support.processes import stop, wait_http  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
@@ -65,16 +61,6 @@ def sidecar_config(kb: Path, upstream: int, listen: int, admin: int) -> dict[str
     }
 
 
-async def build_kb(kb: Path) -> None:
-    cfg = SidecarConfig.model_validate(sidecar_config(kb, 1, 2, 3))
-    revisions = ServedRevisions(cfg, Metrics())
-    revisions.apply(cfg)
-    client = revisions.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
-    vectors = await revisions.pick(None).scorer.embed(list(FACTS.values()))
-    await upsert_passages(client, "facts", list(FACTS), list(FACTS.values()), vectors)
-    await revisions.close()
-
-
 def timed(client: httpx.Client, base: str, api: str, stream: bool) -> float:
     path, body = BODIES[api]
     started = time.perf_counter()
@@ -101,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         kb = tmp / "kb"
-        asyncio.run(build_kb(kb))
+        asyncio.run(load_facts(sidecar_config(kb, 1, 2, 3)))
         app_port, listen, admin = free_port(), free_port(), free_port()
         config = tmp / "sidecar.yaml"
         config.write_text(yaml.safe_dump(sidecar_config(kb, app_port, listen, admin)))

@@ -30,13 +30,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from guardrail_contract.sidecar_config import SidecarConfig  # noqa: E402
 from guardrail_devcluster.cluster import free_port  # noqa: E402 - after sys.path
 from guardrail_otel.collector import Collector  # noqa: E402
-from guardrail_sidecar.observability.metrics import Metrics  # noqa: E402
-from guardrail_sidecar.revisions.served import ServedRevisions  # noqa: E402
-from guardrail_sidecar.scoring.knowledge import upsert_passages  # noqa: E402
-from tests.support.facts import FACTS  # noqa: E402
+from tests.support.facts import load_facts  # noqa: E402
 from tests.support.processes import stop, wait_http  # noqa: E402
 
 REPOSITORY = REPO / "models" / "repository"
@@ -58,16 +54,6 @@ def sidecar_config(kb: Path, upstream: int, listen: int, admin: int) -> dict[str
             }
         },
     }
-
-
-async def build_kb(kb: Path) -> None:
-    cfg = SidecarConfig.model_validate(sidecar_config(kb, 1, 2, 3))
-    revisions = ServedRevisions(cfg, Metrics())
-    revisions.apply(cfg)
-    client = revisions.qdrant(cfg.routing.stable.knowledge_base.qdrant)  # type: ignore[union-attr]  # set above
-    vectors = await revisions.pick(None).scorer.embed(list(FACTS.values()))
-    await upsert_passages(client, "facts", list(FACTS), list(FACTS.values()), vectors)
-    await revisions.close()
 
 
 def start_sidecar(
@@ -126,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir, Collector(Path(tmpdir) / "otelcol") as collector:
         tmp = Path(tmpdir)
         kb = tmp / "kb"
-        asyncio.run(build_kb(kb))
+        asyncio.run(load_facts(sidecar_config(kb, 1, 2, 3)))
         app_port = free_port()
         with (tmp / "app.log").open("wb") as log:
             app = subprocess.Popen(
