@@ -162,7 +162,11 @@ async def ingest_documents(
             record=existing,
         )
     vectors, embedded, old_ids = await _vectors(store, live, chunks, embedder, progress)
-    scores = injection.score([c.text for c in chunks], vectors) if injection is not None and chunks else None
+    scores = (
+        await injection.score_views([c.text for c in chunks], vectors, embedder.embed)
+        if injection is not None and chunks
+        else None
+    )
     findings = screen([c.text for c in chunks], [c.source for c in chunks], vectors, scores, options.thresholds)
     served = [i for i in range(len(chunks)) if i not in findings]
     if not served:

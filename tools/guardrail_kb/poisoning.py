@@ -3,7 +3,10 @@
 Three checks, each with a configurable threshold:
 - **injection**: instruction-like text aimed at a model (indirect prompt injection). The score is the larger
   of the injection model's probability (when the repository has one) and a pattern check for the classic
-  phrasings ("ignore previous instructions", "you are now", chat-template tokens, ...).
+  phrasings ("ignore previous instructions", "you are now", chat-template tokens, ...). Both read the chunk as
+  the sidecar's injection check reads a request (`decoding.views`): as written, normalised (confusables folded,
+  invisible characters removed) and decoded (base64, hex, rot13, percent, leetspeak, spaced letters); the
+  highest score counts. Retrieved passages never pass the sidecar's request-side check: this is their gate.
 - **contradiction**: near-duplicate chunks from different sources (cosine at least `duplicate`), or related
   chunks (cosine at least `related`: about the same thing) holding sentences that are the same once numbers
   and negations are masked, which differ in their numbers or in negation: both chunks are quarantined, since
@@ -23,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrail_sidecar.scoring.claims import split
+from guardrail_sidecar.scoring.decoding import views
 
 Check = Literal["injection", "contradiction", "outlier"]
 BLOCK = 1024
@@ -71,19 +75,32 @@ class Finding:
     detail: str
 
 
+def _phrasing(text: str) -> Literal["plain", "disguised"] | None:
+    """Where the text carries phrasing that addresses a model: as written ("plain"), only once normalised or
+    decoded ("disguised"), or nowhere (None)."""
+    if _INSTRUCTION.search(text):
+        return "plain"
+    return "disguised" if any(_INSTRUCTION.search(view) for view in views(text)) else None
+
+
 def instruction_like(text: str) -> bool:
-    """Whether the text carries phrasing that addresses a model rather than a reader."""
-    return _INSTRUCTION.search(text) is not None
+    """Whether the text, as written, normalised or decoded (`decoding.views`), carries phrasing that addresses a
+    model rather than a reader."""
+    return _phrasing(text) is not None
 
 
 def injection_findings(texts: list[str], model_scores: NDArray[np.float32] | None, threshold: float) -> list[Finding]:
+    """`model_scores`: the injection model's probability per text, the highest over its views (`injection.py`)."""
     out: list[Finding] = []
     for i, text in enumerate(texts):
         model = float(model_scores[i]) if model_scores is not None else 0.0
-        pattern = 1.0 if instruction_like(text) else 0.0
+        phrasing = _phrasing(text)
+        pattern = 1.0 if phrasing else 0.0
         score = max(model, pattern)
         if score >= threshold:
-            how = "instruction-like phrasing" if pattern >= model else "injection model"
+            how = "injection model"
+            if pattern >= model:
+                how = "instruction-like phrasing" + (" once decoded" if phrasing == "disguised" else "")
             out.append(Finding(i, "injection", score, f"{how} (score {score:.2f})"))
     return out
 
