@@ -99,7 +99,10 @@ def kb() -> None:
 )
 @click.option("--keep", multiple=True, help="a version never collected (e.g. pinned by a guardrail revision)")
 @click.option(
-    "--injection-threshold", default=0.5, show_default=True, help="quarantine instruction-like chunks at this score"
+    "--injection-threshold",
+    default=Thresholds().injection,
+    show_default=True,
+    help="quarantine chunks whose most instruction-like sentence scores this (patterns score 1)",
 )
 @click.option(
     "--duplicate-threshold", default=0.9, show_default=True, help="cosine of near-duplicates checked for contradictions"
@@ -171,9 +174,9 @@ async def ingest_command(
         raise click.ClickException(f"{len(errors)} unreadable file(s) and --strict: nothing ingested")
     repository = model_repository or default_repository()
     embedder: Embedder
+    name, _, version = embedding_model.partition(":") if embedding_url else ("embedding", "", "1")
+    tokenizer = repository / name / (version or "1") / "tokenizer.json"  # the injection check cuts windows with it
     if embedding_url:
-        name, _, version = embedding_model.partition(":")
-        tokenizer = repository / name / (version or "1") / "tokenizer.json"
         embedder = ServerEmbedder(embedding_url, tokenizer, name, version or "1")
     else:
         embedder = OnnxEmbedder(repository)
@@ -194,7 +197,7 @@ async def ingest_command(
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done)
 
-            injection = load_injection(repository)
+            injection = load_injection(repository, tokenizer)
             report = await ingest_documents(store, embedder, documents, options, errors, injection, progress=progress)
     finally:
         await embedder.close()

@@ -20,7 +20,7 @@ from .chunking import Chunk, ChunkSettings, chunk_documents
 from .embedding import Embedder
 from .errors import KnowledgeBaseError, UnreadableDocumentError
 from .injection import InjectionModel
-from .poisoning import Thresholds, screen
+from .poisoning import SCREENING, Thresholds, screen
 from .readers import Document, discover, read_file
 from .store import KnowledgeBaseStore
 from .versions import Quarantined, VersionRecord, expired, version_hash
@@ -74,6 +74,11 @@ def read_all(paths: Iterable[Path]) -> tuple[list[Document], list[str]]:
         seen.update(doc.source for doc in found)
         documents.extend(doc for doc in found if doc.text.strip())
     return documents, errors
+
+
+def screening(injection: InjectionModel | None) -> str:
+    """How chunks are screened, for the version: the checks (`poisoning.SCREENING`) and the injection model."""
+    return f"{SCREENING}; injection model {injection.identity if injection else 'none'}"
 
 
 def payload(chunk: Chunk) -> dict[str, object]:
@@ -134,7 +139,7 @@ async def ingest_documents(
 ) -> Report:
     """Make `documents` the live version of the store's knowledge base; `errors` are carried into the report."""
     chunks = chunk_documents(documents, options.chunking)
-    version = version_hash(chunks, options.chunking, options.thresholds, embedder.identity)
+    version = version_hash(chunks, options.chunking, options.thresholds, embedder.identity, screening(injection))
     live = await store.live_version()
     previous = await store.record(live) if live else None
     if live == version and previous is not None:
@@ -163,7 +168,9 @@ async def ingest_documents(
         )
     vectors, embedded, old_ids = await _vectors(store, live, chunks, embedder, progress)
     scores = (
-        await injection.score_views([c.text for c in chunks], vectors, embedder.embed)
+        await injection.score_chunks(
+            [c.text for c in chunks], embedder.embed, lambda done, total: progress("screening", done, total)
+        )
         if injection is not None and chunks
         else None
     )

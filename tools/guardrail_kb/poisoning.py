@@ -6,7 +6,10 @@ Three checks, each with a configurable threshold:
   phrasings ("ignore previous instructions", "you are now", chat-template tokens, ...). Both read the chunk as
   the sidecar's injection check reads a request (`decoding.views`): as written, normalised (confusables folded,
   invisible characters removed) and decoded (base64, hex, rot13, percent, leetspeak, spaced letters); the
-  highest score counts. Retrieved passages never pass the sidecar's request-side check: this is their gate.
+  model reads each view sentence by sentence (`injection.chunk_windows`) and the highest score counts.
+  Retrieved passages never pass the sidecar's request-side check: this is their gate. The default threshold
+  (0.995) is the lowest that quarantines at most 1 % of clean development chunks (`poisoning_eval`,
+  docs/knowledge-base.md): a sentence read alone scores higher than the whole chunk did, on clean prose too.
 - **contradiction**: near-duplicate chunks from different sources (cosine at least `duplicate`), or related
   chunks (cosine at least `related`: about the same thing) holding sentences that are the same once numbers
   and negations are masked, which differ in their numbers or in negation: both chunks are quarantined, since
@@ -29,6 +32,9 @@ from guardrail_sidecar.scoring.claims import split
 from guardrail_sidecar.scoring.decoding import views
 
 Check = Literal["injection", "contradiction", "outlier"]
+# How chunks are screened (the patterns, how the injection model reads a chunk): part of the knowledge-base version
+# (`versions.version_hash`), so a change re-screens an unchanged corpus once. Change it with the screening.
+SCREENING = "2: patterns and injection model on each view, the model per sentence window"
 BLOCK = 1024
 MIN_SENTENCE_WORDS = 5
 _INSTRUCTION_PATTERNS = [
@@ -54,7 +60,7 @@ _NEGATION = re.compile(r"\b(not|no|never|none|cannot|can't|won't|don't|doesn't|i
 
 @dataclass(frozen=True)
 class Thresholds:
-    injection: float = 0.5
+    injection: float = 0.995
     duplicate: float = 0.9
     related: float = 0.4
     outlier_z: float = 4.0

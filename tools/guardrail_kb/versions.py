@@ -1,7 +1,8 @@
 """Content-addressed knowledge-base versions and their retention. Pure.
 
 A version is the hash of everything that decides what is served: every chunk (source, position, content),
-the chunking settings, the poisoning thresholds and the embedding model. It lives in the physical collection
+the chunking settings, the poisoning thresholds, how chunks are screened (`poisoning.SCREENING` and the injection
+model) and the embedding model. It lives in the physical collection
 `<name>-<version>`; the alias `<name>` points at the live one. Each version has a record (documents, chunks,
 quarantined chunks, when it was made) in the registry collection `<name>__kb_versions`.
 """
@@ -24,10 +25,19 @@ MAX_LISTED_QUARANTINE = 1000
 REGISTRY_SUFFIX = "__kb_versions"
 
 
-def version_hash(chunks: list[Chunk], settings: ChunkSettings, thresholds: Thresholds, embedding: str) -> str:
-    """The version of a knowledge base: equal inputs give the same version, any change another."""
+def version_hash(
+    chunks: list[Chunk], settings: ChunkSettings, thresholds: Thresholds, embedding: str, screening: str
+) -> str:
+    """The version of a knowledge base: equal inputs give the same version, any change another. `screening` names
+    how chunks are screened (the screening and the injection model: `ingest.screening`), so a change there
+    re-screens an unchanged corpus once (its vectors are copied, not embedded again)."""
     digest = hashlib.sha256()
-    header = {"chunking": asdict(settings), "poisoning": asdict(thresholds), "embedding": embedding}
+    header = {
+        "chunking": asdict(settings),
+        "poisoning": asdict(thresholds),
+        "screening": screening,
+        "embedding": embedding,
+    }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for chunk in sorted(chunks, key=lambda c: (c.source, c.position)):
         digest.update(f"\n{chunk.source}\t{chunk.position}\t{chunk.hash}".encode())

@@ -8,12 +8,11 @@ import base64
 import codecs
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from guardrail_kb.embedding import OnnxEmbedder
 from guardrail_kb.ingest import Options, ingest
-from guardrail_kb.injection import InjectionModel, extra_views, load_injection
+from guardrail_kb.injection import InjectionModel, chunk_windows, load_injection
 from guardrail_kb.store import KnowledgeBaseStore
 
 pytestmark = pytest.mark.integration
@@ -54,13 +53,12 @@ async def test_hidden_instructions_are_quarantined_and_clean_documents_served(
     assert len(served) == report.documents - len(HIDDEN)  # each of the 11 example documents still served
 
 
-async def test_a_disguised_chunk_scores_at_least_as_high_as_written(
-    embedder: OnnxEmbedder, injection: InjectionModel
-) -> None:
-    texts = [CLEAN.format(hidden=h) for h in HIDDEN.values()] + [CLEAN.format(hidden="")]
-    vectors = await embedder.embed(texts)
-    raw = injection.score(texts, vectors)
-    read = await injection.score_views(texts, vectors, embedder.embed)
-    assert np.all(read >= raw)
-    assert [len(extra_views(t)) > 0 for t in texts] == [True] * len(HIDDEN) + [False]
-    assert read[-1] == raw[-1]  # a clean ASCII chunk has no other view: nothing is embedded again
+def test_the_model_reads_each_sentence_of_the_decoded_view(injection: InjectionModel) -> None:
+    clean = CLEAN.format(hidden="").strip()
+    assert chunk_windows(clean, injection.encoder) == [
+        "# Tent care Dry the tent fully before you pack it away, or mildew will stain the fly.",
+        "Wash it by hand with a mild soap and never put it in a washing machine.",
+    ]  # a clean ASCII chunk: its sentences, nothing else
+    for name, hidden in HIDDEN.items():
+        pieces = chunk_windows(CLEAN.format(hidden=hidden), injection.encoder)
+        assert any(PLANTED in piece for piece in pieces), name  # decoded, in a window of its own sentence

@@ -9,8 +9,14 @@ from guardrail_kb.versions import VersionRecord, expired, physical_name, version
 CHUNKS = [Chunk("a.md", 0, "Shipping is free."), Chunk("b.md", 0, "Returns take 60 days.")]
 
 
-def _hash(chunks: list[Chunk], settings: ChunkSettings | None = None, embedding: str = "onnx:1") -> str:
-    return version_hash(chunks, settings or ChunkSettings(), Thresholds(), embedding)
+def _hash(
+    chunks: list[Chunk],
+    settings: ChunkSettings | None = None,
+    embedding: str = "onnx:1",
+    screening: str = "2; injection model injection:abc",
+    thresholds: Thresholds | None = None,
+) -> str:
+    return version_hash(chunks, settings or ChunkSettings(), thresholds or Thresholds(), embedding, screening)
 
 
 def test_the_version_follows_the_content_not_the_order() -> None:
@@ -18,6 +24,14 @@ def test_the_version_follows_the_content_not_the_order() -> None:
     assert _hash(CHUNKS) != _hash([CHUNKS[0], Chunk("b.md", 0, "Returns take 90 days.")])
     assert _hash(CHUNKS) != _hash(CHUNKS, ChunkSettings(size=300))
     assert _hash(CHUNKS) != _hash(CHUNKS, embedding="onnx:2")
+    assert _hash(CHUNKS) != _hash(CHUNKS, thresholds=Thresholds(injection=0.5))
+
+
+def test_a_change_of_screening_makes_another_version() -> None:
+    """Another injection model, or another way of reading chunks: the same corpus is screened again."""
+    assert _hash(CHUNKS) != _hash(CHUNKS, screening="2; injection model injection:def")
+    assert _hash(CHUNKS) != _hash(CHUNKS, screening="3; injection model injection:abc")
+    assert _hash(CHUNKS) != _hash(CHUNKS, screening="2; injection model none")
 
 
 def test_physical_names_round_trip_and_reject_other_collections() -> None:
