@@ -224,6 +224,7 @@ def _print_report(report: Report) -> None:
         ("added", report.added),
         ("removed", report.removed),
         ("embedded", report.embedded),
+        ("read by the injection model", report.screened),
         ("unreadable files", len(report.errors)),
         ("versions deleted", ", ".join(report.deleted_versions) or "-"),
     ]

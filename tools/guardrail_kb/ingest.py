@@ -1,8 +1,9 @@
 """One ingestion: files → a new knowledge-base version, made live atomically, old versions collected.
 
 Nothing is written when the computed version is already live. Otherwise the new version is built in its own
-collection (vectors of unchanged chunks are copied from the live version, only new chunks are embedded),
-its record is stored, and only then the alias moves: a reader of `name` sees the old version or the new one,
+collection (vectors of unchanged chunks are copied from the live version, only new chunks are embedded; so are
+their injection-model scores when the live version was screened the same way, only new chunks are read window
+by window), its record is stored, and only then the alias moves: a reader of `name` sees the old version or the new one,
 never a partial one. A failure before the switch leaves the live version untouched.
 """
 
@@ -22,11 +23,12 @@ from .errors import KnowledgeBaseError, UnreadableDocumentError
 from .injection import InjectionModel
 from .poisoning import SCREENING, Thresholds, screen
 from .readers import Document, discover, read_file
-from .store import KnowledgeBaseStore
+from .store import KnowledgeBaseStore, StoredPoint
 from .versions import Quarantined, VersionRecord, expired, version_hash
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 UPSERT_BATCH = 128
+INJECTION_FIELD = "injection"  # payload: the injection model's score of a served chunk
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Report:
     added: int = 0
     removed: int = 0
     embedded: int = 0
+    screened: int = 0  # chunks the injection model read (the others' scores were copied from the live version)
     unchanged: bool = False
     errors: list[str] = field(default_factory=list)
     deleted_versions: list[str] = field(default_factory=list)
@@ -81,23 +84,26 @@ def screening(injection: InjectionModel | None) -> str:
     return f"{SCREENING}; injection model {injection.identity if injection else 'none'}"
 
 
-def payload(chunk: Chunk) -> dict[str, object]:
-    """What the sidecar reads (`id`, `text`) plus provenance: source, position and content hash."""
-    return {
+def payload(chunk: Chunk, injection: float | None = None) -> dict[str, object]:
+    """What the sidecar reads (`id`, `text`) plus provenance (source, position and content hash) and the injection
+    model's score, when it ran (the next ingestion screened the same way copies it)."""
+    out: dict[str, object] = {
         "id": chunk.evidence_id,
         "text": chunk.text,
         "source": chunk.source,
         "position": chunk.position,
         "hash": chunk.hash,
     }
+    if injection is not None:
+        out[INJECTION_FIELD] = injection
+    return out
 
 
 async def _vectors(
-    store: KnowledgeBaseStore, live: str | None, chunks: list[Chunk], embedder: Embedder, progress: Progress
-) -> tuple[NDArray[np.float32], int, set[str]]:
-    """A vector per chunk (copied from the live version when the chunk is there, embedded otherwise), the
-    number embedded, and the point ids of the live version."""
-    known = await store.points(live) if live else {}
+    known: dict[str, StoredPoint], chunks: list[Chunk], embedder: Embedder, progress: Progress
+) -> tuple[NDArray[np.float32], int]:
+    """A vector per chunk (copied from the live version's points `known` when the chunk is there, embedded
+    otherwise) and the number embedded."""
     rows: list[NDArray[np.float32] | None] = [
         np.asarray(p.vector, dtype=np.float32) if (p := known.get(c.point_id)) else None for c in chunks
     ]
@@ -110,7 +116,32 @@ async def _vectors(
         progress("embedding", min(start + 64, len(missing)), len(missing))
     dimension = len(next(iter(known.values())).vector) if known else 1
     stacked = np.stack([r for r in rows if r is not None]) if rows else np.zeros((0, dimension), np.float32)
-    return stacked, len(missing), set(known)
+    return stacked, len(missing)
+
+
+async def _injection_scores(
+    injection: InjectionModel,
+    chunks: list[Chunk],
+    known: dict[str, StoredPoint],
+    embedder: Embedder,
+    progress: Progress,
+) -> tuple[NDArray[np.float32], int]:
+    """The injection model's score per chunk, copied from `known` (the live version's points, when it was screened
+    the same way, else empty) where it holds the chunk, read otherwise; and the number read."""
+    scores = np.zeros(len(chunks), dtype=np.float32)
+    todo: list[int] = []
+    for i, chunk in enumerate(chunks):
+        point = known.get(chunk.point_id)
+        stored = point.payload.get(INJECTION_FIELD) if point else None
+        if isinstance(stored, int | float):
+            scores[i] = stored
+        else:
+            todo.append(i)
+    if todo:
+        scores[todo] = await injection.score_chunks(
+            [chunks[i].text for i in todo], embedder.embed, lambda done, total: progress("screening", done, total)
+        )
+    return scores, len(todo)
 
 
 async def ingest(
@@ -166,14 +197,13 @@ async def ingest_documents(
             deleted_versions=await collect(store, options),
             record=existing,
         )
-    vectors, embedded, old_ids = await _vectors(store, live, chunks, embedder, progress)
-    scores = (
-        await injection.score_chunks(
-            [c.text for c in chunks], embedder.embed, lambda done, total: progress("screening", done, total)
-        )
-        if injection is not None and chunks
-        else None
-    )
+    known = await store.points(live) if live else {}
+    vectors, embedded = await _vectors(known, chunks, embedder, progress)
+    scores: NDArray[np.float32] | None = None
+    screened = 0
+    if injection is not None and chunks:
+        same = previous is not None and previous.screening == screening(injection)
+        scores, screened = await _injection_scores(injection, chunks, known if same else {}, embedder, progress)
     findings = screen([c.text for c in chunks], [c.source for c in chunks], vectors, scores, options.thresholds)
     served = [i for i in range(len(chunks)) if i not in findings]
     if not served:
@@ -186,7 +216,10 @@ async def ingest_documents(
     for done in range(0, len(served), UPSERT_BATCH):
         batch = served[done : done + UPSERT_BATCH]
         await store.upsert(
-            version, [chunks[i].point_id for i in batch], vectors[batch], [payload(chunks[i]) for i in batch]
+            version,
+            [chunks[i].point_id for i in batch],
+            vectors[batch],
+            [payload(chunks[i], None if scores is None else float(scores[i])) for i in batch],
         )
         progress("writing", min(done + UPSERT_BATCH, len(served)), len(served))
     quarantine = [
@@ -204,9 +237,11 @@ async def ingest_documents(
         chunking={"size": options.chunking.size, "overlap": options.chunking.overlap},
         quarantine=quarantine,
         sequence=1 + max((r.sequence for r in await store.records()), default=0),
+        screening=screening(injection),
     )
     await store.put_record(record)
     await store.switch(version)
+    old_ids = set(known)
     new_ids = {chunks[i].point_id for i in served}
     return Report(
         version,
@@ -217,6 +252,7 @@ async def ingest_documents(
         added=len(new_ids - old_ids),
         removed=len(old_ids - new_ids),
         embedded=embedded,
+        screened=screened,
         errors=errors,
         deleted_versions=await collect(store, options),
         record=record,

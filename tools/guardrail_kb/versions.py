@@ -80,6 +80,7 @@ class VersionRecord:
     chunking: dict[str, int]
     quarantine: list[Quarantined] = field(default_factory=list)
     sequence: int = 0  # 1 + the highest of the store's records when made: orders versions, unlike clocks
+    screening: str = ""  # how its chunks were screened (`ingest.screening`); "" in records made before it was kept
 
     def to_payload(self) -> dict[str, Any]:
         data = asdict(self)

@@ -76,8 +76,29 @@ async def test_a_new_screening_rescreens_an_unchanged_knowledge_base_once(
     assert screened.version != patterns_only.version
     assert not screened.unchanged
     assert screened.embedded == 0  # the vectors are copied from the live version
+    assert screened.screened == screened.chunks + screened.quarantined  # but every chunk is read again
     assert screened.record is not None
     assert [(q.source, q.check) for q in screened.record.quarantine] == [("tent-note.md", "injection")]
     again = await ingest(store, embedder, [corpus], Options(), injection=injection)
     assert again.unchanged
     assert again.version == screened.version
+
+
+async def test_a_changed_document_is_read_again_and_the_unchanged_ones_keep_their_scores(
+    store: KnowledgeBaseStore, embedder: OnnxEmbedder, injection: InjectionModel, corpus: Path
+) -> None:
+    (corpus / "tent-note.md").write_text(PASSAGE.format(injection=NOTE))
+    first = await ingest(store, embedder, [corpus], Options(), injection=injection)
+    assert first.screened == first.chunks + first.quarantined  # every chunk read, window by window
+    assert first.quarantined == 1
+    scores = {p.id: p.payload["injection"] for p in (await store.points(first.version)).values()}
+    shipping = corpus / "shipping.md"
+    shipping.write_text(shipping.read_text().replace("$75", "$99"))
+    second = await ingest(store, embedder, [corpus], Options(), injection=injection)
+    assert second.added > 0
+    assert second.screened == second.embedded == second.added + 1  # the new chunks, and the quarantined note again
+    assert second.record is not None
+    assert [(q.source, q.check) for q in second.record.quarantine] == [("tent-note.md", "injection")]
+    kept = {p.id: p.payload["injection"] for p in (await store.points(second.version)).values() if p.id in scores}
+    assert kept == {pid: scores[pid] for pid in kept}  # the unchanged chunks' scores, copied
+    assert len(kept) == second.chunks - second.added
