@@ -7,8 +7,10 @@ compare on development data:
 - aggregation: `weakest` (the sidecar's rule: an answer is as grounded as its weakest claim), `whole` (the whole
   answer as one claim), `mean` (mean claim score), `fusion` (a logistic fit on the weakest, mean and whole-answer
   logits, fitted on the calibration split, never on dev);
-- claim context: `none`, `question` (the question before every claim), `previous` (the previous sentence before
-  each claim: pronouns get their referent);
+- claim context: `none`, `question` (the question before every claim), `previous` / `previous2` (the previous
+  one or two sentences before each claim: pronouns get their referent), `prefix` (the answer so far), `bounded`
+  (the answer so far, at most as long as the claim itself), and `either-…` (the better of the claim alone and
+  that reading);
 - evidence: the top K passages by embedding similarity (0: all), with or without the conversation's earlier turns.
 
 `stream_claims` reproduces what the streaming path scores (sentences as they complete in a `SentenceBuffer`, a
@@ -30,8 +32,18 @@ import numpy.typing as npt
 from guardrail_models.runtime import EmbeddingModel, NliModel
 from guardrail_sidecar.scoring import claims as sidecar_claims
 
-Aggregation = Literal["weakest", "whole", "mean", "fusion"]
-ClaimContext = Literal["none", "question", "previous"]
+Aggregation = Literal["weakest", "whole", "mean", "fusion", "running"]
+ClaimContext = Literal[
+    "none",
+    "question",
+    "previous",
+    "previous2",
+    "prefix",
+    "bounded",
+    "either-prefix",
+    "either-bounded",
+    "either-previous",
+]
 Array = npt.NDArray[np.float64]
 MAX_REQUEST_PASSAGES = 64  # the sidecar's cap on passages taken from a request
 _WORD = re.compile(r"\w")
@@ -58,12 +70,14 @@ class Variant:
     context: ClaimContext = "none"
     top_k: int = 4  # passages per claim by embedding similarity; 0: every passage
     conversation: bool = True  # earlier user turns are context passages too (the sidecar reads them)
+    joined: bool = False  # the top K passages joined (in context order) as one premise, not scored one by one
 
     @property
     def name(self) -> str:
         convo = "" if self.conversation else ", no conversation"
         k = "all" if self.top_k == 0 else str(self.top_k)
-        return f"{self.aggregation}, context {self.context}, top-{k}{convo}"
+        joined = ", joined" if self.joined else ""
+        return f"{self.aggregation}, context {self.context}, top-{k}{convo}{joined}"
 
 
 SIDECAR = Variant()  # what the sidecar does today
@@ -92,7 +106,7 @@ def stream_claims(answer: str, question: str, chunk: int = 7) -> list[str]:
     for start in range(0, len(answer), chunk):
         pieces += buffer.feed(answer[start : start + chunk])
     pieces += buffer.finish()
-    texts = [c for p in pieces if (c := p.claim) is not None]
+    texts = sidecar_claims.claim_texts(pieces)[0]
     return texts or claims_of("".join(p.text for p in pieces), question)
 
 
@@ -101,7 +115,25 @@ def with_context(claims: list[str], question: str, context: ClaimContext) -> lis
         return [c if c.startswith(question.strip()) else f"{question.strip()} {c}" for c in claims]
     if context == "previous" and claims:
         return [claims[0], *(f"{before} {claim}" for before, claim in itertools.pairwise(claims))]
+    if context == "previous2":
+        return [" ".join(claims[max(0, i - 2) : i + 1]) for i in range(len(claims))]
+    if context == "prefix":  # the answer so far
+        return [" ".join(claims[: i + 1]) for i in range(len(claims))]
+    if context == "bounded":  # the answer so far, no more of it than the claim's own length
+        return [" ".join([*_nearest(claims[:i], len(claim)), claim]) for i, claim in enumerate(claims)]
     return claims
+
+
+def _nearest(before: list[str], limit: int) -> list[str]:
+    """The sentences nearest the end of `before` (whole, in order) that fit in `limit` characters."""
+    kept: list[str] = []
+    size = 0
+    for sentence in reversed(before):
+        size += len(sentence) + 1
+        if size > limit:
+            break
+        kept.append(sentence)
+    return kept[::-1]
 
 
 def passages_of(case: Case, conversation: bool) -> list[str]:
@@ -139,18 +171,21 @@ class CachedModels:
         self.score(pairs)
 
 
-def best_evidence(models: CachedModels, claims: list[str], passages: list[str], top_k: int) -> list[list[str]]:
+def best_evidence(
+    models: CachedModels, claims: list[str], passages: list[str], top_k: int, joined: bool = False
+) -> list[list[str]]:
     """Per claim, the passages it is scored against: the top K by cosine similarity (the sidecar's retrieval)."""
     if not passages:
         return [[] for _ in claims]
     if top_k == 0 or top_k >= len(passages):
-        return [passages for _ in claims]
+        return [[" ".join(passages)] if joined else passages for _ in claims]
     vectors = models.embed([*claims, *passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     out = []
     for vector in claim_vecs:
         order = np.argsort(-(passage_vecs @ vector), kind="stable")[:top_k]
-        out.append([passages[int(j)] for j in order])
+        found = [passages[int(j)] for j in (sorted(order) if joined else order)]
+        out.append([" ".join(found)] if joined else found)
     return out
 
 
@@ -165,16 +200,24 @@ class Scored:
 
 def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool = False) -> Scored:
     raw = stream_claims(case.answer, case.question) if stream else claims_of(case.answer, case.question)
-    texts = with_context(raw, case.question, variant.context)
     passages = passages_of(case, variant.conversation)
-    evidence = best_evidence(models, texts, passages, variant.top_k)
-    claim_scores = tuple(
-        max(models.score([(p, c) for p in found]), default=0.0) for c, found in zip(texts, evidence, strict=True)
-    )
-    if variant.aggregation in ("weakest", "mean"):  # the whole answer is not needed: not scored (time)
+
+    def scored(context: ClaimContext) -> tuple[float, ...]:
+        texts = with_context(raw, case.question, context)
+        evidence = best_evidence(models, texts, passages, variant.top_k, variant.joined)
+        return tuple(
+            max(models.score([(p, c) for p in found]), default=0.0) for c, found in zip(texts, evidence, strict=True)
+        )
+
+    if variant.context.startswith("either-"):  # a sentence holds alone or read after what came before it
+        alone, carried = scored("none"), scored(variant.context.removeprefix("either-"))  # type: ignore[arg-type]
+        claim_scores = tuple(max(a, b) for a, b in zip(alone, carried, strict=True))
+    else:
+        claim_scores = scored(variant.context)
+    if variant.aggregation in ("weakest", "mean", "running"):  # the whole answer is not needed: not scored (time)
         return Scored(claim_scores, float("nan"))
     whole_text = " ".join(raw) if raw else case.answer.strip()
-    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k)[0]
+    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k, variant.joined)[0]
     whole = max(models.score([(p, whole_text) for p in whole_evidence]), default=0.0)
     return Scored(claim_scores, whole)
 
@@ -211,6 +254,8 @@ def aggregate(scored: Scored, aggregation: Aggregation, fusion: Array | None = N
         return min(scored.claims)
     if aggregation == "mean":
         return float(np.mean(scored.claims))
+    if aggregation == "running":  # the lowest running mean: decidable sentence by sentence
+        return float(np.min(np.cumsum(scored.claims) / np.arange(1, len(scored.claims) + 1)))
     if fusion is None:
         raise ValueError("the fusion aggregation needs fitted weights")
     z = float(np.dot(fusion[:-1], fusion_features(scored)) + fusion[-1])

@@ -21,6 +21,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,13 @@ from guardrail_models.e2e import (
 from guardrail_models.halueval import TASKS, length_matched, read_raw, split, to_item
 from guardrail_models.metrics import auroc, pairwise_win_rate, reliability, threshold_for_false_block
 from guardrail_models.runtime import load_embedding, load_nli
+from guardrail_sidecar.scoring import claims as sidecar_claims
 
 SEED = 13  # train_nli's default: the same dev and calibration splits
 DEV_ROWS = 600
 CALIBRATION_ROWS = 400
 SUMMARY_QUESTION = "Summarize the document."
+QUOTE_CHARS = 300
 TARGET_FALSE_BLOCK = 0.05
 REVIEW_BUDGET = 0.15  # the flag band (needs review) holds at most this further share of grounded answers, per task
 
@@ -58,8 +61,25 @@ VARIANTS = (
     Variant("weakest", top_k=8),
     Variant("weakest", conversation=False),
     Variant("fusion"),
+    Variant("weakest", "previous2"),
+    Variant("weakest", "prefix"),
+    Variant("weakest", top_k=2, joined=True),
+    Variant("weakest", top_k=4, joined=True),
+    Variant("weakest", "prefix", top_k=2, joined=True),
+    Variant("whole", top_k=2, joined=True),
+    Variant("weakest", "previous", top_k=2, joined=True),
+    Variant("weakest", "either-prefix"),
+    Variant("weakest", "either-previous"),
+    Variant("mean", "prefix"),
+    Variant("running", "either-prefix"),
+    Variant("running", "prefix"),
+    Variant("running"),
+    Variant("weakest", "either-prefix", top_k=8),
+    Variant("weakest", "either-prefix", top_k=2),
+    Variant("weakest", "either-bounded"),
+    Variant("weakest", "bounded"),
 )
-STREAMABLE = ("weakest",)  # decidable sentence by sentence: a later sentence can only lower the score
+STREAMABLE = ("weakest", "running")  # decidable sentence by sentence: a later sentence can only lower the score
 
 
 def cases_of(task: str, row: int, raw: dict[str, str]) -> list[Case]:
@@ -95,6 +115,22 @@ def load_cases(
             c for i in train[: min(calibration_rows, CALIBRATION_ROWS)] for c in cases_of(task, i.row, raws[i.row])
         ]
     return dev, calibration
+
+
+def quote_attack(cases: Sequence[Case], chars: int = QUOTE_CHARS) -> list[Case]:
+    """Each hallucinated answer behind a verbatim quote of its own evidence (whole sentences, up to `chars`): what
+    a hostile or careless app can send to lift a fabrication with supported text before it."""
+    out = []
+    for case in cases:
+        if case.label:
+            continue
+        quote: list[str] = []
+        for sentence in sidecar_claims.sentences(case.evidence):
+            if sum(len(q) + 1 for q in quote) + len(sentence) > chars:
+                break
+            quote.append(sentence)
+        out.append(replace(case, answer=" ".join([*quote, case.answer])))
+    return out
 
 
 def task_metrics(cases: Sequence[Case], scores: Array, probabilities: bool = True) -> dict[str, Any]:
@@ -234,6 +270,14 @@ def main() -> None:
         all_scores[variant.name] = scores
         report["scores"][variant.name] = {t: v.tolist() for t, v in scores.items()}
         report["variants"][variant.name] = {t: task_metrics(dev[t], s) for t, s in scores.items()}
+        shared, _ = operating_point(scores, dev)  # one threshold for every task, as a policy has
+        for t, metrics in report["variants"][variant.name].items():
+            attack = score_cases(models, quote_attack(dev[t]), variant, fusion)
+            metrics["at_shared_threshold"] = {"threshold": shared, **at_threshold(dev[t], scores[t], shared, shared)}
+            metrics["quote_attack_caught"] = {
+                "at_5pct_false_block": float(np.mean(attack < metrics["at_5pct_false_block"]["threshold"])),
+                "at_shared_threshold": float(np.mean(attack < shared)),
+            }
         summary = {t: round(m["at_5pct_false_block"]["caught"], 3) for t, m in report["variants"][variant.name].items()}
         aurocs = {t: round(m["auroc"], 3) for t, m in report["variants"][variant.name].items()}
         print(f"{variant.name}: AUROC {aurocs}, caught at 5% FB {summary} ({time.monotonic() - started:.0f} s)")

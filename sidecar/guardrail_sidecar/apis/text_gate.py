@@ -23,7 +23,7 @@ from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.detection import StreamCheck
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
 from guardrail_sidecar.scored_path.responses import MAX_DEPTH, is_metadata
-from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer
+from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claim_texts
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
 
@@ -107,6 +107,7 @@ class TextGate:
         self.buffer = SentenceBuffer()
         self.pending: list[Piece] = []
         self.scored: list[ClaimScore] = []
+        self.last_sentence: str | None = None  # what a later fragment is read after (`claims.claim_texts`)
         self.findings: list[Assessment] = []  # flags (monitor) and backend errors met along the way
         self.failed: Assessment | None = None
         self.scoring_time = 0.0
@@ -128,7 +129,7 @@ class TextGate:
         pieces, self.pending = self.pending, []
         if final:
             pieces += self.buffer.finish()
-        texts = [c for p in pieces if (c := p.claim) is not None]
+        texts, self.last_sentence = claim_texts(pieces, self.last_sentence)
         if final and not texts and not self.scored:  # a short answer: checked with its question
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if not await self.check_claims(texts):

@@ -31,7 +31,7 @@ from guardrail_sidecar.scored_path.responses import (
     is_metadata,
     openai_texts,
 )
-from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer
+from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claim_texts
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
 from guardrail_sidecar.server.proxy import ReverseProxy
@@ -101,6 +101,7 @@ class _Gate:
         self.template: dict[str, Any] = {}
         self.pending: list[Piece] = []
         self.scored: list[ClaimScore] = []
+        self.last_sentence: str | None = None  # what a later fragment is read after (`claims.claim_texts`)
         self.failed: Assessment | None = None
         self.backend_error: Assessment | None = None
         self.scoring_time = 0.0
@@ -116,7 +117,7 @@ class _Gate:
     async def release(self, final: bool = False) -> bool:
         """Score the pending pieces; emit them if they pass. False when the stream must stop here."""
         pieces, self.pending = self.pending, []
-        texts = [c for p in pieces if (c := p.claim) is not None]
+        texts, self.last_sentence = claim_texts(pieces, self.last_sentence)
         if final and not texts and not self.scored:  # a short answer: checked with its question
             texts = claims_of("".join(p.text for p in pieces), self.request)
         if final:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*|\n")
@@ -47,6 +47,7 @@ _ABBREVIATION_LOOKBACK = 12
 _TAIL_CHARS = ".!?\"')]\u201d\u2019 \t\r\n\f\v\u00a0"
 _UNDECIDED_TAIL = 256  # a longer run of punctuation and spaces: only its end is looked at again
 MIN_CLAIM_WORDS = 3
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "J.K" of "J.K. Rowling", "U.S" of "the U.S. team"
 MAX_CLAIM_CHARS = 1000  # a longer run without a sentence end is cut (the NLI model reads ~256 tokens anyway)
 
 
@@ -63,6 +64,29 @@ class Piece:
             return None
         return stripped
 
+    @property
+    def fragment(self) -> str | None:
+        """A statement too short to check on its own ("Rowling.", "90 days."), or None."""
+        stripped = self.text.strip()
+        if stripped.endswith("?") or not 0 < len(_WORD.findall(stripped)) < MIN_CLAIM_WORDS:
+            return None
+        return stripped
+
+
+def claim_texts(pieces: Iterable[Piece], last: str | None = None) -> tuple[list[str], str | None]:
+    """The claims of consecutive pieces of one answer, and its last full sentence so far (pass it to the next
+    call, as a stream does). A fragment after a sentence is checked read after that sentence, never dropped: an
+    answer's fabricated "90 days." or the surname of a split name must not pass unchecked; a leading fragment
+    ("Sure.", "Yes.") is chit-chat unless the whole answer is one (`pipeline.claims_of`: with the question)."""
+    out: list[str] = []
+    for piece in pieces:
+        if (claim := piece.claim) is not None:
+            out.append(claim)
+            last = claim
+        elif (fragment := piece.fragment) is not None and last is not None:
+            out.append(f"{last} {fragment}")
+    return out, last
+
 
 def _is_abbreviation(text: str, end: int) -> bool:
     start = end
@@ -70,7 +94,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
     while start > floor and not text[start - 1].isspace():
         start -= 1
     word = text[start:end].lower().strip("(\"'")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or _INITIALS.fullmatch(word) is not None
 
 
 def _visible(text: str, i: int) -> int:
@@ -167,7 +191,7 @@ def _pieces(text: str) -> Iterator[Piece]:
 
 def claims(text: str) -> list[str]:
     """The sentences of `text` that make a checkable statement."""
-    return [c for p in split(text) if (c := p.claim) is not None]
+    return claim_texts(split(text))[0]
 
 
 class SentenceBuffer:
