@@ -34,7 +34,7 @@ from guardrail_sidecar.scoring.decoding import views
 Check = Literal["injection", "contradiction", "outlier"]
 # How chunks are screened (the patterns, how the injection model reads a chunk): part of the knowledge-base version
 # (`versions.version_hash`), so a change re-screens an unchanged corpus once. Change it with the screening.
-SCREENING = "2: patterns and injection model on each view, the model per sentence window"
+SCREENING = "3: patterns and injection model on each view, the model per sentence window (initials do not end one)"
 BLOCK = 1024
 MIN_SENTENCE_WORDS = 5
 _INSTRUCTION_PATTERNS = [
