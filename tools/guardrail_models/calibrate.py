@@ -125,8 +125,16 @@ def main() -> None:
     parser.add_argument("--variants-report", type=Path, default=None, help="an e2e_eval report of every variant")
     parser.add_argument("--sample", type=Path, default=None, help="the committed dev sample (its rows must hold too)")
     parser.add_argument("--dry-run", action="store_true", help="fit and report only; write nothing to the model")
+    parser.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="the model keeps its calibration: choose the defaults on its scores (manifest `defaults`)",
+    )
     args = parser.parse_args()
     repository = args.repository or default_repository()
+    if args.defaults_only:
+        choose_defaults(args, repository)
+        return
     version_dir = model_dir(repository, tensors.NLI_MODEL)
     info = read_info(version_dir)
     if "calibration" in info.extra:
@@ -157,6 +165,30 @@ def main() -> None:
         sweep["length_only"] = length_only(args.halueval, sweep["rows_per_task"])
         updates["e2e_variants"] = sweep
     write_manifest(repository.parent, updates)
+
+
+def choose_defaults(args: argparse.Namespace, repository: Path) -> None:
+    """The operating point on the shipped (calibrated) model's dev scores of an `e2e_eval` report, the committed
+    sample's rows included, recorded as `defaults` in the manifest (with the sidecar's rule it was measured with)."""
+    e2e = json.loads(args.e2e_report.read_text())
+    scores = {t: np.array(v) for t, v in e2e["scores"][SIDECAR.name].items()}
+    labels = {t: np.array([1.0, 0.0] * (len(v) // 2)) for t, v in scores.items()}
+    groups = {t: (scores[t], labels[t]) for t in scores}
+    if args.sample:
+        for task, mask in sample_masks(args.halueval, e2e["rows_per_task"], args.sample).items():
+            groups[f"{task} (committed sample)"] = (scores[task][mask], labels[task][mask])
+    threshold, soft = operating_point_of({k: v[0] for k, v in groups.items()}, {k: v[1] for k, v in groups.items()})
+    report = {
+        "rule": SIDECAR.name,
+        "rows_per_task": e2e["rows_per_task"],
+        "threshold": threshold,
+        "soft_limit": soft,
+        "per_task": {k: at_threshold_labels(y, v, threshold, soft) for k, (v, y) in groups.items()},
+    }
+    print(json.dumps(report, indent=2))
+    args.out.write_text(json.dumps(report, indent=2))
+    if not args.dry_run:
+        write_manifest(repository.parent, {"defaults": report})
 
 
 def sample_masks(folder: Path | None, rows: int, sample_file: Path) -> dict[str, Array]:

@@ -38,7 +38,9 @@ from guardrail_models.e2e import (
     score_cases,
 )
 from guardrail_models.halueval import TASKS, length_matched, read_raw, split, to_item
+from guardrail_models.manifest import write_manifest
 from guardrail_models.metrics import auroc, pairwise_win_rate, reliability, threshold_for_false_block
+from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_embedding, load_nli
 from guardrail_sidecar.scoring import claims as sidecar_claims
 
@@ -244,6 +246,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sample-out", type=Path, default=None)
     parser.add_argument("--sample-rows", type=int, default=60)
+    parser.add_argument(
+        "--manifest-key",
+        default=None,
+        help="also record the report (without per-answer scores) in models/manifest.json",
+    )
     args = parser.parse_args()
     dev, calibration = load_cases(args.halueval, args.rows, args.calibration_rows)
     if args.tasks != "all":
@@ -302,6 +309,9 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({"chosen": best, "operating_point": report["operating_point"]}, indent=2))
+    if args.manifest_key:
+        summary = {k: v for k, v in report.items() if k not in ("scores", "calibration_scores")}
+        write_manifest((args.repository or default_repository()).parent, {args.manifest_key: summary})
 
 
 if __name__ == "__main__":

@@ -154,6 +154,54 @@ def operating_point_table(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+def defaults_table(manifest: dict[str, Any]) -> list[str]:
+    """The shipped defaults on the dev splits as the sidecar decides now (`calibrate --defaults-only`)."""
+    defaults = manifest.get("defaults", {})
+    if not defaults:
+        return []
+    lines = [
+        f"Defaults: threshold {defaults['threshold']}, softLimit {defaults['soft_limit']}; sidecar rule "
+        f"'{defaults['rule']}', {defaults['rows_per_task']} dev rows per task.",
+        "",
+        "| task | grounded blocked | grounded flagged | hallucinated blocked | hallucinated flagged |",
+        "|---|---|---|---|---|",
+    ]
+    for task, now in defaults["per_task"].items():
+        lines.append(
+            f"| {task} | {_pct(now['grounded_blocked'])} | {_pct(now['grounded_flagged'])} "
+            f"| {_pct(now['hallucinated_blocked'])} | {_pct(now['hallucinated_flagged'])} |"
+        )
+    return lines
+
+
+def context_table(manifest: dict[str, Any], key: str = "e2e_context") -> list[str]:
+    """Claim-context and aggregation variants with one threshold for every task (as a policy has) and the quote
+    attack (a verbatim quote of the evidence before each hallucinated answer)."""
+    e2e = manifest.get(key, {})
+    variants: dict[str, Any] = e2e.get("variants", {})
+    if not variants:
+        return []
+    lines = [
+        f"Dev rows per task: {e2e.get('rows_per_task')}. 'One threshold': the highest that blocks at most 5% of the "
+        "grounded answers on every task; 'quote attack': share of hallucinated answers still blocked there once a "
+        "verbatim quote of their own evidence (up to 300 characters) is put before them.",
+        "",
+        "| task | variant | AUROC all | AUROC length-matched | one threshold | hallucinated blocked there "
+        "| quote attack: blocked there |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task in next(iter(variants.values())):
+        for name, by_task in variants.items():
+            m = by_task[task]
+            shared, attack = m.get("at_shared_threshold", {}), m.get("quote_attack_caught", {})
+            lines.append(
+                f"| {task} | {name} | {_num(m['auroc'])} | {_num(m.get('length_matched', {}).get('auroc'))} "
+                f"| {_num(shared.get('threshold'))} | {_pct(shared.get('hallucinated_blocked'))} "
+                f"| {_pct(attack.get('at_shared_threshold'))} |"
+            )
+    return lines
+
+
 _HELD_BACK = (
     ("indirect", "own: indirect (injections planted in held-out passages and tool results; half clean)"),
     ("obfuscated", "own: obfuscated (held-out overrides: base64, hex, rot13, url, leet, spacing, homoglyphs, ZW)"),
@@ -206,6 +254,8 @@ def main() -> None:
         e2e_table(manifest, "e2e_variants"),
         e2e_table(manifest),
         operating_point_table(manifest),
+        context_table(manifest),
+        defaults_table(manifest),
         injection_table(manifest),
         injection_held_back_table(manifest),
     ]
