@@ -7,6 +7,11 @@ container; never imported by the project itself. It serves the same tensors as t
 (a per-item score is `[n, 1]`, as Triton returns `dims: [1]` outputs). Where `config.pbtxt` declares no tensors
 (the operator's CPU flavour), `auto_complete_config` declares the ONNX file's, as the ONNX Runtime backend does.
 
+Batch-invariant: every row of every request runs alone, trimmed to its attention-mask length (tokenizers pad on
+the right), as the embedded scorer runs it (`guardrail_contract.batching`, repeated here: this file imports nothing
+of the project). The INT8 models quantise activations per call, so a row batched with other rows, of the same or
+another request, would score differently depending on them and on their padding.
+
 The python backend stub embeds the system libpython and ignores `PYTHONPATH`, so the folder holding numpy<2 and
 onnxruntime is put on `sys.path` here, from `$GUARDRAIL_TRITON_PYTHON_SITE` (the local launcher sets it). In an
 image that already has both installed (see docker/triton-cpu.Dockerfile), leave it unset.
@@ -28,17 +33,25 @@ import onnxruntime as ort  # noqa: E402
 import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]  # noqa: E402  (inside Triton only)
 
 
-def _concatenate(arrays: list[Any]) -> Any:
-    """Join request tensors along the batch; token tensors of unequal length are right-padded with 0.
-
-    Triton's dynamic batcher only joins requests of equal shape, so padding is a safety net, not the rule.
-    """
-    if len(arrays) == 1:
-        return arrays[0]
-    if arrays[0].ndim == 2 and arrays[0].dtype == np.int64:
-        width = max(a.shape[1] for a in arrays)
-        arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1]))) for a in arrays]
-    return np.concatenate(arrays, axis=0)
+def _alone(feed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each row of one request's `feed` as a feed of one row; with an `attention_mask`, every tensor of its shape
+    (the token tensors) trimmed to the row's length. Tensors without a sequence axis are split by row only."""
+    rows = min(len(v) for v in feed.values())
+    mask = feed.get("attention_mask")
+    out = []
+    for row in range(rows):
+        if mask is None or mask.ndim != 2:
+            out.append({name: value[row : row + 1] for name, value in feed.items()})
+            continue
+        attended = np.flatnonzero(mask[row])
+        width = int(attended[-1]) + 1 if len(attended) else 1
+        out.append(
+            {
+                name: value[row : row + 1, :width] if value.shape == mask.shape else value[row : row + 1]
+                for name, value in feed.items()
+            }
+        )
+    return out
 
 
 _TRITON_TYPES = {"tensor(int64)": "TYPE_INT64", "tensor(float)": "TYPE_FP32", "tensor(int32)": "TYPE_INT32"}
@@ -49,7 +62,7 @@ def _onnx_beside() -> str:
 
 
 class TritonPythonModel:
-    """One onnxruntime session per model instance; a dynamic batch is run as one session call."""
+    """One onnxruntime session per model instance; each row of a dynamic batch is run alone."""
 
     @staticmethod
     def auto_complete_config(auto_complete_model_config: Any) -> Any:
@@ -85,20 +98,15 @@ class TritonPythonModel:
         self.outputs = [(o["name"], list(o["dims"])) for o in config["output"]]
 
     def execute(self, requests: list[Any]) -> list[Any]:
-        """One session call for the whole dynamic batch; if it fails, each request alone, so one malformed request
-        gets its own error and the others their results."""
-        try:
-            return self._run([self._inputs(r) for r in requests])
-        except Exception:
-            responses = []
-            for request in requests:
-                try:
-                    responses += self._run([self._inputs(request)])
-                except Exception as exc:
-                    responses.append(
-                        pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{type(exc).__name__}: {exc}"))
-                    )
-            return responses
+        """Every row of every request of the dynamic batch run alone; a malformed request gets its own error and
+        the others their results."""
+        responses = []
+        for request in requests:
+            try:
+                responses.append(self._respond(self._inputs(request)))
+            except Exception as exc:
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{type(exc).__name__}: {exc}")))
+        return responses
 
     def _inputs(self, request: Any) -> dict[str, Any]:
         out = {}
@@ -109,16 +117,14 @@ class TritonPythonModel:
             out[name] = tensor.as_numpy()
         return out
 
-    def _run(self, feeds: list[dict[str, Any]]) -> list[Any]:
-        batch = {name: _concatenate([f[name] for f in feeds]) for name in self.inputs}
-        results = self.session.run([name for name, _ in self.outputs], batch)
-        responses = []
-        start = 0
-        for size in (len(f[self.inputs[0]]) for f in feeds):
-            tensors = []
-            for (name, dims), result in zip(self.outputs, results, strict=True):
-                part = np.ascontiguousarray(result[start : start + size], dtype=np.float32)
-                tensors.append(pb_utils.Tensor(name, part.reshape([size, *dims])))
-            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
-            start += size
-        return responses
+    def _respond(self, feed: dict[str, Any]) -> Any:
+        names = [name for name, _ in self.outputs]
+        rows = [self.session.run(names, row) for row in _alone(feed)]
+        if not rows:  # an empty request: the model's own empty outputs
+            rows = [self.session.run(names, feed)]
+        size = len(feed[self.inputs[0]])
+        tensors = []
+        for index, (name, dims) in enumerate(self.outputs):
+            part = np.concatenate([np.asarray(r[index], dtype=np.float32) for r in rows], axis=0)
+            tensors.append(pb_utils.Tensor(name, np.ascontiguousarray(part).reshape([size, *dims])))
+        return pb_utils.InferenceResponse(output_tensors=tensors)

@@ -143,7 +143,9 @@ class Scorer:
         for p in pairs:
             self._count("nli", p in found)
         if missing:
-            missing.sort(key=lambda p: len(p[0]) + len(p[1]))  # similar lengths batch with less padding
+            # similar lengths side by side: less padding in what the Triton backend sends (the embedded backend and
+            # Triton's python backend run each row alone, so a score depends neither on the order nor on the cache)
+            missing.sort(key=lambda p: len(p[0]) + len(p[1]))
             inputs = self._encoder(ref.name).encode_pairs(missing)
             out = await self.backend.infer(ref.name, ref.version, inputs, tensors.SCORE_OUTPUT)
             for pair, score in zip(missing, out.reshape(-1), strict=True):
