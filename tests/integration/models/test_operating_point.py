@@ -54,3 +54,13 @@ def test_default_threshold_blocks_at_most_5_percent_of_grounded_answers(
     assert reviewed <= TARGET_FALSE_BLOCK + REVIEW_BUDGET, f"{task}: {reviewed:.1%} blocked or flagged"
     # and the threshold still does its job: it blocks more hallucinated than grounded answers
     assert float(np.mean(scores[labels == 0] < policy.threshold)) > 2 * blocked
+
+
+@pytest.mark.parametrize("task", ["dialogue", "summarization"])
+def test_the_defaults_still_stop_hallucinations(scored: dict[str, tuple[np.ndarray, np.ndarray]], task: str) -> None:
+    """A default that blocks nothing is safe for grounded answers and useless: on the tasks the issue names, at
+    least a fifth of the hallucinated answers is blocked or sent to review (measured: docs/models.md, defaults)."""
+    labels, scores = scored[task]
+    policy = Policy()
+    stopped = float(np.mean(scores[labels == 0] < policy.soft_limit))
+    assert stopped >= 0.2, f"{task}: only {stopped:.1%} of hallucinated answers blocked or flagged"
