@@ -1,6 +1,8 @@
 """Load a model of the repository into onnxruntime with its tokenizer; score text with it.
 
-No torch here: this is what the embedded scorer and `guardrail eval` run.
+No torch here: this is what the embedded scorer and `guardrail eval` run. Every row runs alone, without padding
+(`guardrail_contract.batching`), as the sidecar runs it: the INT8 models quantise activations per call, so a
+batched row's score depended on its neighbours; alone, `guardrail eval` and the sidecar score a pair the same.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from guardrail_contract import tensors
+from guardrail_contract.batching import alone
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import ModelInfo, default_repository, model_dir, read_info
 
@@ -42,14 +45,21 @@ def load_tokenizer(version_dir: Path, info: ModelInfo) -> Tokenizer:
 
 
 def batched(count: int, lengths: list[int], batch_size: int) -> list[npt.NDArray[np.intp]]:
-    """Index batches of similar length (sorted), so padding stays small and memory stays bounded."""
+    """Index batches of similar length (sorted), so padding stays small and memory stays bounded (the tokenizer
+    pads a batch; its rows then run alone)."""
     order = np.argsort(lengths, kind="stable")
     return [order[start : start + batch_size] for start in range(0, count, batch_size)]
 
 
+def run_alone(session: Any, output: str, feeds: dict[str, npt.NDArray[Any]]) -> FloatArray:
+    """`output` for every row of `feeds`, each row run alone, trimmed to its attention-mask length."""
+    parts = [np.asarray(session.run([output], row)[0], dtype=np.float32) for row in alone(feeds)]
+    return np.concatenate(parts, axis=0) if parts else np.asarray(session.run([output], feeds)[0], dtype=np.float32)
+
+
 def _feeds(encodings: list[Any], with_type_ids: bool) -> dict[str, npt.NDArray[np.int64]]:
     feeds = {
-        tensors.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),
+        tensors.INPUT_IDS: np.array([e.ids for e in encodings], dtype=np.int64),  # right-padded to the longest
         tensors.ATTENTION_MASK: np.array([e.attention_mask for e in encodings], dtype=np.int64),
     }
     if with_type_ids:
@@ -69,7 +79,7 @@ class EmbeddingModel:
         out = np.zeros((len(texts), self.info.output.dims[0]), dtype=np.float32)
         for index in batched(len(texts), [len(t) for t in texts], batch_size):
             feeds = _feeds(self.tokenizer.encode_batch([texts[i] for i in index]), with_type_ids=False)
-            out[index] = self.session.run([tensors.EMBEDDING_OUTPUT], feeds)[0]
+            out[index] = run_alone(self.session, tensors.EMBEDDING_OUTPUT, feeds)
         return out
 
 
@@ -85,7 +95,7 @@ class NliModel:
         out = np.zeros(len(pairs), dtype=np.float32)
         for index in batched(len(pairs), [len(e) + len(c) for e, c in pairs], batch_size):
             feeds = _feeds(self.tokenizer.encode_batch([pairs[i] for i in index]), with_type_ids=True)
-            out[index] = self.session.run([tensors.SCORE_OUTPUT], feeds)[0]
+            out[index] = run_alone(self.session, tensors.SCORE_OUTPUT, feeds).reshape(-1)
         return out
 
 
@@ -101,7 +111,7 @@ class InjectionModel:
         if len(vectors) == 0:
             return np.zeros(0, dtype=np.float32)
         feeds = {tensors.INJECTION_INPUT: vectors.astype(np.float32)}
-        return np.asarray(self.session.run([tensors.SCORE_OUTPUT], feeds)[0], dtype=np.float32)
+        return run_alone(self.session, tensors.SCORE_OUTPUT, feeds)
 
     def score(self, texts: list[str]) -> FloatArray:
         return self.score_embeddings(self.embedding.embed(texts))

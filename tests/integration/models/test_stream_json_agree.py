@@ -6,10 +6,12 @@ answers each dev-sample answer (`models/eval/e2e_dev_sample.jsonl`: HaluEval dev
 once as a JSON completion and once as a stream cut into 7-character deltas; the request carries the evidence as a
 system message, the earlier user turns and the question, as an app would send them.
 
-Scores agree to within NOISE, not exactly: the INT8 model quantises activations dynamically per batch (one scale
-for the whole input tensor), so a pair's score moves by up to ~0.01 with the other pairs scored beside it (the
-streaming path scores sentence by sentence, the JSON path all claims at once). An answer whose score lies within
-NOISE of the threshold or the soft limit may therefore land on either side; those are counted, not compared.
+Every answer gets the same verdict on both paths, however near a limit its score lies, and a stream that arrives
+whole carries the JSON path's score (to SAME, i.e. exactly but for float printing): the INT8 models quantise
+activations per onnxruntime call, so the sidecar runs every row alone, unpadded (`guardrail_contract.batching`),
+and a pair scores the same whether the streaming path scores it sentence by sentence or the JSON path with every
+claim at once. (Before, scores moved by up to ~0.06 with the pairs beside them, and answers within 0.03 of a
+limit were excluded.)
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ from tests.support.processes import PYTHON, REPO, running
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SAMPLE = REPO / "models" / "eval" / "e2e_dev_sample.jsonl"
-PER_TASK = 12  # answers per task (both answers of 6 rows): ~70 requests a path
-NOISE = 0.03  # batch-dependent INT8 activation quantisation (see above)
-# in process the claims are scored one at a time against their passages; the sidecar batches every claim's pairs
-# (up to 16 passages of 256 tokens for a summary) and embeds claims and passages together, so the top 4 passages
-# can differ too: a summary's score moved by 0.030 between the two
-MODEL_NOISE = 0.06
+PER_TASK = 40  # answers per task (both answers of 20 rows): 120 requests a path
+SAME = 1e-6  # scores of the two paths: the same pairs, each run alone
+# in process the claims are scored one at a time against their passages, the sidecar scores every claim's pairs
+# in one call and embeds claims and passages together; each row run alone, both compute the same scores, and the
+# response rounds its score to 4 decimals
+REPORTED = 5.1e-5
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,7 @@ def test_streaming_and_json_paths_reach_the_same_verdict_on_dev_answers(sidecar:
     models = CachedModels(load_nli(), load_embedding())
     policy = Policy()
     verdicts: dict[str, int] = {}
-    near_boundary = 0
+    near_limit = 0  # answers within 0.03 of the threshold or soft limit: compared like every other
     for case in cases:
         body = _body(case.evidence, list(case.history), case.question, stream=False)
         json_verdict, json_score = _json_verdict(sidecar, body, case.answer)
@@ -111,17 +113,17 @@ def test_streaming_and_json_paths_reach_the_same_verdict_on_dev_answers(sidecar:
         where = (case.task, case.row, case.label, json_score, stream_score)
         # what the sidecar decided is what the in-process model that chose the defaults computes
         expected = min(score_case(models, case, SIDECAR).claims, default=1.0)
-        assert json_score == pytest.approx(expected, abs=MODEL_NOISE), where
+        assert json_score == pytest.approx(expected, abs=REPORTED), where
+        assert stream_verdict == json_verdict, where
         if stream_verdict == "block":
             assert case.answer.startswith(shown), where  # nothing after the failing sentence
+            # the stream stops at its first failing sentence; the JSON path's weakest claim may come later
+            assert json_score - SAME <= stream_score < policy.threshold, where
         else:
             assert shown == case.answer, where  # a passing or flagged stream arrives whole
-            assert stream_score == pytest.approx(json_score, abs=NOISE), where
-        if min(abs(json_score - policy.threshold), abs(json_score - policy.soft_limit)) < NOISE:
-            near_boundary += 1
-            continue
-        assert stream_verdict == json_verdict, where
+            assert stream_score == pytest.approx(json_score, abs=SAME), where
+        near_limit += min(abs(json_score - policy.threshold), abs(json_score - policy.soft_limit)) < 0.03
         verdicts[json_verdict] = verdicts.get(json_verdict, 0) + 1
-    assert near_boundary <= 0.15 * len(cases), f"{near_boundary} of {len(cases)} answers within {NOISE} of a limit"
+    assert near_limit > 0, "no answer near a limit: the sample no longer tests what used to be excluded"
     assert verdicts.get("pass", 0) > 0, verdicts
     assert verdicts.get("block", 0) > 0, verdicts
