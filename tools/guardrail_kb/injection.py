@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from guardrail_contract import tensors
 from guardrail_models.errors import RepositoryError
 from guardrail_models.repository import model_dir, read_info
-from guardrail_models.runtime import load_tokenizer, open_session
+from guardrail_models.runtime import load_tokenizer, open_session, run_alone
 from guardrail_sidecar.scoring.claims import sentences
 from guardrail_sidecar.scoring.decoding import views
 from guardrail_sidecar.scoring.encoder import Encoder
@@ -84,7 +84,7 @@ class InjectionModel:
                 }
                 names = {i.name for i in self._session.get_inputs()}
                 feeds = {k: v for k, v in feeds.items() if k in names}
-            out[start:end] = np.asarray(self._session.run([tensors.SCORE_OUTPUT], feeds)[0]).reshape(-1)
+            out[start:end] = run_alone(self._session, tensors.SCORE_OUTPUT, feeds).reshape(-1)  # as the sidecar
         return out
 
     async def score_chunks(
