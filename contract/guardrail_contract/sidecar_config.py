@@ -208,7 +208,11 @@ class EmbeddedBackend(_Model):
         description="Model runs at once; more requests wait their turn (bounds memory under concurrent load).",
     )
     max_batch: int = Field(
-        default=16, ge=1, le=1024, description="Rows per model run; larger inputs run in chunks (bounds memory)."
+        default=16,
+        ge=1,
+        le=1024,
+        description="Rows a call runs per turn of the model pool (each row runs alone, so its score does not depend "
+        "on the others); a larger input waits its turn again after each chunk.",
     )
 
 
