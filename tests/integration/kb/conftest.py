@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from guardrail_kb.embedding import OnnxEmbedder
+from guardrail_kb.injection import InjectionModel, load_injection
 from guardrail_kb.store import KnowledgeBaseStore, connect
 
 EXAMPLE_KB = Path(__file__).resolve().parents[3] / "examples" / "kb"
@@ -18,6 +19,14 @@ EXAMPLE_KB = Path(__file__).resolve().parents[3] / "examples" / "kb"
 def embedder() -> OnnxEmbedder:
     """The project's embedding model (ONNX, in-process): loaded once for the session."""
     return OnnxEmbedder()
+
+
+@pytest.fixture(scope="session")
+def injection() -> InjectionModel:
+    """The repository's injection model (the knowledge base's check reads chunks with it)."""
+    model = load_injection(OnnxEmbedder().repository)
+    assert model is not None, "models/repository has no injection model"
+    return model
 
 
 @pytest.fixture

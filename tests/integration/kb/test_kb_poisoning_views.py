@@ -12,7 +12,7 @@ import pytest
 
 from guardrail_kb.embedding import OnnxEmbedder
 from guardrail_kb.ingest import Options, ingest
-from guardrail_kb.injection import InjectionModel, chunk_windows, load_injection
+from guardrail_kb.injection import InjectionModel, chunk_windows
 from guardrail_kb.store import KnowledgeBaseStore
 
 pytestmark = pytest.mark.integration
@@ -28,13 +28,6 @@ CLEAN = (
     "# Tent care\n\nDry the tent fully before you pack it away, or mildew will stain the fly. "
     "{hidden} Wash it by hand with a mild soap and never put it in a washing machine.\n"
 )
-
-
-@pytest.fixture(scope="module")
-def injection() -> InjectionModel:
-    model = load_injection(OnnxEmbedder().repository)
-    assert model is not None, "models/repository has no injection model"
-    return model
 
 
 async def test_hidden_instructions_are_quarantined_and_clean_documents_served(
