@@ -32,7 +32,7 @@ import numpy.typing as npt
 from guardrail_models.runtime import EmbeddingModel, NliModel
 from guardrail_sidecar.scoring import claims as sidecar_claims
 
-Aggregation = Literal["weakest", "whole", "mean", "fusion", "running"]
+Aggregation = Literal["weakest", "whole", "mean", "fusion"]
 ClaimContext = Literal[
     "none",
     "question",
@@ -42,7 +42,6 @@ ClaimContext = Literal[
     "bounded",
     "either-prefix",
     "either-bounded",
-    "either-previous",
 ]
 Array = npt.NDArray[np.float64]
 MAX_REQUEST_PASSAGES = 64  # the sidecar's cap on passages taken from a request
@@ -70,14 +69,12 @@ class Variant:
     context: ClaimContext = "none"
     top_k: int = 4  # passages per claim by embedding similarity; 0: every passage
     conversation: bool = True  # earlier user turns are context passages too (the sidecar reads them)
-    joined: bool = False  # the top K passages joined (in context order) as one premise, not scored one by one
 
     @property
     def name(self) -> str:
         convo = "" if self.conversation else ", no conversation"
         k = "all" if self.top_k == 0 else str(self.top_k)
-        joined = ", joined" if self.joined else ""
-        return f"{self.aggregation}, context {self.context}, top-{k}{convo}{joined}"
+        return f"{self.aggregation}, context {self.context}, top-{k}{convo}"
 
 
 SIDECAR = Variant()  # what the sidecar does today
@@ -171,21 +168,18 @@ class CachedModels:
         self.score(pairs)
 
 
-def best_evidence(
-    models: CachedModels, claims: list[str], passages: list[str], top_k: int, joined: bool = False
-) -> list[list[str]]:
+def best_evidence(models: CachedModels, claims: list[str], passages: list[str], top_k: int) -> list[list[str]]:
     """Per claim, the passages it is scored against: the top K by cosine similarity (the sidecar's retrieval)."""
     if not passages:
         return [[] for _ in claims]
     if top_k == 0 or top_k >= len(passages):
-        return [[" ".join(passages)] if joined else passages for _ in claims]
+        return [passages for _ in claims]
     vectors = models.embed([*claims, *passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     out = []
     for vector in claim_vecs:
         order = np.argsort(-(passage_vecs @ vector), kind="stable")[:top_k]
-        found = [passages[int(j)] for j in (sorted(order) if joined else order)]
-        out.append([" ".join(found)] if joined else found)
+        out.append([passages[int(j)] for j in order])
     return out
 
 
@@ -204,7 +198,7 @@ def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool 
 
     def scored(context: ClaimContext) -> tuple[float, ...]:
         texts = with_context(raw, case.question, context)
-        evidence = best_evidence(models, texts, passages, variant.top_k, variant.joined)
+        evidence = best_evidence(models, texts, passages, variant.top_k)
         return tuple(
             max(models.score([(p, c) for p in found]), default=0.0) for c, found in zip(texts, evidence, strict=True)
         )
@@ -214,10 +208,10 @@ def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool 
         claim_scores = tuple(max(a, b) for a, b in zip(alone, carried, strict=True))
     else:
         claim_scores = scored(variant.context)
-    if variant.aggregation in ("weakest", "mean", "running"):  # the whole answer is not needed: not scored (time)
+    if variant.aggregation in ("weakest", "mean"):  # the whole answer is not needed: not scored (time)
         return Scored(claim_scores, float("nan"))
     whole_text = " ".join(raw) if raw else case.answer.strip()
-    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k, variant.joined)[0]
+    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k)[0]
     whole = max(models.score([(p, whole_text) for p in whole_evidence]), default=0.0)
     return Scored(claim_scores, whole)
 
@@ -254,8 +248,6 @@ def aggregate(scored: Scored, aggregation: Aggregation, fusion: Array | None = N
         return min(scored.claims)
     if aggregation == "mean":
         return float(np.mean(scored.claims))
-    if aggregation == "running":  # the lowest running mean: decidable sentence by sentence
-        return float(np.min(np.cumsum(scored.claims) / np.arange(1, len(scored.claims) + 1)))
     if fusion is None:
         raise ValueError("the fusion aggregation needs fitted weights")
     z = float(np.dot(fusion[:-1], fusion_features(scored)) + fusion[-1])
