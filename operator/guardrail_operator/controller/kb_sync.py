@@ -35,15 +35,17 @@ class Ingestion:
 
 
 def observe_ingestion(
-    kube: KubeClient, guardrail: Guardrail, children: Mapping[tuple[str, str], Mapping[str, Any]]
+    kube: KubeClient, guardrail: Guardrail, children: Mapping[tuple[str, str], Mapping[str, Any]], image: str
 ) -> Ingestion | None:
-    """Observe the sources and Jobs and let `kb_ingestion` decide; None when the Guardrail ingests no sources."""
+    """Observe the sources and Jobs and let `kb_ingestion` decide; None when the Guardrail ingests no sources.
+    `image`: the ingestion Jobs' image, part of the digest: a new one may screen chunks differently
+    (`guardrail_kb.poisoning.SCREENING`, another injection model), so an upgrade re-ingests once (vectors copied)."""
     kb = guardrail.spec.knowledge_base
     if kb is None or not kb.sources:
         return None
     namespace = str(guardrail.metadata["namespace"])
     embedding = guardrail.spec.models.embedding
-    seen = {"embedding": f"{embedding.name}:{embedding.version}"}  # another embedding model: other vectors
+    seen = {"embedding": f"{embedding.name}:{embedding.version}", "image": image}  # other vectors, other screening
     missing = []
     for source in kb.sources:
         if source.config_map is None:

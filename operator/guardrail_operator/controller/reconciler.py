@@ -185,7 +185,7 @@ class Reconciler:
             return self._finish(body, old, generation, Observed(spec_error=describe_validation_error(exc)))
         now = self.clock()
         observed = self.kube.list_children(namespace, children_selector(guardrail))
-        ingestion = kb_sync.observe_ingestion(self.kube, guardrail, observed)
+        ingestion = kb_sync.observe_ingestion(self.kube, guardrail, observed, self.kb_image)
         guardrail = kb_ingestion.pin(guardrail, None if ingestion is None else ingestion.plan.status)
         decision = self._decide(guardrail, observed, now)
         desired = rollout_children(guardrail, decision.actions, self.fetcher_image)

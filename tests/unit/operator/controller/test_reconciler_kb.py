@@ -4,6 +4,7 @@ result pinned into a new revision (a canary), and a failed Job leaving the stabl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,6 +130,21 @@ def test_a_succeeded_job_pins_its_version_into_a_canary_revision(
     reconcile(kube, reconciler)
     (args,) = [j["spec"]["template"]["spec"]["containers"][0]["args"] for n, j in jobs(kube).items() if n != job]
     assert args[args.index("--keep") + 1] == VERSION
+
+
+def test_a_new_ingestion_image_re_ingests_unchanged_sources_once(
+    kube: FakeKube, reconciler: Reconciler, stable: dict[str, Any]
+) -> None:
+    (job,) = jobs(kube)
+    result = {"collection": "support-facts", "version": VERSION, "documents": 1, "chunks": 2, "quarantined": 0}
+    finish(kube, job, {"type": "Complete"}, json.dumps({**result, "ingestedAt": "2026-01-01T00:00:00Z"}))
+    reconcile(kube, reconciler)
+    reconcile(kube, reconciler)
+    assert list(jobs(kube)) == [job], "same sources, same image: nothing to ingest"
+    upgraded = replace(reconciler, kb_image="sidecar:kb-next")  # an operator upgrade: chunks may be screened anew
+    reconcile(kube, upgraded)
+    (new,) = [n for n in jobs(kube) if n != job]
+    assert jobs(kube)[new]["spec"]["template"]["spec"]["containers"][0]["image"] == "sidecar:kb-next"
 
 
 def test_a_failed_job_leaves_the_stable_revision_serving(
