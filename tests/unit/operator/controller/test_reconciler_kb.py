@@ -66,6 +66,14 @@ def finish(kube: FakeKube, job: str, condition: dict[str, str], message: str = "
     )
 
 
+def succeed_the_job(kube: FakeKube) -> str:
+    """The one ingestion Job completes with VERSION of support-facts (1 document, 2 chunks); its name."""
+    (job,) = jobs(kube)
+    result = {"collection": "support-facts", "version": VERSION, "documents": 1, "chunks": 2, "quarantined": 0}
+    finish(kube, job, {"type": "Complete"}, json.dumps({**result, "ingestedAt": "2026-01-01T00:00:00Z"}))
+    return job
+
+
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in status["conditions"] if c["type"] == kind)
 
@@ -111,9 +119,7 @@ def test_sources_start_one_ingestion_job_with_the_cli_arguments(
 def test_a_succeeded_job_pins_its_version_into_a_canary_revision(
     kube: FakeKube, reconciler: Reconciler, stable: dict[str, Any]
 ) -> None:
-    (job,) = jobs(kube)
-    result = {"collection": "support-facts", "version": VERSION, "documents": 1, "chunks": 2, "quarantined": 0}
-    finish(kube, job, {"type": "Complete"}, json.dumps({**result, "ingestedAt": "2026-01-01T00:00:00Z"}))
+    job = succeed_the_job(kube)
     status = reconcile(kube, reconciler)
     kb = status["knowledgeBase"]
     assert (kb["version"], kb["documents"], kb["chunks"], kb["job"]) == (VERSION, 1, 2, job)
@@ -135,9 +141,7 @@ def test_a_succeeded_job_pins_its_version_into_a_canary_revision(
 def test_a_new_ingestion_image_re_ingests_unchanged_sources_once(
     kube: FakeKube, reconciler: Reconciler, stable: dict[str, Any]
 ) -> None:
-    (job,) = jobs(kube)
-    result = {"collection": "support-facts", "version": VERSION, "documents": 1, "chunks": 2, "quarantined": 0}
-    finish(kube, job, {"type": "Complete"}, json.dumps({**result, "ingestedAt": "2026-01-01T00:00:00Z"}))
+    job = succeed_the_job(kube)
     reconcile(kube, reconciler)
     reconcile(kube, reconciler)
     assert list(jobs(kube)) == [job], "same sources, same image: nothing to ingest"
