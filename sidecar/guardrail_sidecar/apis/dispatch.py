@@ -23,6 +23,7 @@ from guardrail_sidecar.apis import completions, messages, responses
 from guardrail_sidecar.apis.text_gate import TextGate
 from guardrail_sidecar.errors import RequestError
 from guardrail_sidecar.observability import tracing
+from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.detection import redact_citations
 from guardrail_sidecar.scored_path.protocols import (
     ScoringRequest,
@@ -138,15 +139,7 @@ async def gate_stream(
     """A streamed answer of an API with its own gate (Responses, Messages): checked, rebuilt, recorded."""
     if api.gate is None:
         raise ValueError(f"the {api.name} API has no gate of its own")
-    out = web.StreamResponse(
-        status=200,
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "x-guardrail-revision": pipeline.revision,
-        },
-    )
-    await out.prepare(request)
+    out = await sse.open_stream(request, pipeline.revision)
     gate = TextGate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
 
     def decided(verdict: Assessment, stopped: bool) -> dict[str, Any]:

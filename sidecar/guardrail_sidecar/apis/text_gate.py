@@ -22,7 +22,7 @@ from guardrail_sidecar.observability import tracing
 from guardrail_sidecar.scored_path import sse
 from guardrail_sidecar.scored_path.detection import StreamCheck
 from guardrail_sidecar.scored_path.protocols import ScoringRequest
-from guardrail_sidecar.scored_path.responses import MAX_DEPTH, is_metadata
+from guardrail_sidecar.scored_path.responses import Unreadable, check_depth, is_metadata
 from guardrail_sidecar.scoring.claims import Piece, SentenceBuffer, claim_texts
 from guardrail_sidecar.scoring.pipeline import Pipeline, claims_of
 from guardrail_sidecar.scoring.verdict import Assessment, ClaimScore, aggregate, unreadable
@@ -240,25 +240,13 @@ async def read_events(
                 obj = json.loads(event.data)
                 if not isinstance(obj, dict):
                     raise ValueError("a stream event that is not a JSON object")
-                _check_depth(obj)
-            except (ValueError, RecursionError) as exc:
+                check_depth(obj)
+            except (ValueError, RecursionError, Unreadable) as exc:
                 if not gate.unreadable(str(exc)[:200]):
                     yield None
                     return
                 continue
             yield obj
-
-
-def _check_depth(value: Any) -> None:
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ValueError(f"a stream event nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
 
 
 class StreamWriter(Protocol):

@@ -77,6 +77,19 @@ class Unreadable(Exception):
     """The answer's text cannot be extracted; the message says why (for the audit log)."""
 
 
+def check_depth(value: Any) -> None:
+    """An event nested deeper than MAX_DEPTH is unreadable (and must not exhaust the stack)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Unreadable(f"a stream event nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
 @dataclass
 class Extracted:
     """The texts of an answer: `answers` (each checked as answer text) and `structured` (tool and function

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 DONE = "[DONE]"
 TEXT_COMPLETION = "text_completion"  # the legacy completions API: chunks carry `choices[].text`
 
@@ -75,3 +77,13 @@ def final_chunk(template: dict[str, Any], finish_reason: str, guardrail: dict[st
     chunk["choices"][0]["finish_reason"] = finish_reason
     chunk["guardrail"] = guardrail
     return chunk
+
+
+async def open_stream(request: web.Request, revision: str) -> web.StreamResponse:
+    """The checked event stream the sidecar answers a streamed request with, its headers sent."""
+    out = web.StreamResponse(
+        status=200,
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-guardrail-revision": revision},
+    )
+    await out.prepare(request)
+    return out

@@ -25,9 +25,9 @@ from guardrail_sidecar.scored_path.detection import StreamCheck, redact_citation
 from guardrail_sidecar.scored_path.protocols import ScoringRequest, guardrail_field
 from guardrail_sidecar.scored_path.reporting import record
 from guardrail_sidecar.scored_path.responses import (
-    MAX_DEPTH,
     Extracted,
     Unreadable,
+    check_depth,
     is_metadata,
     openai_texts,
 )
@@ -195,15 +195,7 @@ async def gate_stream(
     scoring_request: ScoringRequest,
     request_id: str,
 ) -> web.StreamResponse:
-    out = web.StreamResponse(
-        status=200,
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "x-guardrail-revision": pipeline.revision,
-        },
-    )
-    await out.prepare(request)
+    out = await sse.open_stream(request, pipeline.revision)
     gate = _Gate(pipeline, scoring_request, out, tuple(proxy.config.audit.redact_patterns))
     gate.held_limit = proxy.config.proxy.max_response_bytes
     hold_back = pipeline.policy.streaming.hold_back_sentences
@@ -227,7 +219,7 @@ async def gate_stream(
                     obj = json.loads(event.data)
                     text, rest, choice, finish = split_chunk(obj)
                     if rest is not None:
-                        _check_depth(rest)
+                        check_depth(rest)
                 except (ValueError, RecursionError, Unreadable) as exc:
                     if not _unreadable_event(proxy, pipeline, gate, str(exc)[:200]):
                         stopped = True
@@ -278,19 +270,6 @@ async def gate_stream(
     await out.write_eof()
     proxy.metrics.added_latency.labels(pipeline.revision).observe(gate.scoring_time, tracing.exemplar())
     return out
-
-
-def _check_depth(value: Any) -> None:
-    """An event nested deeper than MAX_DEPTH is unreadable (and must not exhaust the stack)."""
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Unreadable(f"a stream event nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
 
 
 def _unreadable_event(proxy: ReverseProxy, pipeline: Pipeline, gate: _Gate, detail: str) -> bool:
