@@ -222,6 +222,36 @@ def synthetic_negative(item: Item, rng: random.Random) -> str | None:
     return None
 
 
+# a sentence end, or HaluEval dialogue knowledge's glued facts ("has genre ComedyIt's Kind of ...")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9])(?=[A-Z][a-z'])")
+_JOINERS = (". ", " ", ", and ", "; ", ", ", " - ")
+
+
+def evidence_quote(evidence: str, rng: random.Random, max_words: int = 30) -> str | None:
+    """A sentence of the evidence (4 to `max_words` words, trailing punctuation removed), verbatim; None if none."""
+    sentences = [s.strip().rstrip(".!?;,") for s in _SENTENCE_END.split(evidence)]
+    usable = [s for s in sentences if 4 <= words(s) <= max_words]
+    return rng.choice(usable) if usable else None
+
+
+def quoted_pair(item: Item, fabricated: str, rng: random.Random) -> tuple[str, str] | None:
+    """(supported, unsupported) answers that share a verbatim quote of the evidence: the quote joined to the right
+    answer, and the same quote joined the same way to `fabricated`. What a quote attack looks like: a true sentence
+    of the evidence next to (or merged into one sentence with) a fabrication, which must not lift it. Both answers
+    carry the quote, so neither length nor overlap with the evidence tells them apart."""
+    quote = evidence_quote(item.evidence, rng)
+    if quote is None:
+        return None
+    joiner = rng.choice(_JOINERS)
+    quote_first = rng.random() < 0.75
+
+    def join(answer: str) -> str:  # casing left alone: the tokenizer is uncased
+        answer = answer.strip()
+        return f"{quote}{joiner}{answer}" if quote_first else f"{answer.rstrip('.!?')}{joiner}{quote}"
+
+    return item.claim(join(item.right)), item.claim(join(fabricated))
+
+
 _PROMPT_ROLES = (
     "support bot",
     "customer service assistant",

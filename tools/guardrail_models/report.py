@@ -243,12 +243,57 @@ def injection_held_back_table(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+SIDECAR_VARIANT = "weakest, context none, top-4"  # what the sidecar ships (`e2e.SIDECAR`)
+PREVIOUS = "previous_release"  # manifest key: the headline measurements of the model this release replaced
+_SNAPSHOT_KEYS = ("nli", "e2e", "e2e_context", "defaults")
+
+
+def snapshot(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a manifest `release_comparison_table` reads, to keep as `PREVIOUS` before a new release."""
+    return {key: manifest[key] for key in _SNAPSHOT_KEYS if key in manifest}
+
+
+def _headline(release: dict[str, Any], task: str) -> list[Any]:
+    bare = release.get("nli", {}).get("metrics", {}).get(task, {}).get("nli_int8", {}).get("length_matched", {})
+    sidecar = release.get("e2e_context", {}).get("variants", {}).get(SIDECAR_VARIANT, {}).get(task, {})
+    defaults = release.get("defaults", {}).get("per_task", {}).get(task, {})
+    return [
+        bare.get("auroc"),
+        bare.get("win_rate"),
+        sidecar.get("length_matched", {}).get("auroc"),
+        defaults.get("grounded_blocked"),
+        defaults.get("hallucinated_blocked"),
+        defaults.get("hallucinated_flagged"),
+        sidecar.get("quote_attack_caught", {}).get("at_shared_threshold"),
+    ]
+
+
+def release_comparison_table(manifest: dict[str, Any]) -> list[str]:
+    """This release beside the one it replaced (`PREVIOUS`), on the same dev rows: the issue's headline numbers."""
+    previous = manifest.get(PREVIOUS, {})
+    if not previous:
+        return []
+    lines = [
+        "| task | release | bare model AUROC length-matched | right > twin | sidecar AUROC length-matched "
+        "| grounded blocked at default | hallucinated blocked at default | hallucinated flagged | quote attack: "
+        "blocked at one threshold |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in manifest.get("nli", {}).get("metrics", {}):
+        for name, release in (("previous", previous), ("this release", snapshot(manifest))):
+            values = _headline(release, task)
+            cells = [_num(v) for v in values[:3]] + [_pct(v) for v in values[3:]]
+            lines.append(f"| {task} | {name} | {' | '.join(cells)} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args()
     manifest = read_manifest(args.root or default_repository().parent)
     tables = [
+        release_comparison_table(manifest),
         grounding_table(manifest),
         unrelated_evidence_table(manifest),
         e2e_table(manifest, "e2e_variants"),

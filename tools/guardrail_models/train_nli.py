@@ -11,8 +11,12 @@ only when its length is close, one synthetic negative made from the right answer
 negation), and the right answer against unrelated evidence: another row's evidence, or (a third of the time) a
 short system prompt such as "You are the Acme Corporation support bot." (HaluEval never pairs a claim with
 unrelated evidence; without these the model scores fluent answers as supported by anything, and a guardrail
-whose retrieval finds nothing passes them). Loss = BCE per pair + a pairwise term (right above each negative of
-its group). The head learns at a higher rate than the encoder.
+whose retrieval finds nothing passes them). Half the groups (`quoted_share`) also rank a quoted pair: a verbatim
+sentence of the evidence joined to the right answer above the same sentence joined the same way to a fabrication
+(the hallucinated answer when its length is close, else the synthetic negative), so a true quote next to, or
+merged into one sentence with, a fabrication does not lift it (the quote attack in docs/models.md). Loss = BCE per
+pair + a pairwise term (right above each negative of its ranking unit). The head learns at a higher rate than the
+encoder.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from guardrail_models.halueval import (
     TASKS,
     Item,
     length_matched,
+    quoted_pair,
     read_rows,
     split,
     synthetic_negative,
@@ -53,11 +58,17 @@ class Group:
     positive: str
     negatives: tuple[str, ...]
     foreign: tuple[str, ...] = ()
+    quoted: tuple[str, str] | None = None  # (quote + right answer, the same quote + a fabrication)
 
     def pairs(self) -> list[tuple[str, str]]:
         """(evidence, claim) rows, the positive first."""
         own = [(self.evidence, claim) for claim in (self.positive, *self.negatives)]
         return own + [(evidence, self.positive) for evidence in self.foreign]
+
+    def subgroups(self) -> list[list[tuple[str, str]]]:
+        """Rows per ranking unit, each positive first: `pairs()`, then the quoted pair if there is one."""
+        quoted = [[(self.evidence, claim) for claim in self.quoted]] if self.quoted else []
+        return [self.pairs(), *quoted]
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Config:
     summarization_items: int = 2000  # of ~9,000; 3,000 cost qa (measured in docs/models.md)
     calibration_items: int = 400  # per task, held out of training for the fusion layer
     foreign_evidence: int = 1  # negatives per group: the right answer against unrelated evidence
+    quoted_share: float = 0.5  # share of groups that also rank quote + right answer above quote + fabrication
     fusion: str = "all"  # features of the exported score: "encoder" (calibrated logit) or "all" (+ lexical)
     stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
 
@@ -117,12 +129,21 @@ def foreign_evidence(item: Item, pool: list[Item], rng: random.Random) -> str:
             return other.evidence
 
 
-def make_groups(items: list[Item], seed: int, foreign: int = 1) -> list[Group]:
+def quoted_for(item: Item, fabricated: str | None, rng: random.Random, share: float) -> tuple[str, str] | None:
+    """With probability `share`, a quoted pair for `item` (`halueval.quoted_pair`) around `fabricated`."""
+    if fabricated is None or rng.random() >= share:
+        return None
+    return quoted_pair(item, fabricated, rng)
+
+
+def make_groups(items: list[Item], seed: int, foreign: int = 1, quoted_share: float = 0.0) -> list[Group]:
     """Training groups in a seeded order; items without any length-neutral negative are dropped.
 
-    Foreign evidence comes from the same task, so a group's rows stay of similar length (little padding).
+    Foreign evidence comes from the same task, so a group's rows stay of similar length (little padding). The
+    quoted pairs draw from their own seeded generator, so `quoted_share` 0 gives the groups of earlier releases.
     """
     rng = random.Random(seed)  # noqa: S311 - seeded data order, not security
+    quoting = random.Random(seed + 7)  # noqa: S311 - seeded data, not security
     by_task = {task: [i for i in items if i.task == task] for task in TASKS}
     groups = []
     for item in items:
@@ -134,7 +155,9 @@ def make_groups(items: list[Item], seed: int, foreign: int = 1) -> list[Group]:
             negatives.append(item.claim(synthetic))
         if negatives:
             others = tuple(foreign_evidence(item, by_task[item.task], rng) for _ in range(foreign))
-            groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives), others))
+            fabricated = item.hallucinated if length_matched(item.right, item.hallucinated, 0.3) else synthetic
+            quoted = quoted_for(item, fabricated, quoting, quoted_share)
+            groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives), others, quoted))
     rng.shuffle(groups)
     return groups
 
@@ -242,7 +265,7 @@ def train(
     started, running = time.monotonic(), 0.0
     for step in range(config.stop_after or config.steps):
         batch = batches[step % len(batches)]
-        grouped = [g.pairs() for g in batch]
+        grouped = [rows for g in batch for rows in g.subgroups()]
         rows = [row for pairs in grouped for row in pairs]
         encoded = tokenizer(
             [evidence for evidence, _ in rows],
@@ -278,19 +301,25 @@ def train(
     return model
 
 
-def calibration_pairs(items: list[Item], seed: int) -> list[tuple[str, str, int]]:
+def calibration_pairs(items: list[Item], seed: int, quoted_share: float = 0.0) -> list[tuple[str, str, int]]:
     """(evidence, claim, label) for fitting the fusion layer, from the held-out calibration split: the right answer
     (1); the hallucinated one when its length is close (0: no length signal); the right answer against another
-    calibration row's evidence (0)."""
+    calibration row's evidence (0); with probability `quoted_share`, a quoted pair (1 and 0), so the lexical
+    features are not fitted to reward a quote."""
     rng = random.Random(seed + 1)  # noqa: S311 - seeded pairing, not security
+    quoting = random.Random(seed + 8)  # noqa: S311 - seeded pairing, not security
     pairs: list[tuple[str, str, int]] = []
     for task in TASKS:
         pool = [i for i in items if i.task == task]
         for item in pool:
             pairs.append((item.evidence, item.claim(item.right), 1))
-            if length_matched(item.right, item.hallucinated):
+            matched = length_matched(item.right, item.hallucinated)
+            if matched:
                 pairs.append((item.evidence, item.claim(item.hallucinated), 0))
             pairs.append((foreign_evidence(item, pool, rng), item.claim(item.right), 0))
+            quoted = quoted_for(item, item.hallucinated if matched else None, quoting, quoted_share)
+            if quoted is not None:
+                pairs += [(item.evidence, quoted[0], 1), (item.evidence, quoted[1], 0)]
     return pairs
 
 
@@ -317,7 +346,7 @@ def main() -> None:
     np.random.seed(config.seed)
     splits = load_splits(config)
     dev = splits.dev
-    groups = make_groups(splits.train, config.seed, config.foreign_evidence)
+    groups = make_groups(splits.train, config.seed, config.foreign_evidence, config.quoted_share)
     print(
         f"{len(splits.train)} training items → {len(groups)} groups; calibration {len(splits.calibration)}; "
         f"dev {[len(v) for v in dev.values()]}",
@@ -346,7 +375,7 @@ def main() -> None:
         model,
         config,
         dev,
-        calibration_pairs(splits.calibration, config.seed),
+        calibration_pairs(splits.calibration, config.seed, config.quoted_share),
         out,
         repository,
         train_seconds=seconds,

@@ -9,8 +9,10 @@ from pathlib import Path
 from guardrail_models.halueval import (
     RESERVED_DIALOGUE_FROM,
     Item,
+    evidence_quote,
     length_matched,
     negate,
+    quoted_pair,
     read_rows,
     split,
     swap_entity,
@@ -104,3 +106,31 @@ def test_system_prompt_evidence_is_short_seeded_and_sometimes_names_the_claims_e
     assert not any("2007" in p or "directed" in p for p in prompts)  # only a name may be shared, never the fact
     named = [p for p in prompts if any(e in p for e in ("Zodiac", "Jake Gyllenhaal", "David Fincher"))]
     assert 0.1 < len(named) / len(prompts) < 0.5
+
+
+def test_evidence_quote_is_a_verbatim_sentence_of_the_evidence_including_glued_dialogue_facts() -> None:
+    glued = (
+        "Iron Man is starring Robert Downey Jr.Robert Downey Jr. starred in Zodiac with Jake Gyllenhaal"
+        "Zodiac has genre Crime"
+    )
+    quotes = {evidence_quote(glued, random.Random(seed)) for seed in range(30)}
+    assert None not in quotes
+    assert all(q is not None and q in glued for q in quotes)
+    assert "Zodiac has genre Crime" in quotes  # glued facts are split apart
+    assert evidence_quote("Too short. Also.", random.Random(0)) is None
+
+
+def test_quoted_pair_shares_the_quote_and_the_joint_and_differs_only_in_the_answer() -> None:
+    evidence = "The museum stands in Leeds near the river. It closes on Mondays in winter."
+    item = Item("qa", 0, evidence, "When did it open?", "1931", "1957")
+    seen_orders = set()
+    for seed in range(40):
+        pair = quoted_pair(item, item.hallucinated, random.Random(seed))
+        assert pair is not None
+        supported, unsupported = pair
+        assert supported.startswith("When did it open? ")
+        assert supported.replace("1931", "1957") == unsupported  # same quote, same joint
+        assert any(sentence in supported for sentence in ("The museum stands in Leeds near the river", "It closes"))
+        seen_orders.add(supported.endswith("1931"))
+    assert seen_orders == {True, False}  # the quote comes before and after the answer
+    assert quoted_pair(Item("qa", 0, "Short.", "", "a", "b"), "b", random.Random(0)) is None
