@@ -248,14 +248,14 @@ class Policy(_Model):
     # model they block at most 5% of grounded answers on every HaluEval dev task (tests/integration/models/
     # test_operating_point.py holds them to it); the flag band holds at most 15% more of them.
     threshold: float = Field(
-        default=0.14,
+        default=0.12,
         ge=0,
         le=1,
         description="Grounding score below which an answer is blocked (0..1; the shipped model's score reads as the "
         "chance that the answer is grounded).",
     )
     soft_limit: float = Field(
-        default=0.27,
+        default=0.22,
         ge=0,
         le=1,
         description="Grounding score below which a passing answer is flagged for human review (>= threshold).",

@@ -69,12 +69,14 @@ class Variant:
     context: ClaimContext = "none"
     top_k: int = 4  # passages per claim by embedding similarity; 0: every passage
     conversation: bool = True  # earlier user turns are context passages too (the sidecar reads them)
+    joined: bool = False  # one pair per claim: its top K passages joined in context order (else: best passage)
 
     @property
     def name(self) -> str:
         convo = "" if self.conversation else ", no conversation"
         k = "all" if self.top_k == 0 else str(self.top_k)
-        return f"{self.aggregation}, context {self.context}, top-{k}{convo}"
+        joined = ", joined" if self.joined else ""
+        return f"{self.aggregation}, context {self.context}, top-{k}{joined}{convo}"
 
 
 SIDECAR = Variant()  # what the sidecar does today
@@ -168,18 +170,22 @@ class CachedModels:
         self.score(pairs)
 
 
-def best_evidence(models: CachedModels, claims: list[str], passages: list[str], top_k: int) -> list[list[str]]:
-    """Per claim, the passages it is scored against: the top K by cosine similarity (the sidecar's retrieval)."""
+def best_evidence(
+    models: CachedModels, claims: list[str], passages: list[str], top_k: int, joined: bool = False
+) -> list[list[str]]:
+    """Per claim, the passages it is scored against: the top K by cosine similarity (the sidecar's retrieval);
+    `joined`: one evidence text instead, those passages joined in the order the context has them."""
     if not passages:
         return [[] for _ in claims]
     if top_k == 0 or top_k >= len(passages):
-        return [passages for _ in claims]
+        return [[" ".join(passages)] if joined else passages for _ in claims]
     vectors = models.embed([*claims, *passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     out = []
     for vector in claim_vecs:
         order = np.argsort(-(passage_vecs @ vector), kind="stable")[:top_k]
-        out.append([passages[int(j)] for j in order])
+        chosen = [passages[int(j)] for j in (sorted(order) if joined else order)]
+        out.append([" ".join(chosen)] if joined else chosen)
     return out
 
 
@@ -198,7 +204,7 @@ def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool 
 
     def scored(context: ClaimContext) -> tuple[float, ...]:
         texts = with_context(raw, case.question, context)
-        evidence = best_evidence(models, texts, passages, variant.top_k)
+        evidence = best_evidence(models, texts, passages, variant.top_k, variant.joined)
         return tuple(
             max(models.score([(p, c) for p in found]), default=0.0) for c, found in zip(texts, evidence, strict=True)
         )
@@ -211,7 +217,7 @@ def score_case(models: CachedModels, case: Case, variant: Variant, stream: bool 
     if variant.aggregation in ("weakest", "mean"):  # the whole answer is not needed: not scored (time)
         return Scored(claim_scores, float("nan"))
     whole_text = " ".join(raw) if raw else case.answer.strip()
-    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k)[0]
+    whole_evidence = best_evidence(models, [whole_text], passages, variant.top_k, variant.joined)[0]
     whole = max(models.score([(p, whole_text) for p in whole_evidence]), default=0.0)
     return Scored(claim_scores, whole)
 

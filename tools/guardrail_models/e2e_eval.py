@@ -68,6 +68,9 @@ VARIANTS = (
     Variant("weakest", "either-prefix"),
     Variant("weakest", "either-bounded"),
     Variant("weakest", "bounded"),
+    Variant("weakest", joined=True),
+    Variant("weakest", top_k=8, joined=True),
+    Variant("whole", joined=True),
 )
 STREAMABLE = ("weakest",)  # decidable sentence by sentence: a later sentence can only lower the score
 
