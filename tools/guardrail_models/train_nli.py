@@ -33,6 +33,7 @@ import numpy as np
 import torch  # type: ignore[import-not-found, unused-ignore]  # training venv only
 from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
 
+from guardrail_models.claim_pairs import claim_pairs
 from guardrail_models.grounding_eval import evaluate_items, pair_rows
 from guardrail_models.halueval import (
     TASKS,
@@ -89,6 +90,8 @@ class Config:
     quoted_share: float = 0.5  # share of groups that also rank quote + right answer above quote + fabrication
     fusion: str = "all"  # features of the exported score: "encoder" (calibrated logit) or "all" (+ lexical)
     stop_after: int = 0  # 0: all `steps`; N: stop at step N of the same schedule (shorter, reproducible)
+    init: str = ""  # start from these weights (a `nli.pt` of an earlier run) instead of all-MiniLM-L6-v2
+    claim_share: float = 0.0  # claim-level groups (`claim_pairs`, summarization) added, as a share of the groups
 
     def __post_init__(self) -> None:  # fail at the command line, not after the training run
         if self.fusion not in EXPORTED_FUSION:
@@ -102,6 +105,7 @@ class Splits:
     train: list[Item]
     calibration: list[Item]
     dev: dict[str, list[Item]]
+    claim_pool: list[Item]  # every training row of summarization (not only `summarization_items`): claim groups
 
 
 def load_splits(config: Config) -> Splits:
@@ -109,13 +113,15 @@ def load_splits(config: Config) -> Splits:
     train: list[Item] = []
     calibration: list[Item] = []
     dev: dict[str, list[Item]] = {}
+    claim_pool: list[Item] = []
     for index, task in enumerate(TASKS):
         task_train, task_dev = split(list(read_rows(task)), config.dev_rows, config.seed + index)
         held, task_train = task_train[: config.calibration_items], task_train[config.calibration_items :]
         train += task_train[: config.summarization_items] if task == "summarization" else task_train
+        claim_pool += task_train if task == "summarization" else []
         calibration += held
         dev[task] = task_dev
-    return Splits(train, calibration, dev)
+    return Splits(train, calibration, dev, claim_pool)
 
 
 def foreign_evidence(item: Item, pool: list[Item], rng: random.Random) -> str:
@@ -228,6 +234,22 @@ def torch_scores(model: CrossEncoder, tokenizer: Any, items: list[Item], max_len
     return np.concatenate(out)
 
 
+def claim_groups(items: list[Item], seed: int, count: int) -> list[Group]:
+    """Up to `count` claim-level groups (one sentence against its best passage, `claim_pairs`) from the
+    summarization items, seeded."""
+    rng = random.Random(seed + 11)  # noqa: S311 - seeded data, not security
+    pool = [item for item in items if item.task == "summarization"]
+    rng.shuffle(pool)
+    groups: list[Group] = []
+    for item in pool:
+        if len(groups) >= count:
+            break
+        made = claim_pairs(item, rng)
+        if made is not None:
+            groups.append(Group(made[0], made[1], made[2]))
+    return groups
+
+
 def make_batches(groups: list[Group], groups_per_step: int, seed: int, window: int = 64) -> list[list[Group]]:
     """Batches of similar evidence length (little padding), in a seeded order; the groups are already shuffled."""
     batches = []
@@ -247,6 +269,8 @@ def train(
 ) -> CrossEncoder:
     torch.manual_seed(config.seed)
     model = CrossEncoder(config.layers, config.pooling)
+    if config.init:
+        model.load_state_dict(torch.load(config.init))
     model.train()
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
     optimizer = torch.optim.AdamW(
@@ -347,6 +371,9 @@ def main() -> None:
     splits = load_splits(config)
     dev = splits.dev
     groups = make_groups(splits.train, config.seed, config.foreign_evidence, config.quoted_share)
+    if config.claim_share > 0:
+        groups += claim_groups(splits.claim_pool, config.seed, int(config.claim_share * len(groups)))
+        random.Random(config.seed + 12).shuffle(groups)  # noqa: S311 - seeded data order, not security
     print(
         f"{len(splits.train)} training items → {len(groups)} groups; calibration {len(splits.calibration)}; "
         f"dev {[len(v) for v in dev.values()]}",

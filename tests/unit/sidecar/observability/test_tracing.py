@@ -173,7 +173,8 @@ def test_a_failed_send_ends_the_upstream_call_as_an_error(exported: InMemorySpan
     assert [e.name for e in span.events] == ["exception"]
 
 
-ASSESSMENT = Assessment("block", 0.12, (ClaimScore("The moon is for sale.", 0.12, None),), "claim failed: moon")
+FAILING = Policy().threshold / 2  # below the default threshold, whatever it is chosen to be
+ASSESSMENT = Assessment("block", FAILING, (ClaimScore("The moon is for sale.", FAILING, None),), "claim failed: moon")
 
 
 def test_no_user_text_on_spans_by_default(exported: InMemorySpanExporter) -> None:
