@@ -154,14 +154,15 @@ def make_groups(items: list[Item], seed: int, foreign: int = 1, quoted_share: fl
     groups = []
     for item in items:
         negatives = []
-        if length_matched(item.right, item.hallucinated, TRAIN_LENGTH_TOLERANCE):
+        matched = length_matched(item.right, item.hallucinated, TRAIN_LENGTH_TOLERANCE)
+        if matched:
             negatives.append(item.claim(item.hallucinated))
         synthetic = synthetic_negative(item, rng)
         if synthetic is not None:
             negatives.append(item.claim(synthetic))
         if negatives:
             others = tuple(foreign_evidence(item, by_task[item.task], rng) for _ in range(foreign))
-            fabricated = item.hallucinated if length_matched(item.right, item.hallucinated, 0.3) else synthetic
+            fabricated = item.hallucinated if matched else synthetic
             quoted = quoted_for(item, fabricated, quoting, quoted_share)
             groups.append(Group(item.evidence, item.claim(item.right), tuple(negatives), others, quoted))
     rng.shuffle(groups)
