@@ -30,6 +30,8 @@ COPY --from=build /opt/venv /opt/venv
 COPY models/repository/nli/1/tokenizer.json models/repository/nli/1/model.json /opt/guardrail/tokenizers/nli/1/
 COPY models/repository/embedding/1/tokenizer.json models/repository/embedding/1/model.json \
      /opt/guardrail/tokenizers/embedding/1/
+# The injection model's tokenizer.json, when it is an encoder of its own (a head on the embedding has none).
+COPY models/repository/injection/1/*.json /opt/guardrail/tokenizers/injection/1/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

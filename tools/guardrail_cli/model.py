@@ -45,7 +45,7 @@ def model() -> None:
     "--tokenizer",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="its tokenizer.json (needed for nli and embedding)",
+    help="its tokenizer.json (needed for nli and embedding; an injection model with one reads tokens)",
 )
 @click.option("--kind", type=click.Choice(_KINDS), default="nli", show_default=True)
 @click.option("--name", default=None, help="model name in the repository (default: the kind)")
@@ -77,7 +77,7 @@ def package(
             info = (
                 classifier_info(name or "classifier", max_length)
                 if kind == "classifier"
-                else info_for(kind, name, max_length)
+                else info_for(kind, name, max_length, tokens=tokenizer is not None)
             )
             problems = check_contract(onnx_file, info)
             if problems:

@@ -256,9 +256,10 @@ def app_layer() -> Layer:
 def tokenizers_layer() -> Layer:
     sources = [
         REPO_ROOT / "models/repository" / model / "1" / file
-        for model in ("nli", "embedding")
+        for model in ("nli", "embedding", "injection")
         for file in ("tokenizer.json", "model.json")
-    ]
+        if model != "injection" or (REPO_ROOT / "models/repository" / model / "1" / file).is_file()
+    ]  # the injection model has a tokenizer when it is an encoder of its own, none as a head on the embedding
     digest = hashlib.sha256(b"tokenizers-v1\0")
     _hash_files(digest, REPO_ROOT, sources)
 

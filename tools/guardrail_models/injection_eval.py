@@ -33,8 +33,11 @@ class WindowedDetector:
     def __init__(self, model: InjectionModel, repository: Path, decode: bool = True) -> None:
         self.model = model
         self.decode = decode
-        tokenizer = repository / tensors.EMBEDDING_MODEL / "1" / tensors.TOKENIZER_FILE
-        self.encoder = Encoder(tokenizer, model.embedding.info.max_length)
+        # windows are cut in the injection model's own tokens, or the embedding model's for a head on it
+        own = model.tokenizer is not None
+        name = tensors.INJECTION_MODEL if own else tensors.EMBEDDING_MODEL
+        tokenizer = repository / name / "1" / tensors.TOKENIZER_FILE
+        self.encoder = Encoder(tokenizer, model.info.max_length if own else model.embedding.info.max_length)
 
     def windows(self, text: str) -> list[str]:
         texts = views(text) if self.decode else views(text)[:1]

@@ -101,20 +101,30 @@ class NliModel:
 
 @dataclass
 class InjectionModel:
-    """P(injection) from a head on the embedding model: texts are embedded first."""
+    """P(injection) per text. Two shapes, told apart by model.json: a fine-tuned encoder of its own (`tokenizer`
+    set, fed token ids) or a head on the embedding model (`embedding` set, texts embedded first)."""
 
     session: Any
     embedding: EmbeddingModel
     info: ModelInfo
+    tokenizer: Tokenizer | None = None
 
     def score_embeddings(self, vectors: FloatArray) -> FloatArray:
+        if self.tokenizer is not None:
+            raise RepositoryError("this injection model reads tokens, not embeddings: call score(texts)")
         if len(vectors) == 0:
             return np.zeros(0, dtype=np.float32)
         feeds = {tensors.INJECTION_INPUT: vectors.astype(np.float32)}
         return run_alone(self.session, tensors.SCORE_OUTPUT, feeds)
 
-    def score(self, texts: list[str]) -> FloatArray:
-        return self.score_embeddings(self.embedding.embed(texts))
+    def score(self, texts: list[str], batch_size: int = 32) -> FloatArray:
+        if self.tokenizer is None:
+            return self.score_embeddings(self.embedding.embed(texts))
+        out = np.zeros(len(texts), dtype=np.float32)
+        for index in batched(len(texts), [len(t) for t in texts], batch_size):
+            feeds = _feeds(self.tokenizer.encode_batch([texts[i] for i in index]), with_type_ids=False)
+            out[index] = run_alone(self.session, tensors.SCORE_OUTPUT, feeds).reshape(-1)
+        return out
 
 
 def _open(repository: Path | None, name: str, model_file: str) -> tuple[Path, ModelInfo, Any]:
@@ -134,5 +144,6 @@ def load_nli(repository: Path | None = None, model_file: str = tensors.MODEL_FIL
 
 
 def load_injection(repository: Path | None = None) -> InjectionModel:
-    _, info, session = _open(repository, tensors.INJECTION_MODEL, tensors.MODEL_FILE)
-    return InjectionModel(session, load_embedding(repository), info)
+    version_dir, info, session = _open(repository, tensors.INJECTION_MODEL, tensors.MODEL_FILE)
+    tokenizer = load_tokenizer(version_dir, info) if info.max_length else None
+    return InjectionModel(session, load_embedding(repository), info, tokenizer)

@@ -53,14 +53,28 @@ def injection_info(precision: str = "fp32") -> ModelInfo:
     )
 
 
-def info_for(kind: str, name: str | None = None, max_length: int = 256) -> ModelInfo:
-    """The contract of a model kind, optionally under another name (a user's own model)."""
+def injection_token_info(max_length: int = 128, precision: str = "int8") -> ModelInfo:
+    """The injection detector as a fine-tuned encoder of its own: token ids in, P(injection) out."""
+    return ModelInfo(
+        name=tensors.INJECTION_MODEL,
+        kind="injection",
+        inputs=_tokens(with_type_ids=False),
+        output=Tensor(tensors.SCORE_OUTPUT, "FP32"),
+        max_length=max_length,
+        precision=precision,
+        extra={"truncation": "longest_first"},
+    )
+
+
+def info_for(kind: str, name: str | None = None, max_length: int = 256, tokens: bool = False) -> ModelInfo:
+    """The contract of a model kind, optionally under another name (a user's own model). An injection model
+    with `tokens` is an encoder of its own (ids and mask in); without, a head on the embedding."""
     if kind == "embedding":
         info = embedding_info(max_length)
     elif kind == "nli":
         info = nli_info(max_length)
     elif kind == "injection":
-        info = injection_info()
+        info = injection_token_info(max_length) if tokens else injection_info()
     else:
         raise ValueError(f"unknown model kind {kind!r}: use embedding, nli or injection")
     return replace(info, name=name) if name else info

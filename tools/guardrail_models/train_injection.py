@@ -142,24 +142,23 @@ def role_play_attacks(labelled: data.Labelled) -> np.ndarray:
 
 
 def held_out_report(
-    detector: Any, sets: dict[tuple[str, str], data.Labelled], vectors: dict[tuple[str, str], np.ndarray]
+    detector: Any, sets: dict[tuple[str, str], data.Labelled]
 ) -> tuple[float, dict[str, Any], dict[str, Any]]:
     """The 1%-validation-FPR threshold, the test-split report and the held-out report of `detector`."""
     test_report = {}
     for corpus in ("s-labs", "neuralchemy"):
         test = sets[(corpus, "test")]
-        scores = detector.score_embeddings(vectors[(corpus, "test")])
-        test_report[corpus] = scores_report(test.labels, scores, test.texts)
+        test_report[corpus] = scores_report(test.labels, detector.score(test.texts), test.texts)
     validation_negatives = np.concatenate(
         [
-            detector.score_embeddings(vectors[(c, "validation")][np.array(sets[(c, "validation")].labels) == 0])
+            detector.score([t for t, y in zip(*astuple(sets[(c, "validation")]), strict=True) if y == 0])
             for c in ("s-labs", "neuralchemy")
         ]
     )
     threshold = float(np.quantile(validation_negatives, 0.99))
     role_play = np.concatenate(
         [
-            detector.score_embeddings(vectors[(c, "test")])[role_play_attacks(sets[(c, "test")])]
+            detector.score(sets[(c, "test")].texts)[role_play_attacks(sets[(c, "test")])]
             for c in ("s-labs", "neuralchemy")
         ]
     )
@@ -252,11 +251,24 @@ def training_texts(texts: list[str], labels: list[int]) -> tuple[list[str], list
     return out_texts, out_labels
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
-    parser.add_argument("--repository", type=Path, default=None)
+def training_groups(args: argparse.Namespace, sets: dict[tuple[str, str], data.Labelled]) -> list[data.Labelled]:
+    """The labelled training groups (the corpora's train splits, benign chat turns, short messages and system
+    prompts, override injections, the widened set), each as the sidecar shows it unless `--no-normalise`."""
+    turns = data.conversation_turns("train")
+    chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
+    benign = chat + data.short_chat_turns(args.short_turns, args.seed)
+    benign += data.system_prompts(args.system_prompts, args.seed, "train")
+    attacks = data.override_injections(args.override_injections, args.seed, "train")
+    widened = widen.widened_training_set(args.seed, args.widened) if args.widened else data.Labelled([], [])
+    groups = [sets[(n, "train")] for n in ("s-labs", "neuralchemy")]
+    groups += [data.Labelled(benign, [0] * len(benign)), data.Labelled(attacks, [1] * len(attacks)), widened]
+    if not args.no_normalise:
+        groups = [data.Labelled(*training_texts(g.texts, g.labels)) for g in groups]
+    return groups
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training-data options shared by the head (`train_injection`) and the encoder (`train_injection_encoder`)."""
     parser.add_argument("--chat-turns", type=int, default=6000, help="benign chat turns added to training (0: none)")
     parser.add_argument(
         "--short-turns", type=int, default=1500, help="generated short benign messages added to training (0: none)"
@@ -279,6 +291,14 @@ def main() -> None:
     parser.add_argument(
         "--no-normalise", action="store_true", help="train on the raw texts (the previous recipe), not the views"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "guardrail-train" / "build")
+    parser.add_argument("--repository", type=Path, default=None)
+    add_data_arguments(parser)
     parser.add_argument("--evaluate-only", action="store_true", help="report on the repository's model, train nothing")
     parser.add_argument("--report", type=Path, default=None, help="with --evaluate-only: also write the report here")
     args = parser.parse_args()
@@ -290,25 +310,16 @@ def main() -> None:
         for split in ("train", "validation", "test")
         if split != "train" or not args.evaluate_only
     }
-    vectors = {key: encoder.embed(value.texts) for key, value in sets.items() if key[1] != "train"}
     if args.evaluate_only:
-        threshold, test_report, held_out = held_out_report(load_injection(repository), sets, vectors)
+        threshold, test_report, held_out = held_out_report(load_injection(repository), sets)
         evaluated = {"test": test_report, "held_out": held_out}
         evaluated["held_back"] = windowed_report(load_injection(repository), repository, threshold)
         print(json.dumps(evaluated, indent=2))
         if args.report is not None:
             args.report.write_text(json.dumps(evaluated, indent=2))
         return
-    turns = data.conversation_turns("train")
-    chat = random.Random(args.seed).sample(turns, min(args.chat_turns, len(turns)))  # noqa: S311 - seeded sample
-    benign = chat + data.short_chat_turns(args.short_turns, args.seed)
-    benign += data.system_prompts(args.system_prompts, args.seed, "train")
-    attacks = data.override_injections(args.override_injections, args.seed, "train")
-    widened = widen.widened_training_set(args.seed, args.widened) if args.widened else data.Labelled([], [])
-    groups = [sets[(n, "train")] for n in ("s-labs", "neuralchemy")]
-    groups += [data.Labelled(benign, [0] * len(benign)), data.Labelled(attacks, [1] * len(attacks)), widened]
-    if not args.no_normalise:
-        groups = [data.Labelled(*training_texts(g.texts, g.labels)) for g in groups]
+    vectors = {key: encoder.embed(value.texts) for key, value in sets.items() if key[1] == "validation"}
+    groups = training_groups(args, sets)
     texts = [t for g in groups for t in g.texts]
     print(f"training on {len(texts)} texts ({sum(sum(g.labels) for g in groups)} injections)", flush=True)
     # each group embedded on its own, as before (batches of similar length; the previous recipe's bytes)
@@ -334,7 +345,7 @@ def main() -> None:
     onnx.save(head_graph(fitted[chosen]), str(onnx_file))
     write_model(repository, injection_info(), onnx_file, None)
     detector = load_injection(repository)
-    threshold, test_report, held_out = held_out_report(detector, sets, vectors)
+    threshold, test_report, held_out = held_out_report(detector, sets)
     held_back = windowed_report(detector, repository, threshold)
     info = injection_info()
     write_model(repository, replace(info, extra={**info.extra, "threshold_at_1pct_fpr": threshold}), onnx_file, None)
@@ -343,7 +354,7 @@ def main() -> None:
         "selection": selection,
         "seed": args.seed,
         "environment": {name: version(name) for name in ("scikit-learn", "numpy", "onnx", "onnxruntime", "pandas")},
-        "chat_turns_trained": len(chat),
+        "chat_turns_trained": args.chat_turns,
         "short_turns_trained": args.short_turns,
         "system_prompts_trained": args.system_prompts,
         "override_injections_trained": args.override_injections,

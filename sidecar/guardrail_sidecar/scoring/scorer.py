@@ -78,7 +78,9 @@ class Scorer:
         root = Path(models.tokenizers)
         self._encoders: dict[str, Encoder] = {}
         self._classifiers: dict[tuple[str, str], Encoder] = {}  # spec.detectors' own models, loaded when first used
-        for ref in (models.embedding, models.nli):  # the injection model is a head on the embedding
+        # the injection model has a tokenizer when it is an encoder of its own; without one it is a head on the
+        # embedding model's output
+        for ref in (models.embedding, models.nli, models.injection):
             path = root / ref.name / ref.version / tensors.TOKENIZER_FILE
             if path.is_file():
                 self._encoders[ref.name] = Encoder(path, models.max_length, _evidence_first(path.parent))
@@ -88,6 +90,9 @@ class Scorer:
         )
         self._scores: TTLCache[tuple[str, str], float] = TTLCache(
             cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, _: sum(map(sys.getsizeof, k)) + 24
+        )
+        self._injection_scores: TTLCache[str, float] = TTLCache(
+            cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, _: sys.getsizeof(k) + 24
         )
         self._metrics = metrics
         self._revision = revision
@@ -154,14 +159,14 @@ class Scorer:
         return [found[p] for p in pairs]
 
     def windows(self, text: str, limit: int) -> list[str]:
-        """Each sentence on its own, a long one in overlapping windows of WINDOW_TOKENS tokens of the embedding
-        model (the injection model is a head on its embeddings).
+        """Each sentence on its own, a long one in overlapping windows of WINDOW_TOKENS tokens of the injection
+        model (of the embedding model when the injection model is a head on its embeddings).
 
         The detector was trained on short messages: an injected sentence inside 256 tokens of benign text
         scored below the threshold in 34 of 36 documents, on its own in none; fragments of fewer than
         WINDOW_MIN_WORDS words join their neighbour (docs/sidecar.md). An encoded instruction (base64, hex, rot13,
         percent-encoding, leetspeak, spaced letters: `decoding.views`) is read a second time, decoded."""
-        encoder = self._encoder(self._models.embedding.name)
+        encoder = self._encoders.get(self._models.injection.name) or self._encoder(self._models.embedding.name)
         out: list[str] = []
         for view in views(text):
             for sentence in claims.sentences(view, WINDOW_MIN_WORDS):
@@ -171,11 +176,27 @@ class Scorer:
         return out
 
     async def injection(self, texts: list[str]) -> list[float]:
-        """P(prompt injection) for each text: a head on the (cached) embeddings of the texts."""
+        """P(prompt injection) for each text: an encoder of its own reading the texts' tokens (cached scores), or
+        a head on the (cached) embeddings of the texts."""
         ref = self._models.injection
-        vectors = (await self.embed(texts)).astype(np.float32)
-        out = await self.backend.infer(ref.name, ref.version, {tensors.INJECTION_INPUT: vectors}, tensors.SCORE_OUTPUT)
-        return [float(s) for s in out.reshape(-1)]
+        encoder = self._encoders.get(ref.name)
+        if encoder is None:
+            vectors = (await self.embed(texts)).astype(np.float32)
+            inputs = {tensors.INJECTION_INPUT: vectors}
+            out = await self.backend.infer(ref.name, ref.version, inputs, tensors.SCORE_OUTPUT)
+            return [float(s) for s in out.reshape(-1)]
+        found = {t: s for t in dict.fromkeys(texts) if (s := self._injection_scores.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        for t in texts:
+            self._count("injection", t in found)
+        if missing:
+            tokens = encoder.encode(missing)
+            tokens.pop(tensors.TOKEN_TYPE_IDS, None)  # a single text: ids and mask
+            out = await self.backend.infer(ref.name, ref.version, tokens, tensors.SCORE_OUTPUT)
+            for text, score in zip(missing, out.reshape(-1), strict=True):
+                self._injection_scores.put(text, float(score))
+                found[text] = float(score)
+        return [found[t] for t in texts]
 
     async def classify(self, name: str, version: str, texts: list[str]) -> list[float]:
         """P(positive) for each text by a user's classifier (`spec.detectors`, kind classifier): its own
