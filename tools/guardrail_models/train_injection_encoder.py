@@ -40,8 +40,15 @@ from guardrail_models.package import write_model
 from guardrail_models.repository import default_repository
 from guardrail_models.runtime import load_injection
 from guardrail_models.specs import injection_token_info
+from guardrail_models.technical_text import technical_benign
 from guardrail_models.torch_export import base_model_path, export_onnx
-from guardrail_models.train_injection import add_data_arguments, held_out_report, training_groups, windowed_report
+from guardrail_models.train_injection import (
+    add_data_arguments,
+    held_out_report,
+    training_groups,
+    training_texts,
+    windowed_report,
+)
 from guardrail_sidecar.scoring import claims
 from guardrail_sidecar.scoring.encoder import Encoder
 
@@ -57,7 +64,8 @@ class Config:
     epochs: int = 2
     learning_rate: float = 5e-5
     warmup: float = 0.06
-    benign_windows: int = 2  # per multi-sentence benign text, at most this many of its sentence windows
+    benign_windows: int = 8  # per multi-sentence benign text, at most this many of its sentence windows
+    technical: int = 4000  # benign technical texts (`technical_text`): code, docstrings, changelogs, logs, errors
 
 
 class Classifier(torch.nn.Module):  # type: ignore[misc]  # torch is untyped here
@@ -211,6 +219,25 @@ def release(
     return {"offset": offset, "validation_negatives": len(negatives), "logit_at_1pct_fpr_before_offset": point}
 
 
+def record(root: Path, report: dict[str, Any]) -> None:
+    """Write `report` into the manifest under `root` (`injection`, and its held-back sets as
+    `injection_held_back.shipped`), keeping the replaced model's held-back measurements as `previous`."""
+    manifest = read_manifest(root)
+    previous = manifest.get("injection_held_back", {})
+    write_manifest(
+        root,
+        {
+            "injection": report,
+            "injection_held_back": {
+                "shipped": report["held_back"],
+                "previous": previous.get("shipped", {}),
+                "previous_test": previous.get("shipped_test", manifest.get("injection", {}).get("test", {})),
+                "previous_held_out": previous.get("shipped_held_out", {}),
+            },
+        },
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=13)
@@ -220,6 +247,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=Config.epochs)
     parser.add_argument("--learning-rate", type=float, default=Config.learning_rate)
     parser.add_argument("--benign-windows", type=int, default=Config.benign_windows)
+    parser.add_argument("--technical", type=int, default=Config.technical, help="benign technical texts (0: none)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many sampled texts (a smoke run; 0: all)")
     parser.add_argument("--release-only", action="store_true", help="export OUT/injection_encoder.pt, train nothing")
     parser.add_argument(
@@ -236,6 +264,7 @@ def main() -> None:
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         benign_windows=args.benign_windows,
+        technical=args.technical,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     repository = args.repository or args.out / "repo"
@@ -251,6 +280,9 @@ def main() -> None:
         model.load_state_dict(torch.load(args.out / "injection_encoder.pt"))
     else:
         groups = training_groups(args, sets)
+        if cfg.technical:
+            technical = technical_benign(cfg.technical, cfg.seed + 2)
+            groups.append(data.Labelled(*training_texts(technical, [0] * len(technical))))
         texts = [t for g in groups for t in g.texts]
         labels = [y for g in groups for y in g.labels]
         window_encoder = Encoder(base_model_path() / "tokenizer.json", 256)
@@ -285,20 +317,7 @@ def main() -> None:
     }
     (args.out / "injection_encoder_report.json").write_text(json.dumps(report, indent=2))
     if args.record:
-        manifest = read_manifest(repository.parent)
-        previous = manifest.get("injection_held_back", {})
-        write_manifest(
-            repository.parent,
-            {
-                "injection": report,
-                "injection_held_back": {
-                    "shipped": held_back,
-                    "previous": previous.get("shipped", {}),
-                    "previous_test": previous.get("shipped_test", manifest.get("injection", {}).get("test", {})),
-                    "previous_held_out": previous.get("shipped_held_out", {}),
-                },
-            },
-        )
+        record(repository.parent, report)
     print(json.dumps({"release": facts, "test": test_report}, indent=2))
 
 

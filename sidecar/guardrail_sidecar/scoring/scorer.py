@@ -30,14 +30,24 @@ WINDOW_MIN_WORDS = 3  # shorter fragments ("call_1", "A-1") join a neighbour: al
 MODEL_INFO = "model.json"  # written beside the model by the model build: `extra.truncation`
 
 
-def _evidence_first(folder: Path) -> bool:
-    """How the model was trained to truncate pairs: evidence first unless model.json says longest_first."""
+def _model_info(folder: Path) -> dict[str, object]:
     try:
         info = json.loads((folder / MODEL_INFO).read_text())
     except (OSError, ValueError):
-        return True
-    extra = info.get("extra") if isinstance(info, dict) else None
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _evidence_first(folder: Path) -> bool:
+    """How the model was trained to truncate pairs: evidence first unless model.json says longest_first."""
+    extra = _model_info(folder).get("extra")
     return not (isinstance(extra, dict) and extra.get("truncation") == "longest_first")
+
+
+def _max_length(folder: Path, default: int) -> int:
+    """The tokens the model reads (model.json `max_length`), at most `default` (the config's limit)."""
+    value = _model_info(folder).get("max_length")
+    return min(value, default) if isinstance(value, int) and value > 0 else default
 
 
 class ScoringModels(Protocol):
@@ -83,7 +93,8 @@ class Scorer:
         for ref in (models.embedding, models.nli, models.injection):
             path = root / ref.name / ref.version / tensors.TOKENIZER_FILE
             if path.is_file():
-                self._encoders[ref.name] = Encoder(path, models.max_length, _evidence_first(path.parent))
+                length = _max_length(path.parent, models.max_length) if ref is models.injection else models.max_length
+                self._encoders[ref.name] = Encoder(path, length, _evidence_first(path.parent))
         ttl = duration_seconds(cache.ttl)
         self._embeddings: TTLCache[str, NDArray[np.float32]] = TTLCache(
             cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, v: sys.getsizeof(k) + v.nbytes
