@@ -10,6 +10,7 @@ standard library, Debian package changelogs) and from seeded templates, never fr
 from __future__ import annotations
 
 import ast
+import functools
 import gzip
 import random
 import sysconfig
@@ -25,7 +26,8 @@ def _keep(text: str) -> bool:
     return _MIN_CHARS <= len(text) <= _MAX_CHARS and any(c.isalpha() for c in text)
 
 
-def stdlib_snippets(limit_files: int = 400) -> list[str]:
+@functools.cache
+def stdlib_snippets(limit_files: int = 400) -> tuple[str, ...]:
     """Docstring paragraphs, comments and short runs of code lines of the standard library's modules."""
     out: list[str] = []
     for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:limit_files]:
@@ -44,10 +46,11 @@ def stdlib_snippets(limit_files: int = 400) -> list[str]:
         code = [line for line in lines if line.strip() and not line.strip().startswith(("#", '"', "'"))]
         runs = [textwrap.dedent("\n".join(code[i : i + 3])) for i in range(0, len(code) - 3, 7)]
         out += [run for run in runs if _keep(run)]
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
-def changelog_entries(limit_packages: int = 800) -> list[str]:
+@functools.cache
+def changelog_entries(limit_packages: int = 800) -> tuple[str, ...]:
     """Entries ("  * Fix ...") of Debian package changelogs installed on this machine."""
     out: list[str] = []
     for path in sorted(DEBIAN_DOCS.glob("*/changelog.Debian.gz"))[:limit_packages]:
@@ -65,7 +68,7 @@ def changelog_entries(limit_packages: int = 800) -> list[str]:
                 entry = [stripped[2:]] if stripped.startswith(("* ", "- ")) else []
             elif entry:
                 entry.append(stripped)
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 _SERVICES = ("billing", "inventory", "auth", "search", "payments", "shipping", "crm", "reports", "mailer", "cache")
