@@ -71,15 +71,32 @@ def unrelated_evidence_table(manifest: dict[str, Any]) -> list[str]:
 
 
 def injection_table(manifest: dict[str, Any]) -> list[str]:
+    """The test splits: the shipped injection model, the one it replaced (`injection_held_back.previous_test`),
+    the length baseline and director-ai."""
     report = manifest.get("injection", {})
+    previous = manifest.get("injection_held_back", {}).get("previous_test", {})
     director = manifest.get("director_ai", {}).get("injection", {})
-    lines = ["| test split | scorer | AUROC | recall at 1% FPR |", "|---|---|---|---|"]
+    name = "guardrail injection encoder" if report.get("kind") == "encoder" else "guardrail injection head"
+    lines = [
+        "| test split | scorer | AUROC | recall at 1% FPR | recall / FPR at 0.9 |",
+        "|---|---|---|---|---|",
+    ]
     for corpus, by_scorer in report.get("test", {}).items():
-        rows = [("guardrail injection head", by_scorer["model"]), ("length only", by_scorer["length_only"])]
+        rows = [(name, by_scorer["model"])]
+        if corpus in previous:
+            rows.append(("previous (head on the embedding)", previous[corpus]["model"]))
+        rows.append(("length only", by_scorer["length_only"]))
         if corpus in director:
             rows.append(("director-ai `InputSanitizer`", director[corpus]))
         for label, values in rows:
-            lines.append(f"| {corpus} | {label} | {_num(values['auroc'])} | {_num(values['recall_at_1pct_fpr'])} |")
+            at = (
+                f"{_pct(values['recall_at_policy_default'])} / {_pct(values['fpr_at_policy_default'])}"
+                if "recall_at_policy_default" in values
+                else "-"
+            )
+            lines.append(
+                f"| {corpus} | {label} | {_num(values['auroc'])} | {_num(values['recall_at_1pct_fpr'])} | {at} |"
+            )
     return lines
 
 
@@ -220,14 +237,14 @@ _HELD_BACK = (
 
 def injection_held_back_table(manifest: dict[str, Any]) -> list[str]:
     """Held-back injection sets scored as the sidecar reads a request (windows of the normalised and decoded
-    text): the shipped head (`shipped`) beside the retrained candidate (`candidate`, `train_injection` defaults)."""
+    text): the shipped model (`shipped`) beside the one it replaced (`previous`)."""
     held_back = manifest.get("injection_held_back", {})
-    before, now = held_back.get("shipped", {}), held_back.get("candidate", {})
-    if not now:
+    now, before = held_back.get("shipped", {}), held_back.get("previous", {})
+    if not now or not before:
         return []
     lines = [
-        "| set | n (injections) | candidate: recall at 0.9 | candidate: false positives at 0.9 | candidate: AUROC "
-        "| shipped: recall at 0.9 | shipped: false positives at 0.9 | shipped: AUROC |",
+        "| set | n (injections) | this release: recall at 0.9 | this release: false positives at 0.9 "
+        "| this release: AUROC | previous: recall at 0.9 | previous: false positives at 0.9 | previous: AUROC |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for key, label in _HELD_BACK:

@@ -42,11 +42,14 @@ async def test_instructions_planted_between_benign_sentences_are_quarantined(
     quarantined = {q.source: q for q in report.record.quarantine if q.check == "injection"}
     by_model = [name for name, q in quarantined.items() if q.detail.startswith("injection model")]
     patterns = injection_findings(list(planted.values()), None, Thresholds().injection)
-    assert len(by_model) >= PLANTED // 5  # measured: 11 of 40 (12 quarantined, 1 by the patterns)
-    assert len(quarantined) >= len(patterns) + PLANTED // 5  # the model catches what the patterns miss
+    assert len(by_model) >= PLANTED // 2  # measured: 21 of 40, 14 read whole (the head before: 11, and 1 at 0.5)
+    assert len(quarantined) >= len(patterns) + PLANTED // 2  # the model catches what the patterns miss
     texts = list(planted.values())
     whole = injection.score(texts, await embedder.embed(texts))  # the chunk read whole, as before
-    assert int((whole >= 0.5).sum()) * 3 <= len(by_model)  # at its old 0.5 it missed nearly all (measured: 1 of 40)
+    caught_whole = int((whole >= Thresholds().injection).sum())
+    print(f"model: {len(by_model)} of {PLANTED} by sentence windows, {caught_whole} read whole")
+    # read whole at the same threshold, the chunk hides instructions the sentence windows find
+    assert caught_whole < len(by_model)
 
 
 def test_the_pieces_read_per_chunk_are_bounded_and_cover_it(injection: InjectionModel) -> None:

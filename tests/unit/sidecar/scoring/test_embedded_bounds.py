@@ -21,13 +21,20 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _embeddings(rows: int) -> dict[str, NDArray[Any]]:
-    vectors = np.random.default_rng(7).normal(size=(rows, 384)).astype(np.float32)
-    return {tensors.INJECTION_INPUT: vectors / np.linalg.norm(vectors, axis=1, keepdims=True)}
+def _tokens(rows: int) -> dict[str, NDArray[Any]]:
+    """Token rows for the injection model (an encoder reading ids): [CLS] words [SEP], some padded."""
+    rng = np.random.default_rng(7)
+    ids = np.zeros((rows, 14), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row in range(rows):
+        length = int(rng.integers(4, 15))
+        ids[row, :length] = [101, *rng.integers(2000, 20000, length - 2), 102]
+        mask[row, :length] = 1
+    return {tensors.INPUT_IDS: ids, tensors.ATTENTION_MASK: mask}
 
 
 async def test_chunked_runs_give_the_unchunked_scores() -> None:
-    inputs = _embeddings(37)
+    inputs = _tokens(37)
     whole = EmbeddedBackend(REPOSITORY, max_batch=64)
     chunked = EmbeddedBackend(REPOSITORY, max_batch=5)
     expected = await whole.infer(tensors.INJECTION_MODEL, "1", inputs, tensors.SCORE_OUTPUT)
@@ -56,7 +63,7 @@ async def test_at_most_concurrency_runs_at_once(monkeypatch: pytest.MonkeyPatch)
                 running -= 1
 
     monkeypatch.setattr(backend, "run", counting_run)
-    calls = [backend.infer(tensors.INJECTION_MODEL, "1", _embeddings(3), tensors.SCORE_OUTPUT) for _ in range(12)]
+    calls = [backend.infer(tensors.INJECTION_MODEL, "1", _tokens(3), tensors.SCORE_OUTPUT) for _ in range(12)]
     results = await asyncio.gather(*calls)
     assert all(r.shape[0] == 3 for r in results)
     assert peak == 2
