@@ -58,7 +58,7 @@ class Metrics:
         )
         self.cache = Counter(
             "guardrail_cache_lookups",
-            "Cache lookups (cache: embedding, nli, injection; result: hit, miss).",
+            "Cache lookups (cache: embedding, nli; result: hit, miss).",
             ["revision", "cache", "result"],
             registry=r,
         )

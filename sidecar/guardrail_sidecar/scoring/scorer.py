@@ -102,9 +102,6 @@ class Scorer:
         self._scores: TTLCache[tuple[str, str], float] = TTLCache(
             cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, _: sum(map(sys.getsizeof, k)) + 24
         )
-        self._injection_scores: TTLCache[str, float] = TTLCache(
-            cache.max_entries, ttl, max_bytes=cache.max_bytes, sizeof=lambda k, _: sys.getsizeof(k) + 24
-        )
         self._metrics = metrics
         self._revision = revision
         self._injection_checked: tuple[float, bool] | None = None  # (when, deployed)
@@ -187,27 +184,24 @@ class Scorer:
         return out
 
     async def injection(self, texts: list[str]) -> list[float]:
-        """P(prompt injection) for each text: an encoder of its own reading the texts' tokens (cached scores), or
-        a head on the (cached) embeddings of the texts."""
+        """P(prompt injection) for each text: an encoder of its own reading the texts' tokens, or a head on the
+        (cached) embeddings of the texts. The injection model itself is asked on every request, as the head always
+        was: with the backend down, a request fails as `onBackendError` says even when every other score is
+        cached."""
         ref = self._models.injection
         encoder = self._encoders.get(ref.name)
         if encoder is None:
             vectors = (await self.embed(texts)).astype(np.float32)
-            inputs = {tensors.INJECTION_INPUT: vectors}
-            out = await self.backend.infer(ref.name, ref.version, inputs, tensors.SCORE_OUTPUT)
+            out = await self.backend.infer(
+                ref.name, ref.version, {tensors.INJECTION_INPUT: vectors}, tensors.SCORE_OUTPUT
+            )
             return [float(s) for s in out.reshape(-1)]
-        found = {t: s for t in dict.fromkeys(texts) if (s := self._injection_scores.get(t)) is not None}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        for t in texts:
-            self._count("injection", t in found)
-        if missing:
-            tokens = encoder.encode(missing)
-            tokens.pop(tensors.TOKEN_TYPE_IDS, None)  # a single text: ids and mask
-            out = await self.backend.infer(ref.name, ref.version, tokens, tensors.SCORE_OUTPUT)
-            for text, score in zip(missing, out.reshape(-1), strict=True):
-                self._injection_scores.put(text, float(score))
-                found[text] = float(score)
-        return [found[t] for t in texts]
+        unique = list(dict.fromkeys(texts))
+        tokens = encoder.encode(unique)
+        tokens.pop(tensors.TOKEN_TYPE_IDS, None)  # a single text: ids and mask
+        out = await self.backend.infer(ref.name, ref.version, tokens, tensors.SCORE_OUTPUT)
+        by_text = dict(zip(unique, (float(s) for s in out.reshape(-1)), strict=True))
+        return [by_text[t] for t in texts]
 
     async def classify(self, name: str, version: str, texts: list[str]) -> list[float]:
         """P(positive) for each text by a user's classifier (`spec.detectors`, kind classifier): its own

@@ -25,6 +25,7 @@ from guardrail_models.injection_data import OVERRIDE_PROBES, SHORT_BENIGN_PROMPT
 from guardrail_models.package import write_model
 from guardrail_models.runtime import load_embedding, load_injection
 from guardrail_models.specs import EMBEDDING_DIM, injection_info
+from guardrail_sidecar.errors import BackendError
 from guardrail_sidecar.observability.metrics import Metrics
 from guardrail_sidecar.scoring.backends.embedded import EmbeddedBackend as Backend
 from guardrail_sidecar.scoring.scorer import Scorer
@@ -108,3 +109,29 @@ def test_a_head_on_the_embedding_is_fed_embeddings_by_every_reader(tmp_path: Pat
     np.testing.assert_allclose(runtime, expected, atol=1e-5)
     assert _sidecar_scores(repository, TEXTS) == [float(s) for s in runtime]
     assert _kb_scores(repository, TEXTS) == [float(s) for s in runtime]
+
+
+def test_the_sidecar_asks_the_injection_model_on_every_request() -> None:
+    """No injection score is served from a cache: with the backend gone, the check fails (and `onBackendError`
+    decides) even for a text scored a moment ago, as it did when the model was a head on cached embeddings."""
+    models = Models(backend="embedded", embedded=EmbeddedBackend(repository=str(REPOSITORY)))
+
+    async def run() -> None:
+        backend = Backend(REPOSITORY)
+        scorer = Scorer(backend, models, Cache(), Metrics(), "test")
+        await scorer.injection(TEXTS[:2])
+        calls: list[str] = []
+        real_infer = backend.infer
+
+        async def failing(model: str, *args: object, **kwargs: object) -> object:
+            calls.append(model)
+            raise BackendError("embedded", f"{model} is down")
+
+        backend.infer = failing  # type: ignore[method-assign, assignment]
+        with pytest.raises(BackendError, match="injection is down"):
+            await scorer.injection(TEXTS[:2])
+        assert calls == [tensors.INJECTION_MODEL]
+        backend.infer = real_infer  # type: ignore[method-assign]
+        await backend.close()
+
+    asyncio.run(run())
