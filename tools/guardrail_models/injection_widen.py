@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from guardrail_models.injection_data import Labelled, override_injections
+from guardrail_models.injection_fresh_benign import fresh_security_benign
 
 Part = Literal["train", "held_out"]
 HELD_OUT_SEED = 20261208  # fixed: the held-out sets are the same whatever seed trains the head
@@ -337,6 +338,7 @@ def held_out_sets(folder: Path | None = None) -> dict[str, Labelled]:
         "multilingual": Labelled(multilingual, [1] * len(multilingual)),
         "security_benign": _negatives(security_benign(400, seed, "held_out")),
         "benign_tool_outputs": _negatives(benign_tool_outputs(300, seed, "held_out")),
+        "security_benign_fresh": _negatives(fresh_security_benign()),
     }
 
 

@@ -5,7 +5,9 @@ Training environment only (torch, transformers, onnx):  python -m guardrail_mode
 The head (`train_injection`) reads a frozen sentence embedding; this fine-tunes the encoder's layers on the same
 training texts (the corpora's train splits, benign chat turns, short messages and system prompts, override
 injections and the widened set, each as the sidecar shows it), plus single sentence windows of the benign texts as
-negatives (the sidecar reads a request sentence by sentence, so a benign sentence read alone must stay benign).
+negatives (the sidecar reads a request sentence by sentence, so a benign sentence read alone must stay benign),
+benign technical texts (`technical_text`), and benign text about instructions and security with its contrast
+injections (`injection_hard_negatives`).
 The word embeddings stay frozen, so tokens the training texts never use keep their pretrained meaning. The epoch
 kept is the one with the best mean of AUROC and recall at 1% FPR on the corpora's validation splits.
 
@@ -33,6 +35,7 @@ from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-fou
 from guardrail_contract import tensors
 from guardrail_contract.sidecar_config import PromptInjection
 from guardrail_models import injection_data as data
+from guardrail_models.injection_hard_negatives import contrast_injections, security_hard_negatives
 from guardrail_models.manifest import read_manifest, write_manifest
 from guardrail_models.metrics import auroc, recall_at_fpr
 from guardrail_models.onnx_tools import neutral_tokenizer, quantize_int8
@@ -58,7 +61,7 @@ WINDOW_TOKENS, WINDOW_OVERLAP, WINDOW_MIN_WORDS = 64, 16, 3  # the sidecar's `sc
 @dataclass(frozen=True)
 class Config:
     seed: int = 13
-    layers: int = 3
+    layers: int = 4
     max_length: int = 128
     batch_size: int = 32
     epochs: int = 2
@@ -66,6 +69,8 @@ class Config:
     warmup: float = 0.06
     benign_windows: int = 8  # per multi-sentence benign text, at most this many of its sentence windows
     technical: int = 4000  # benign technical texts (`technical_text`): code, docstrings, changelogs, logs, errors
+    security_negatives: int = 3000  # benign texts about instructions and security (`injection_hard_negatives`)
+    contrast: int = 600  # injections that open like those benign texts, then override the assistant
 
 
 class Classifier(torch.nn.Module):  # type: ignore[misc]  # torch is untyped here
@@ -248,6 +253,13 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=Config.learning_rate)
     parser.add_argument("--benign-windows", type=int, default=Config.benign_windows)
     parser.add_argument("--technical", type=int, default=Config.technical, help="benign technical texts (0: none)")
+    parser.add_argument(
+        "--security-negatives",
+        type=int,
+        default=Config.security_negatives,
+        help="benign texts about instructions and security (0: none)",
+    )
+    parser.add_argument("--contrast", type=int, default=Config.contrast, help="contrast injections (0: none)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many sampled texts (a smoke run; 0: all)")
     parser.add_argument("--release-only", action="store_true", help="export OUT/injection_encoder.pt, train nothing")
     parser.add_argument(
@@ -265,6 +277,8 @@ def main() -> None:
         learning_rate=args.learning_rate,
         benign_windows=args.benign_windows,
         technical=args.technical,
+        security_negatives=args.security_negatives,
+        contrast=args.contrast,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     repository = args.repository or args.out / "repo"
@@ -283,6 +297,13 @@ def main() -> None:
         if cfg.technical:
             technical = technical_benign(cfg.technical, cfg.seed + 2)
             groups.append(data.Labelled(*training_texts(technical, [0] * len(technical))))
+        if cfg.security_negatives:
+            hard = security_hard_negatives(cfg.security_negatives, cfg.seed + 3)
+            groups.append(data.Labelled(*training_texts(hard, [0] * len(hard))))
+        if cfg.contrast:
+            tails = data.override_injections(500, cfg.seed + 4, "train")
+            contrast = contrast_injections(cfg.contrast, cfg.seed + 4, tails)
+            groups.append(data.Labelled(*training_texts(contrast, [1] * len(contrast))))
         texts = [t for g in groups for t in g.texts]
         labels = [y for g in groups for y in g.labels]
         window_encoder = Encoder(base_model_path() / "tokenizer.json", 256)
