@@ -8,8 +8,8 @@ Three checks, each with a configurable threshold:
   invisible characters removed) and decoded (base64, hex, rot13, percent, leetspeak, spaced letters); the
   model reads each view sentence by sentence (`injection.chunk_windows`) and the highest score counts.
   Retrieved passages never pass the sidecar's request-side check: this is their gate. The default threshold
-  (0.99, chosen again for the fine-tuned injection encoder; 0.995 for the head before it) is the lowest that
-  quarantines at most 1 % of clean development chunks (`poisoning_eval`,
+  (0.995, chosen again for the four-layer injection encoder; 0.99 for the three-layer one, 0.995 for the head
+  before it) is the lowest that quarantines at most 1 % of clean development chunks (`poisoning_eval`,
   docs/knowledge-base.md): a sentence read alone scores higher than the whole chunk did, on clean prose too.
 - **contradiction**: near-duplicate chunks from different sources (cosine at least `duplicate`), or related
   chunks (cosine at least `related`: about the same thing) holding sentences that are the same once numbers
@@ -61,7 +61,7 @@ _NEGATION = re.compile(r"\b(not|no|never|none|cannot|can't|won't|don't|doesn't|i
 
 @dataclass(frozen=True)
 class Thresholds:
-    injection: float = 0.99
+    injection: float = 0.995
     duplicate: float = 0.9
     related: float = 0.4
     outlier_z: float = 4.0

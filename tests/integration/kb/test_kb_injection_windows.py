@@ -42,8 +42,9 @@ async def test_instructions_planted_between_benign_sentences_are_quarantined(
     quarantined = {q.source: q for q in report.record.quarantine if q.check == "injection"}
     by_model = [name for name, q in quarantined.items() if q.detail.startswith("injection model")]
     patterns = injection_findings(list(planted.values()), None, Thresholds().injection)
-    assert len(by_model) >= PLANTED // 2  # measured: 21 of 40, 14 read whole (the head before: 11, and 1 at 0.5)
-    assert len(quarantined) >= len(patterns) + PLANTED // 2  # the model catches what the patterns miss
+    # measured: 32 of 40 at 0.995, 22 read whole (the three-layer encoder at 0.99: 21 and 14; the head: 11, 1 at 0.5)
+    assert len(by_model) >= PLANTED * 3 // 4
+    assert len(quarantined) >= len(patterns) + PLANTED * 3 // 4  # the model catches what the patterns miss
     texts = list(planted.values())
     whole = injection.score(texts, await embedder.embed(texts))  # the chunk read whole, as before
     caught_whole = int((whole >= Thresholds().injection).sum())
