@@ -75,6 +75,7 @@ def injection_table(manifest: dict[str, Any]) -> list[str]:
     the length baseline and director-ai."""
     report = manifest.get("injection", {})
     previous = manifest.get("injection_held_back", {}).get("previous_test", {})
+    replaced = manifest.get("injection_held_back", {}).get("previous_name", "head on the embedding")
     director = manifest.get("director_ai", {}).get("injection", {})
     name = "guardrail injection encoder" if report.get("kind") == "encoder" else "guardrail injection head"
     lines = [
@@ -84,7 +85,7 @@ def injection_table(manifest: dict[str, Any]) -> list[str]:
     for corpus, by_scorer in report.get("test", {}).items():
         rows = [(name, by_scorer["model"])]
         if corpus in previous:
-            rows.append(("previous (head on the embedding)", previous[corpus]["model"]))
+            rows.append((f"previous ({replaced})", previous[corpus]["model"]))
         rows.append(("length only", by_scorer["length_only"]))
         if corpus in director:
             rows.append(("director-ai `InputSanitizer`", director[corpus]))

@@ -229,6 +229,8 @@ def record(root: Path, report: dict[str, Any]) -> None:
     `injection_held_back.shipped`), keeping the replaced model's held-back measurements as `previous`."""
     manifest = read_manifest(root)
     previous = manifest.get("injection_held_back", {})
+    replaced = manifest.get("injection", {})
+    layers = replaced.get("config", {}).get("layers")
     write_manifest(
         root,
         {
@@ -238,6 +240,9 @@ def record(root: Path, report: dict[str, Any]) -> None:
                 "previous": previous.get("shipped", {}),
                 "previous_test": previous.get("shipped_test", manifest.get("injection", {}).get("test", {})),
                 "previous_held_out": previous.get("shipped_held_out", {}),
+                "previous_name": f"{layers}-layer encoder"
+                if replaced.get("kind") == "encoder"
+                else "head on the embedding",
             },
         },
     )
