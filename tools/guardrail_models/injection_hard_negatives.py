@@ -11,6 +11,7 @@ addresses rather than to ignore the words. The tables are the training part only
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 # fmt: off
 _FAMILIES: dict[str, list[str]] = {
@@ -135,24 +136,8 @@ def _fill(template: str, rng: random.Random) -> str:
     return template.format(**values)
 
 
-def security_hard_negatives(count: int, seed: int) -> list[str]:
-    """Up to `count` distinct benign texts, drawn evenly across the families; a quarter are 2-3 sentences long."""
-    rng = random.Random(seed)  # noqa: S311 - seeded data generation, not security
-    families = sorted(_FAMILIES)
-    out: dict[str, None] = {}
-    for attempt in range(count * 20):
-        if len(out) >= count:
-            break
-        parts = [_fill(rng.choice(_FAMILIES[families[attempt % len(families)]]), rng)]
-        if rng.random() < 0.25:
-            parts += [_fill(rng.choice(_FAMILIES[rng.choice(families)]), rng) for _ in range(rng.randint(1, 2))]
-        out[" ".join(parts)] = None
-    return list(out)
-
-
-def contrast_injections(count: int, seed: int, tails: list[str] | None = None) -> list[str]:
-    """Up to `count` distinct injections that open like the benign families and then override the assistant, with
-    this module's overrides or, half the time, one of `tails` (e.g. the training override injections)."""
+def _draw(count: int, seed: int, finish: Callable[[str, random.Random], str]) -> list[str]:
+    """Up to `count` distinct texts: a sentence from each family in turn, completed by `finish`."""
     rng = random.Random(seed)  # noqa: S311 - seeded data generation, not security
     families = sorted(_FAMILIES)
     out: dict[str, None] = {}
@@ -160,6 +145,29 @@ def contrast_injections(count: int, seed: int, tails: list[str] | None = None) -
         if len(out) >= count:
             break
         opener = _fill(rng.choice(_FAMILIES[families[attempt % len(families)]]), rng)
-        tail = rng.choice(tails) if tails and rng.random() < 0.5 else _fill(rng.choice(_OVERRIDES), rng)
-        out[f"{opener} {tail}"] = None
+        out[finish(opener, rng)] = None
     return list(out)
+
+
+def security_hard_negatives(count: int, seed: int) -> list[str]:
+    """Up to `count` distinct benign texts, drawn evenly across the families; a quarter are 2-3 sentences long."""
+    families = sorted(_FAMILIES)
+
+    def finish(opener: str, rng: random.Random) -> str:
+        if rng.random() >= 0.25:
+            return opener
+        more = [_fill(rng.choice(_FAMILIES[rng.choice(families)]), rng) for _ in range(rng.randint(1, 2))]
+        return " ".join([opener, *more])
+
+    return _draw(count, seed, finish)
+
+
+def contrast_injections(count: int, seed: int, tails: list[str] | None = None) -> list[str]:
+    """Up to `count` distinct injections that open like the benign families and then override the assistant, with
+    this module's overrides or, half the time, one of `tails` (e.g. the training override injections)."""
+
+    def finish(opener: str, rng: random.Random) -> str:
+        tail = rng.choice(tails) if tails and rng.random() < 0.5 else _fill(rng.choice(_OVERRIDES), rng)
+        return f"{opener} {tail}"
+
+    return _draw(count, seed, finish)
