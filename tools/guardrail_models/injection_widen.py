@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from guardrail_models.injection_data import Labelled, override_injections
 from guardrail_models.injection_fresh_benign import fresh_security_benign
+from guardrail_models.injection_third_benign import third_security_benign
 
 Part = Literal["train", "held_out"]
 HELD_OUT_SEED = 20261208  # fixed: the held-out sets are the same whatever seed trains the head
@@ -339,6 +340,7 @@ def held_out_sets(folder: Path | None = None) -> dict[str, Labelled]:
         "security_benign": _negatives(security_benign(400, seed, "held_out")),
         "benign_tool_outputs": _negatives(benign_tool_outputs(300, seed, "held_out")),
         "security_benign_fresh": _negatives(fresh_security_benign()),
+        "security_benign_third": _negatives(third_security_benign()),
     }
 
 

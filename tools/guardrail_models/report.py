@@ -230,6 +230,7 @@ _HELD_BACK = (
     ("neuralchemy_test_indirect", "neuralchemy test: indirect/RAG/agent positives + all negatives"),
     ("security_benign", "own: security-themed benign prompts"),
     ("security_benign_fresh", "own: security-themed benign prompts, written apart from training"),
+    ("security_benign_third", "own: security-themed benign texts, a third set written blind to every table"),
     ("benign_tool_outputs", "own: benign tool outputs"),
     ("chat_turns_held_out", "held-out chat turns (HaluEval)"),
     ("s-labs_test_as_sidecar", "s-labs test"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from guardrail_models.injection_data import override_injections
 from guardrail_models.injection_fresh_benign import fresh_security_benign
 from guardrail_models.injection_hard_negatives import _FAMILIES, _SLOTS, contrast_injections, security_hard_negatives
+from guardrail_models.injection_third_benign import third_security_benign
 from guardrail_models.injection_widen import _HELD_OUT, security_benign
 
 
@@ -40,7 +41,7 @@ def test_contrast_injections_open_benign_and_then_address_the_assistant() -> Non
 
 
 def test_training_tables_and_texts_share_nothing_with_the_held_back_sets() -> None:
-    held_back = set(security_benign(400, 7, "held_out")) | set(fresh_security_benign())
+    held_back = set(security_benign(400, 7, "held_out")) | set(fresh_security_benign()) | set(third_security_benign())
     assert not held_back & set(security_hard_negatives(3000, 16))
     held_slots = set(_HELD_OUT.things) | set(_HELD_OUT.topics)
     assert not held_slots & set(_SLOTS["thing"])
@@ -51,3 +52,9 @@ def test_fresh_set_is_seeded_distinct_and_large_enough() -> None:
     texts = fresh_security_benign()
     assert texts == fresh_security_benign()
     assert len(texts) == len(set(texts)) >= 350
+
+
+def test_third_set_is_seeded_distinct_and_large_enough() -> None:
+    texts = third_security_benign()
+    assert texts == third_security_benign()
+    assert len(texts) == len(set(texts)) >= 380
