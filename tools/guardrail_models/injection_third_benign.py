@@ -293,15 +293,9 @@ def third_security_benign(count: int = 400, seed: int = 909) -> list[str]:
     """Return up to ``count`` distinct benign texts, drawn round-robin across the template families."""
     rng = random.Random(seed)  # noqa: S311 - seeded data generation, not security
     families = list(_FAMILIES.values())
-    drawn: list[str] = []
-    seen: set[str] = set()
-    attempts = 0
-    max_attempts = max(count, 1) * 50
-    while len(seen) < count and attempts < max_attempts:
-        templates = families[attempts % len(families)]
-        attempts += 1
-        text = _fill(rng.choice(templates), rng)
-        if text not in seen:
-            seen.add(text)
-            drawn.append(text)
-    return list(dict.fromkeys(drawn))[:count]
+    drawn: dict[str, None] = {}
+    for attempt in range(max(count, 1) * 50):
+        if len(drawn) >= count:
+            break
+        drawn[_fill(rng.choice(families[attempt % len(families)]), rng)] = None
+    return list(drawn)
